@@ -1,0 +1,109 @@
+import type { ErrorCode } from './error-codes.js'
+
+/** Which resource a resource error is about. */
+export type ResourceKind = 'fuel' | 'memory' | 'table' | 'stack' | 'time' | 'queue' | string
+
+/** Resource usage of one call (or, cumulated, of a sandbox). */
+export interface Usage {
+  /** Fuel (weighted instructions) consumed. */
+  fuelUsed: bigint
+  /** The fuel budget of one call; `null` when unlimited. */
+  fuelLimit: bigint | null
+  /** Current size of the guest's linear memory, in bytes. */
+  memoryBytes: number
+  /** Largest size the guest's memory reached, in bytes. */
+  memoryPeakBytes: number
+  /** Wall-clock time, in milliseconds. */
+  wallMs: number
+  /** Number of calls. */
+  calls: number
+  /** Number of calls that ended in an error raised by the guest or its limits. */
+  traps: number
+}
+
+/** Optional structured details carried by a {@link SandboxError}. */
+export interface SandboxErrorDetails {
+  /** Resource errors: the resource. */
+  kind?: ResourceKind
+  /** Resource errors: the limit in force (bytes, fuel, ms, frames, elements). */
+  limit?: number | bigint
+  /** Resource errors: the amount used or requested when the limit was hit. */
+  used?: number | bigint
+  /** What to do about it, when there is something to do. */
+  suggestion?: string
+  /** CONFIG: the option at fault, e.g. `memory` or `wasi.preopens`. */
+  field?: string
+  /** INVALID_MODULE: byte offset into the binary. */
+  offset?: number
+  /** INVALID_MODULE: 1-based line in WebAssembly text. */
+  line?: number
+  /** TRAP and call errors: the export that was called. */
+  export?: string
+  /** TRAP: the engine's trap message, e.g. "unreachable". */
+  trap?: string
+  /** LINK_ERROR: the imports that are not granted, as `module.name`. */
+  imports?: string[]
+  /** SECURITY_VIOLATION: the capability that was denied. */
+  capability?: string
+  /** Usage of the failed call. */
+  usage?: Usage
+  cause?: unknown
+}
+
+/**
+ * Every failure the sandbox reports. `code` is stable (see {@link ErrorCode}); the other
+ * fields depend on it. Errors cross the worker boundary as plain data
+ * ({@link SandboxError.toJSON}) and are rebuilt with {@link SandboxError.from}.
+ */
+export class SandboxError extends Error {
+  readonly code: ErrorCode
+  readonly kind?: ResourceKind
+  readonly limit?: number | bigint
+  readonly used?: number | bigint
+  readonly suggestion?: string
+  readonly field?: string
+  readonly offset?: number
+  readonly line?: number
+  readonly export?: string
+  readonly trap?: string
+  readonly imports?: string[]
+  readonly capability?: string
+  usage?: Usage
+
+  constructor(code: ErrorCode, message: string, details: SandboxErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = 'SandboxError'
+    this.code = code
+    for (const key of DETAIL_KEYS) {
+      if (details[key] !== undefined) (this as Record<string, unknown>)[key] = details[key]
+    }
+  }
+
+  /** Plain data for structured clone / JSON (bigints stay bigints for structured clone). */
+  toJSON(): SerializedError {
+    const out: SerializedError = { code: this.code, message: this.message }
+    for (const key of DETAIL_KEYS) {
+      const value = (this as Record<string, unknown>)[key]
+      if (value !== undefined) (out as Record<string, unknown>)[key] = value
+    }
+    return out
+  }
+
+  /** Rebuild an error sent as {@link SerializedError}. */
+  static from(data: SerializedError): SandboxError {
+    const { code, message, ...details } = data
+    return new SandboxError(code, message, details as SandboxErrorDetails)
+  }
+}
+
+const DETAIL_KEYS = [
+  'kind', 'limit', 'used', 'suggestion', 'field', 'offset', 'line', 'export', 'trap', 'imports',
+  'capability', 'usage',
+] as const satisfies readonly (keyof SandboxErrorDetails)[]
+
+/** A {@link SandboxError} as plain data. */
+export type SerializedError = { code: ErrorCode; message: string } & Omit<SandboxErrorDetails, 'cause'>
+
+export function isSandboxError(value: unknown): value is SandboxError {
+  return value instanceof SandboxError
+}

@@ -1,0 +1,3 @@
+export * from './errors/index.js'
+export * from './meter/index.js'
+export * from './policy/index.js'

@@ -1,0 +1,63 @@
+/** The largest fuel budget: the counter is an i64. `fuel: 'unlimited'` sets this. */
+export const MAX_FUEL = 2n ** 63n - 1n
+
+/** Names of the exports the meter appends; a module may not use the prefix itself. */
+export const METER_EXPORTS = {
+  prefix: '__wasm_sandbox_',
+  fuel: '__wasm_sandbox_fuel',
+  growDenied: '__wasm_sandbox_grow_denied',
+  depth: '__wasm_sandbox_depth',
+  memory: '__wasm_sandbox_memory',
+} as const
+
+/** Fuel of one instance of a metered module. */
+export interface FuelControl {
+  /** Starts a new budget: fuel left becomes `limit`, and the call depth is reset to 0. */
+  set(limit: bigint): void
+  /** Fuel consumed since the last `set` (or instantiation); at most the limit. */
+  used(): bigint
+  /** Whether the budget ran out: the last trap, if any, was the meter's. */
+  exhausted(): boolean
+}
+
+/** {@link FuelControl} plus the other limit state the meter keeps. */
+export interface MeterControl extends FuelControl {
+  /** The budget in force. */
+  limit(): bigint
+  /** Whether the call-depth limit was exceeded (the last trap was the meter's). */
+  stackExceeded(): boolean
+  /** Total bytes the last refused `memory.grow` asked for, or 0. */
+  deniedGrowBytes(): number
+  /** Current size of memory 0 in bytes, or null without a memory. */
+  memoryBytes(): number | null
+}
+
+interface GlobalLike { value: unknown }
+
+export function createMeterControl(instance: { exports: object }, initialFuel: bigint, stackDepth: number | null): MeterControl {
+  const exports = instance.exports as Record<string, unknown>
+  const fuel = exports[METER_EXPORTS.fuel] as GlobalLike | undefined
+  const growDenied = exports[METER_EXPORTS.growDenied] as GlobalLike
+  const depth = exports[METER_EXPORTS.depth] as GlobalLike | undefined
+  const memory = exports[METER_EXPORTS.memory] as { buffer: { byteLength: number } } | undefined
+  if (!fuel) throw new TypeError('fuel(): this instance is not of a module metered by meter()')
+  let limit = initialFuel
+  const remaining = () => fuel.value as bigint
+  return {
+    set(value) {
+      limit = value
+      fuel.value = value
+      growDenied.value = 0n
+      if (depth) depth.value = 0
+    },
+    used() {
+      const used = limit - remaining()
+      return used > limit ? limit : used
+    },
+    exhausted: () => remaining() < 0n,
+    limit: () => limit,
+    stackExceeded: () => depth !== undefined && stackDepth !== null && (depth.value as number) > stackDepth,
+    deniedGrowBytes: () => Number(growDenied.value as bigint) * 65536,
+    memoryBytes: () => (memory ? memory.buffer.byteLength : null),
+  }
+}

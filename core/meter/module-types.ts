@@ -1,0 +1,53 @@
+/** Readable value type names, as `sb.exports()` reports them. */
+export type ValueTypeName = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref' | 'exnref' | 'ref'
+
+export type ExternKind = 'function' | 'table' | 'memory' | 'global' | 'tag'
+
+export interface FunctionType {
+  params: ValueTypeName[]
+  results: ValueTypeName[]
+}
+
+export interface ImportDescriptor {
+  module: string
+  name: string
+  kind: ExternKind
+  /** For functions and tags: the signature. */
+  type?: FunctionType
+}
+
+export interface ExportDescriptor {
+  name: string
+  kind: ExternKind
+  /** For functions; empty for other kinds. */
+  params: ValueTypeName[]
+  results: ValueTypeName[]
+}
+
+/** What the meter learned about a module while rewriting it. */
+export interface ModuleInfo {
+  imports: ImportDescriptor[]
+  exports: ExportDescriptor[]
+  /** Initial size of memory 0 in bytes, or null without a memory. */
+  memoryInitialBytes: number | null
+  /** Whether the module has a start function. */
+  hasStart: boolean
+  /** Function names from the name section, by function index (when present). */
+  functionNames: Map<number, string>
+}
+
+export const EXTERN_KINDS: readonly ExternKind[] = ['function', 'table', 'memory', 'global', 'tag']
+
+export function valueTypeName(byte: number): ValueTypeName {
+  switch (byte) {
+    case 0x7f: return 'i32'
+    case 0x7e: return 'i64'
+    case 0x7d: return 'f32'
+    case 0x7c: return 'f64'
+    case 0x7b: return 'v128'
+    case 0x70: return 'funcref'
+    case 0x6f: return 'externref'
+    case 0x69: return 'exnref'
+    default: return 'ref'
+  }
+}

@@ -1,0 +1,83 @@
+import { SandboxError } from '../errors/index.js'
+import { decodeUtf8 } from '../text/index.js'
+
+/**
+ * A cursor over a wasm binary: `pos` moves forward as values are read. No DataView and no
+ * allocation per value; every read is bounds-checked and fails with `INVALID_MODULE`
+ * carrying the byte offset.
+ */
+export class Reader {
+  pos: number
+
+  constructor(readonly bytes: Uint8Array, start = 0, readonly end = bytes.length) {
+    this.pos = start
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end
+  }
+
+  fail(message: string, offset = this.pos): never {
+    throw new SandboxError('INVALID_MODULE', `invalid module: ${message} at byte offset ${offset}`, {
+      offset,
+    })
+  }
+
+  byte(): number {
+    if (this.pos >= this.end) this.fail('unexpected end')
+    return this.bytes[this.pos++]!
+  }
+
+  /** Unsigned LEB128 up to 32 bits. */
+  u32(): number {
+    let result = 0
+    let shift = 0
+    for (;;) {
+      const b = this.byte()
+      result += (b & 0x7f) * 2 ** shift
+      if ((b & 0x80) === 0) break
+      shift += 7
+      if (shift > 28) {
+        if (shift > 35) this.fail('LEB128 integer too long')
+      }
+    }
+    if (result > 0xffffffff) this.fail('LEB128 integer too large')
+    return result
+  }
+
+  /** Skips a LEB128 of any width (signed or unsigned) without decoding it. */
+  skipLeb(maxBytes = 10): void {
+    for (let i = 0; i < maxBytes; i++) {
+      if ((this.byte() & 0x80) === 0) return
+    }
+    this.fail('LEB128 integer too long')
+  }
+
+  /** Signed LEB128 up to 33 bits (block types, heap types), as a number. */
+  s33(): number {
+    let result = 0
+    let shift = 0
+    let b: number
+    do {
+      b = this.byte()
+      result += (b & 0x7f) * 2 ** shift
+      shift += 7
+      if (shift > 35 && (b & 0x80) !== 0) this.fail('LEB128 integer too long')
+    } while (b & 0x80)
+    if (b & 0x40) result -= 2 ** shift
+    return result
+  }
+
+  skip(n: number): void {
+    if (n < 0 || this.pos + n > this.end) this.fail('unexpected end')
+    this.pos += n
+  }
+
+  /** A UTF-8 name (length-prefixed). */
+  name(): string {
+    const len = this.u32()
+    const start = this.pos
+    this.skip(len)
+    return decodeUtf8(this.bytes.subarray(start, start + len))
+  }
+}

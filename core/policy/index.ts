@@ -1,0 +1,1 @@
+export { formatBytes, parseBytes, parseDuration } from './units.js'

@@ -1,0 +1,21 @@
+/**
+ * UTF-8 through the platform's TextEncoder/TextDecoder, which every runtime we target has
+ * (Node, browsers, workers) but the ES2022 lib that `core/` compiles against does not declare.
+ */
+interface Utf8Globals {
+  TextEncoder: new () => { encode(text: string): Uint8Array }
+  TextDecoder: new (label?: string, options?: { fatal?: boolean }) => { decode(bytes: Uint8Array): string }
+}
+const platform = globalThis as unknown as Utf8Globals
+const encoder = new platform.TextEncoder()
+const lenient = new platform.TextDecoder('utf-8')
+const strict = new platform.TextDecoder('utf-8', { fatal: true })
+
+export function encodeUtf8(text: string): Uint8Array {
+  return encoder.encode(text)
+}
+
+/** Decodes UTF-8; with `fatal`, malformed input throws a TypeError instead of becoming U+FFFD. */
+export function decodeUtf8(bytes: Uint8Array, fatal = false): string {
+  return (fatal ? strict : lenient).decode(bytes)
+}
