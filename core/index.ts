@@ -1,3 +1,7 @@
 export * from './errors/index.js'
 export * from './meter/index.js'
 export * from './policy/index.js'
+export * from './protocol/index.js'
+export * from './guest/index.js'
+export * from './sandbox/index.js'
+export * from './text/index.js'

@@ -1,1 +1,8 @@
 export { formatBytes, parseBytes, parseDuration } from './units.js'
+export { configError, normalizeOptions } from './normalize.js'
+export {
+  DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_POLICY, DEFAULT_STACK_DEPTH, DEFAULT_TABLE_ELEMENTS,
+  DEFAULT_TIMEOUT_MS, PRESETS,
+} from './presets.js'
+export type { PresetLimits } from './presets.js'
+export type { HostFunction, NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from './options.js'

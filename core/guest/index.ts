@@ -1,0 +1,3 @@
+export { classifyError } from './classify-error.js'
+export { serveGuest } from './guest-runner.js'
+export type { GuestEngine } from './guest-runner.js'

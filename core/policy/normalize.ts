@@ -1,0 +1,139 @@
+import { SandboxError } from '../errors/index.js'
+import { MAX_FUEL } from '../meter/meter-control.js'
+import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from './options.js'
+import { DEFAULT_POLICY, PRESETS } from './presets.js'
+import { parseBytes, parseDuration } from './units.js'
+
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'imports', 'wasi', 'network', 'profile'] as const
+const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
+
+/** Largest wasm32 memory: 65536 pages of 64 KiB. */
+const MAX_MEMORY_BYTES = 65536 * 65536
+
+export function configError(field: string, message: string, suggestion?: string): SandboxError {
+  return new SandboxError('CONFIG', `${field}: ${message}${suggestion ? `; ${suggestion}` : ''}`, { field, suggestion })
+}
+
+/**
+ * Applies the preset, parses units and checks every field. Fails fast with `CONFIG`
+ * naming the field and, where one helps, a suggestion.
+ * @param extraKeys option keys a caller (a pool, a route) handles itself.
+ */
+export function normalizeOptions(options: SandboxOptions = {}, extraKeys: readonly string[] = []): NormalizedPolicy {
+  if (options === null || typeof options !== 'object') throw configError('options', `expected an object, got ${options === null ? 'null' : typeof options}`)
+  rejectUnknownKeys(options, [...OPTION_KEYS, ...extraKeys], '')
+  const preset = options.policy ?? DEFAULT_POLICY
+  if (!(preset in PRESETS)) throw configError('policy', `unknown preset ${JSON.stringify(preset)}`, "use 'strict', 'standard' or 'permissive'")
+  const base = PRESETS[preset as PolicyPreset]
+  return {
+    preset,
+    fuel: options.fuel === undefined ? base.fuel : parseFuel(options.fuel),
+    memoryBytes: options.memory === undefined ? base.memoryBytes : parseMemory(options.memory),
+    timeoutMs: options.timeout === undefined ? base.timeoutMs : parseDuration(options.timeout, 'timeout'),
+    stackDepth: options.stackDepth === undefined ? base.stackDepth : positiveInteger(options.stackDepth, 'stackDepth', 2 ** 31 - 1),
+    tableElements: options.tableElements === undefined ? base.tableElements : positiveInteger(options.tableElements, 'tableElements', 2 ** 32 - 1, 0),
+    imports: parseImports(options.imports),
+    wasi: parseWasi(options.wasi, base.wasiClock, base.wasiRandom),
+    networkAllow: parseNetwork(options.network),
+    profile: parseBoolean(options.profile, 'profile') ?? false,
+  }
+}
+
+function parseFuel(value: unknown): bigint | null {
+  if (value === 'unlimited') return null
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value)
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && Number.isInteger(value) && value < 2 ** 63) return BigInt(value)
+  if (typeof value === 'bigint' && value >= 0n && value <= MAX_FUEL) return value
+  const suggestion = typeof value === 'string' && /^\d+$/.test(value) ? `use the number ${value}` : "use a whole number of instructions (e.g. 1e6), a bigint or 'unlimited'"
+  throw configError('fuel', `cannot use ${describe(value)} as a fuel budget`, suggestion)
+}
+
+function parseMemory(value: unknown): number {
+  const bytes = parseBytes(value, 'memory')
+  if (bytes < 65536) throw configError('memory', `${bytes} bytes is less than one 64KiB page`, "use at least '64KiB'")
+  if (bytes > MAX_MEMORY_BYTES) throw configError('memory', `${bytes} bytes is more than a 32-bit memory can hold`, "use at most '4GB'")
+  return bytes
+}
+
+function positiveInteger(value: unknown, field: string, max: number, min = 1): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max) return value
+  throw configError(field, `expected a whole number from ${min} to ${max}, got ${describe(value)}`)
+}
+
+function parseBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value
+  throw configError(field, `expected true or false, got ${describe(value)}`)
+}
+
+function parseImports(value: unknown): NormalizedPolicy['imports'] {
+  if (value === undefined) return {}
+  if (!isPlainObject(value)) throw configError('imports', `expected { module: { name: function } }, got ${describe(value)}`)
+  const out: NormalizedPolicy['imports'] = {}
+  for (const [module, names] of Object.entries(value)) {
+    if (!isPlainObject(names)) throw configError(`imports.${module}`, `expected an object of functions, got ${describe(names)}`)
+    out[module] = {}
+    for (const [name, fn] of Object.entries(names)) {
+      if (typeof fn !== 'function') throw configError(`imports.${module}.${name}`, `expected a function, got ${describe(fn)}`, 'host imports are functions; memories, tables and globals cannot be granted')
+      out[module]![name] = fn as NormalizedPolicy['imports'][string][string]
+    }
+  }
+  return out
+}
+
+function parseWasi(value: unknown, clock: boolean, random: boolean): WasiOptions | null {
+  if (value === undefined || value === false) return null
+  if (value === true) return { args: [], env: {}, preopens: {}, clock, random }
+  if (!isPlainObject(value)) throw configError('wasi', `expected true, false or an object, got ${describe(value)}`)
+  rejectUnknownKeys(value, WASI_KEYS, 'wasi.')
+  const w = value as WasiOptions
+  if (w.args !== undefined && !(Array.isArray(w.args) && w.args.every((a) => typeof a === 'string'))) throw configError('wasi.args', 'expected an array of strings')
+  if (w.env !== undefined && !(isPlainObject(w.env) && Object.values(w.env).every((v) => typeof v === 'string'))) throw configError('wasi.env', 'expected an object of string values')
+  if (w.stdin !== undefined && typeof w.stdin !== 'string' && !(w.stdin instanceof Uint8Array)) throw configError('wasi.stdin', 'expected a string or a Uint8Array')
+  if (w.preopens !== undefined && !isPlainObject(w.preopens)) throw configError('wasi.preopens', 'expected { "/guest/path": { files?, host?, readonly? } }')
+  return {
+    args: w.args ?? [], env: w.env ?? {}, stdin: w.stdin, preopens: w.preopens ?? {},
+    clock: parseBoolean(w.clock, 'wasi.clock') ?? clock,
+    random: parseBoolean(w.random, 'wasi.random') ?? random,
+  }
+}
+
+function parseNetwork(value: unknown): string[] {
+  if (value === undefined) return []
+  const allow = isPlainObject(value) ? (value as { allow?: unknown }).allow : undefined
+  if (!Array.isArray(allow) || !allow.every((p) => typeof p === 'string' && /^[^\s:]+:(\d+|\*)$/.test(p))) {
+    throw configError('network', `expected { allow: ['host:port', ...] }, got ${describe(value)}`, "use patterns like 'api.example.com:443' or '127.0.0.1:*'")
+  }
+  return [...allow]
+}
+
+function rejectUnknownKeys(value: object, known: readonly string[], prefix: string): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue
+    const close = known.find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2)
+    throw configError(prefix + key, 'unknown option', close ? `did you mean '${prefix}${close}'?` : `known options: ${known.join(', ')}`)
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (Array.isArray(value)) return 'an array'
+  return value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value)
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    prev = row
+  }
+  return prev[b.length]!
+}

@@ -1,0 +1,64 @@
+/** A host function: receives the guest's arguments, then a {@link HostContext}. */
+export type HostFunction = (...args: any[]) => unknown
+
+/** WASI settings (see the WASI section of the README). */
+export interface WasiOptions {
+  args?: string[]
+  env?: Record<string, string>
+  stdin?: string | Uint8Array
+  preopens?: Record<string, { files?: Record<string, string | Uint8Array>; host?: string; readonly?: boolean }>
+  clock?: boolean
+  random?: boolean
+}
+
+export type PolicyPreset = 'strict' | 'standard' | 'permissive'
+
+/**
+ * Options of `Sandbox.create` and `run`. All optional: `policy` picks a preset (default
+ * `'strict'`) and every explicit field overrides it. Values in human units are accepted.
+ */
+export interface SandboxOptions {
+  /** The preset the other fields override. Default `'strict'`. */
+  policy?: PolicyPreset
+  /**
+   * Fuel per call: weighted instructions, counted by rewriting the module (see README,
+   * "Fuel"), so the same module and input always use the same amount. Exceeding it ends
+   * the call with `FUEL_EXHAUSTED`. `'unlimited'` turns the budget off (the count goes on).
+   */
+  fuel?: number | bigint | 'unlimited'
+  /**
+   * Cap on each linear memory, in bytes or as '64MB' / '512KiB' / '1GB'. A module declaring
+   * more fails `Sandbox.create` with `MEMORY_LIMIT`; growth beyond it makes `memory.grow`
+   * return -1, as an engine limit would, and a trap after that reports `MEMORY_LIMIT`.
+   */
+  memory?: number | string
+  /** Wall-clock limit per call ('30s', '250ms', or ms). Exceeded: the worker is killed, `TIMEOUT`. */
+  timeout?: number | string
+  /** Maximum nested wasm calls; deeper recursion ends the call with `STACK_OVERFLOW`. */
+  stackDepth?: number
+  /** Cap on the elements of each table; growth beyond it fails as for memory. */
+  tableElements?: number
+  /** Host functions the guest may import, by module and name. */
+  imports?: Record<string, Record<string, HostFunction>>
+  /** WASI preview1 for the guest; `true` grants the preset's defaults. */
+  wasi?: boolean | WasiOptions
+  /** Network destinations ('host:port' patterns) the guest may reach. Default: none. */
+  network?: { allow: string[] }
+  /** Count calls and fuel per function. */
+  profile?: boolean
+}
+
+/** Options after presets and unit parsing: units in the names, nothing left to interpret. */
+export interface NormalizedPolicy {
+  preset: PolicyPreset
+  /** Fuel budget per call; null when unlimited. */
+  fuel: bigint | null
+  memoryBytes: number
+  timeoutMs: number
+  stackDepth: number
+  tableElements: number
+  imports: Record<string, Record<string, HostFunction>>
+  wasi: WasiOptions | null
+  networkAllow: string[]
+  profile: boolean
+}

@@ -1,0 +1,2 @@
+export { PROTOCOL_VERSION } from './messages.js'
+export type { CallReport, Endpoint, GuestSettings, HostMessage, WorkerMessage } from './messages.js'

@@ -1,0 +1,20 @@
+import { SandboxError } from '../errors/index.js'
+import type { ModuleInfo } from '../meter/module-types.js'
+import type { NormalizedPolicy } from '../policy/options.js'
+
+/**
+ * Every import must be granted by the policy before any guest code runs. Host functions
+ * are served from `imports`; nothing else (memories, tables, globals) can be granted.
+ * @throws SandboxError LINK_ERROR naming every import that is not granted.
+ */
+export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
+  const denied = info.imports.filter((i) => !(i.kind === 'function' && typeof policy.imports[i.module]?.[i.name] === 'function'))
+  if (denied.length === 0) return
+  const names = denied.map((i) => `${i.module}.${i.name}`)
+  throw new SandboxError('LINK_ERROR', `the module imports what the policy does not grant: ${denied.map((i) => `${i.kind} ${i.module}.${i.name}`).join(', ')}`, {
+    imports: names,
+    suggestion: denied.every((i) => i.kind === 'function')
+      ? `grant them as host functions: imports: { ${JSON.stringify(denied[0]!.module)}: { ${JSON.stringify(denied[0]!.name)}: (...args) => ... } }`
+      : 'only functions can be granted; the module must define its own memories, tables and globals',
+  })
+}

@@ -1,0 +1,33 @@
+import type { Endpoint, HostMessage, WorkerMessage } from '../protocol/messages.js'
+
+/** A source after loading: wasm bytes, WebAssembly text, or a module compiled by the caller. */
+export type LoadedSource =
+  | { kind: 'bytes'; bytes: Uint8Array }
+  | { kind: 'text'; text: string }
+  | { kind: 'module'; module: unknown }
+
+/** A running worker as the host sees it. */
+export interface WorkerHandle extends Endpoint<WorkerMessage, HostMessage> {
+  /** Called once if the worker dies on its own (crash, out of memory); not after `terminate()`. */
+  onExit(handler: (error: Error) => void): void
+  terminate(): Promise<void>
+}
+
+/**
+ * What a runtime adapter provides to the runtime-agnostic sandbox: every capability core
+ * uses is passed in here, never imported.
+ */
+export interface Platform {
+  /** Reads bytes, ArrayBuffer, text, URL, a compiled module or (Node) a file path. */
+  loadSource(source: unknown): Promise<LoadedSource>
+  /** WebAssembly text to binary; fails with INVALID_MODULE carrying the line. */
+  watToWasm(text: string): Promise<Uint8Array>
+  /** Compiles a binary (rejects with the engine's CompileError). */
+  compile(bytes: Uint8Array): Promise<unknown>
+  /** Names of a compiled module's exports, with kinds. */
+  moduleExports(module: unknown): { name: string; kind: string }[]
+  spawnWorker(): WorkerHandle
+  now(): number
+  setTimer(callback: () => void, ms: number): unknown
+  clearTimer(handle: unknown): void
+}

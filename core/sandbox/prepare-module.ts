@@ -1,0 +1,75 @@
+import { SandboxError } from '../errors/index.js'
+import { meter } from '../meter/meter.js'
+import { METER_EXPORTS } from '../meter/meter-control.js'
+import type { ModuleInfo } from '../meter/module-types.js'
+import type { NormalizedPolicy } from '../policy/options.js'
+import type { GuestSettings } from '../protocol/messages.js'
+import type { Platform } from './platform.js'
+
+export interface PreparedModule {
+  /** The compiled, metered module, shared by every worker the sandbox spawns. */
+  module: unknown
+  info: ModuleInfo
+  settings: GuestSettings
+  /** False for a module compiled by the caller: export signatures are unknown. */
+  signaturesKnown: boolean
+}
+
+/**
+ * Source -> metered, compiled module. Errors are SandboxErrors: text errors carry the line,
+ * binary errors the byte offset in the caller's binary (not the rewritten one).
+ */
+export async function prepareModule(platform: Platform, source: unknown, policy: NormalizedPolicy): Promise<PreparedModule> {
+  const settings: GuestSettings = {
+    fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements,
+  }
+  const loaded = await platform.loadSource(source)
+  if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
+  const bytes = loaded.kind === 'text' ? await platform.watToWasm(loaded.text) : loaded.bytes
+  const metered = meter(bytes, {
+    fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
+  })
+  let module: unknown
+  try {
+    module = await platform.compile(metered.bytes)
+  } catch (meteredError) {
+    // Report the caller's binary: compile it as given to get an offset that means something.
+    try {
+      await platform.compile(bytes)
+    } catch (error) {
+      throw invalidModule(error)
+    }
+    throw new SandboxError('INTERNAL', `the metered module does not compile although the original does (a wasm-sandbox bug): ${(meteredError as Error).message}`, { cause: meteredError })
+  }
+  return { module, info: metered.info, settings, signaturesKnown: true }
+}
+
+/** A module the caller compiled: only accepted when it was compiled from `meter()` output. */
+function prepareCompiled(platform: Platform, module: unknown, settings: GuestSettings): PreparedModule {
+  const exports = platform.moduleExports(module)
+  if (!exports.some((e) => e.name === METER_EXPORTS.fuel)) {
+    throw new SandboxError('CONFIG', 'source: a WebAssembly.Module compiled from unmetered bytes cannot be limited', {
+      field: 'source', suggestion: "pass the bytes instead, or compile the output of meter() from 'wasm-sandbox/core'",
+    })
+  }
+  return {
+    module,
+    settings,
+    signaturesKnown: false,
+    info: {
+      imports: [],
+      exports: exports.filter((e) => !e.name.startsWith(METER_EXPORTS.prefix)).map((e) => ({ name: e.name, kind: e.kind as 'function', params: [], results: [] })),
+      memoryInitialBytes: null,
+      hasStart: false,
+      functionNames: new Map(),
+    },
+  }
+}
+
+function invalidModule(error: unknown): SandboxError {
+  const message = error instanceof Error ? error.message : String(error)
+  const offset = /@\+(\d+)/.exec(message)
+  return new SandboxError('INVALID_MODULE', `invalid module: ${message.replace(/^WebAssembly\.\w+\(\): /, '')}`, {
+    offset: offset ? Number(offset[1]) : undefined, cause: error,
+  })
+}

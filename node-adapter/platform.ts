@@ -1,0 +1,16 @@
+import type { Platform } from '../core/index.js'
+import { loadSource } from './load-source.js'
+import { spawnWorker } from './spawn-worker.js'
+import { watToWasm } from './wat-to-wasm.js'
+
+/** The Node.js implementation of core's {@link Platform}. */
+export const nodePlatform: Platform = {
+  loadSource,
+  watToWasm,
+  compile: (bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
+  moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
+  spawnWorker,
+  now: () => performance.now(),
+  setTimer: (callback, ms) => setTimeout(callback, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+}

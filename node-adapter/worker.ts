@@ -1,0 +1,12 @@
+import { parentPort } from 'node:worker_threads'
+import { serveGuest, type Endpoint, type HostMessage, type WorkerMessage } from '../core/index.js'
+
+const port = parentPort!
+const endpoint: Endpoint<HostMessage, WorkerMessage> = {
+  post: (message, transfer) => port.postMessage(message, transfer as never),
+  onMessage: (handler) => void port.on('message', handler),
+}
+
+serveGuest(endpoint, {
+  instantiate: (module, imports) => WebAssembly.instantiate(module as WebAssembly.Module, imports as WebAssembly.Imports),
+})
