@@ -34,6 +34,12 @@ export function classifyError(error: unknown, control: MeterControl | null, sett
       kind: 'memory', limit: settings.memoryBytes, used: denied, trap: message, export: fn ?? undefined, suggestion: 'raise the `memory` option',
     })
   }
+  const deniedElements = control?.deniedTableElements() ?? 0
+  if (deniedElements > settings.tableElements) {
+    return new SandboxError('MEMORY_LIMIT', `table limit exceeded ${where}: the guest asked for ${deniedElements} elements, the limit is ${settings.tableElements} (trap: ${message})`, {
+      kind: 'table', limit: settings.tableElements, used: deniedElements, trap: message, export: fn ?? undefined, suggestion: 'raise the `tableElements` option',
+    })
+  }
   if (error instanceof Error && error.name === 'RuntimeError') {
     return new SandboxError('TRAP', `wasm trap ${where}: ${message}`, { trap: message, export: fn ?? undefined })
   }

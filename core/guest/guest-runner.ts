@@ -1,5 +1,5 @@
 import { SandboxError } from '../errors/index.js'
-import { createMeterControl, MAX_FUEL, type MeterControl } from '../meter/meter-control.js'
+import { createMeterControl, MAX_FUEL, METER_EXPORTS, type MeterControl } from '../meter/meter-control.js'
 import { PROTOCOL_VERSION, type CallReport, type Endpoint, type GuestSettings, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { classifyError } from './classify-error.js'
 
@@ -36,6 +36,9 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
           const instance = await engine.instantiate(message.module, {})
           exports = instance.exports as Record<string, unknown>
           control = createMeterControl(instance, settings.fuel ?? MAX_FUEL, settings.stackDepth)
+          // The meter turned the start function into an export so its traps can be classified.
+          const start = exports[METER_EXPORTS.start]
+          if (typeof start === 'function') start()
           endpoint.post({ v: PROTOCOL_VERSION, id: message.id, type: 'ready', report: report() })
         } catch (error) {
           fail(message.id, error, null)

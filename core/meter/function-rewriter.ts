@@ -1,4 +1,4 @@
-import type { Reader } from './reader.js'
+import { Reader } from './reader.js'
 import { Writer } from './writer.js'
 import { STATIC_COST, type DynamicCharge } from './cost-rules.js'
 import { skipBlockType, skipFcImmediates, skipFdImmediates, skipFeImmediates, skipMemarg, skipValueType } from './immediates.js'
@@ -169,7 +169,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
         const memory = r.u32()
         charge(at, 'memoryPages')
         const b: number[] = []
-        recordDeniedGrow(b, g, scratch, memory)
+        recordDeniedGrow(b, g, scratch, 'memory', memory)
         insert(r.pos, b)
         break
       }
@@ -189,9 +189,16 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       case 0xd0: r.s33(); break // ref.null heaptype
       case 0xfc: {
         const sub = r.u32()
+        const immediates = r.pos
         skipFcImmediates(r, sub)
         if (sub === 8 || sub === 10 || sub === 11) charge(at, 'memoryBytes')
-        else if (sub === 12 || sub === 14 || sub === 15 || sub === 17) charge(at, 'tableElements')
+        else if (sub === 12 || sub === 14 || sub === 17) charge(at, 'tableElements')
+        else if (sub === 15) { // table.grow t
+          charge(at, 'tableElements')
+          const b: number[] = []
+          recordDeniedGrow(b, g, scratch, 'table', new Reader(code, immediates, end).u32())
+          insert(r.pos, b)
+        }
         break
       }
       case 0xfd: skipFdImmediates(r, r.u32()); break

@@ -15,6 +15,8 @@ export interface InjectionGlobals {
   depth: number
   /** i64: total pages asked for by the last memory.grow that failed */
   growDenied: number
+  /** i64: total elements asked for by the last table.grow that failed */
+  tableGrowDenied: number
 }
 
 /** Per-function scratch locals (i32), allocated past the function's own locals. */
@@ -51,16 +53,22 @@ export function dynamicCharge(out: number[], g: InjectionGlobals, l: ScratchLoca
   out.push(...TRAP_IF_NEGATIVE)
 }
 
-/** After `memory.grow m` (its operand saved by `dynamicCharge`): records a refusal. */
-export function recordDeniedGrow(out: number[], g: InjectionGlobals, l: ScratchLocals, memory: number): void {
+/**
+ * After `memory.grow m` / `table.grow t` (operand saved by `dynamicCharge`): when the grow
+ * returned -1, records the total size asked for, so a later trap can be reported as the
+ * limit it really was.
+ */
+export function recordDeniedGrow(out: number[], g: InjectionGlobals, l: ScratchLocals, target: 'memory' | 'table', index: number): void {
   out.push(0x22); writeUnsigned(out, l.result) // local.tee result
   out.push(0x41, 0x7f, 0x46) // i32.const -1; i32.eq
   out.push(0x04, 0x40)
-  out.push(0x3f); writeUnsigned(out, memory) // memory.size
+  if (target === 'memory') out.push(0x3f) // memory.size m
+  else out.push(0xfc, 16) // table.size t
+  writeUnsigned(out, index)
   out.push(0xad)
   out.push(0x20); writeUnsigned(out, l.operand)
   out.push(0xad, 0x7c) // i64.extend_i32_u; i64.add
-  out.push(0x24); writeUnsigned(out, g.growDenied)
+  out.push(0x24); writeUnsigned(out, target === 'memory' ? g.growDenied : g.tableGrowDenied)
   out.push(0x0b)
   out.push(0x20); writeUnsigned(out, l.result)
 }

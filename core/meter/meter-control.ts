@@ -6,8 +6,10 @@ export const METER_EXPORTS = {
   prefix: '__wasm_sandbox_',
   fuel: '__wasm_sandbox_fuel',
   growDenied: '__wasm_sandbox_grow_denied',
+  tableGrowDenied: '__wasm_sandbox_table_grow_denied',
   depth: '__wasm_sandbox_depth',
   memory: '__wasm_sandbox_memory',
+  start: '__wasm_sandbox_start',
 } as const
 
 /** Fuel of one instance of a metered module. */
@@ -28,6 +30,8 @@ export interface MeterControl extends FuelControl {
   stackExceeded(): boolean
   /** Total bytes the last refused `memory.grow` asked for, or 0. */
   deniedGrowBytes(): number
+  /** Total elements the last refused `table.grow` asked for, or 0. */
+  deniedTableElements(): number
   /** Current size of memory 0 in bytes, or null without a memory. */
   memoryBytes(): number | null
 }
@@ -38,6 +42,7 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
   const exports = instance.exports as Record<string, unknown>
   const fuel = exports[METER_EXPORTS.fuel] as GlobalLike | undefined
   const growDenied = exports[METER_EXPORTS.growDenied] as GlobalLike
+  const tableGrowDenied = exports[METER_EXPORTS.tableGrowDenied] as GlobalLike
   const depth = exports[METER_EXPORTS.depth] as GlobalLike | undefined
   const memory = exports[METER_EXPORTS.memory] as { buffer: { byteLength: number } } | undefined
   if (!fuel) throw new TypeError('fuel(): this instance is not of a module metered by meter()')
@@ -48,6 +53,7 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
       limit = value
       fuel.value = value
       growDenied.value = 0n
+      tableGrowDenied.value = 0n
       if (depth) depth.value = 0
     },
     used() {
@@ -58,6 +64,7 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
     limit: () => limit,
     stackExceeded: () => depth !== undefined && stackDepth !== null && (depth.value as number) > stackDepth,
     deniedGrowBytes: () => Number(growDenied.value as bigint) * 65536,
+    deniedTableElements: () => Number(tableGrowDenied.value as bigint),
     memoryBytes: () => (memory ? memory.buffer.byteLength : null),
   }
 }

@@ -27,6 +27,12 @@ export interface MeterOptions {
   tableElements?: number
   /** Reserved for per-function profiling; not available yet. */
   profile?: boolean
+  /**
+   * Removes the start section and exports the start function as `__wasm_sandbox_start`
+   * instead, for hosts that call it after instantiation so that its traps can be told
+   * apart (fuel, depth) through the instance's meter state. Default false.
+   */
+  deferStart?: boolean
 }
 
 export interface MeterResult {
@@ -88,24 +94,29 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   let globalsWritten = false, exportsWritten = false
   let ctx: FunctionContext | null = null
   let lastOrder = 0
+  // The start section comes after the exports, so find it first (a walk over section headers).
+  const deferredStart = options.deferStart ? findStartFunction(bytes) : null
 
   const fuelGlobal = () => importedGlobals + definedGlobals
   const writeOurGlobals = (section: Writer): void => {
     section.bytes([0x7e, 0x01, 0x42]); section.bytes(signed(settings.initialFuel)); section.byte(0x0b) // fuel
-    section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b]) // grow denied
+    section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b]) // memory grow denied
+    section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b]) // table grow denied
     if (settings.stackDepth !== null) section.bytes([0x7f, 0x01, 0x41, 0x00, 0x0b]) // depth
   }
-  const ourGlobalCount = () => (settings.stackDepth !== null ? 3 : 2)
+  const ourGlobalCount = () => (settings.stackDepth !== null ? 4 : 3)
   const writeOurExports = (section: Writer): void => {
     const exportEntry = (name: string, kind: number, index: number) => {
       section.bytes(nameBytes(name)); section.byte(kind); section.u32(index)
     }
     exportEntry(METER_EXPORTS.fuel, 3, fuelGlobal())
     exportEntry(METER_EXPORTS.growDenied, 3, fuelGlobal() + 1)
-    if (settings.stackDepth !== null) exportEntry(METER_EXPORTS.depth, 3, fuelGlobal() + 2)
+    exportEntry(METER_EXPORTS.tableGrowDenied, 3, fuelGlobal() + 2)
+    if (settings.stackDepth !== null) exportEntry(METER_EXPORTS.depth, 3, fuelGlobal() + 3)
     if (memories > 0) exportEntry(METER_EXPORTS.memory, 2, 0)
+    if (deferredStart !== null) exportEntry(METER_EXPORTS.start, 0, deferredStart)
   }
-  const ourExportCount = () => ourGlobalCount() + (memories > 0 ? 1 : 0)
+  const ourExportCount = () => ourGlobalCount() + (memories > 0 ? 1 : 0) + (deferredStart !== null ? 1 : 0)
   const emitGlobalsIfMissing = (): void => {
     if (globalsWritten) return
     const section = new Writer(64)
@@ -276,13 +287,16 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         exportsWritten = true
         break
       }
-      case 8: info.hasStart = true; out.copy(bytes, sectionStart, end); break
+      case 8: // start: kept, or (deferStart) turned into an export, which comes earlier
+        info.hasStart = true
+        if (!options.deferStart) out.copy(bytes, sectionStart, end)
+        break
       case 10: { // code: rewrite every body
         const count = s.u32()
         if (count !== funcTypes.length - importedFuncs) s.fail('function and code section counts differ', start)
         const section = new Writer(size + (size >> 1) + 64)
         section.u32(count)
-        ctx = { params: 0, resultBlockType: [], globals: { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, depth: fuelGlobal() + 2 }, stackDepth: settings.stackDepth }
+        ctx = { params: 0, resultBlockType: [], globals: { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, tableGrowDenied: fuelGlobal() + 2, depth: fuelGlobal() + 3 }, stackDepth: settings.stackDepth }
         for (let i = 0; i < count; i++) {
           const bodySize = s.u32()
           const bodyEnd = s.pos + bodySize
@@ -422,6 +436,18 @@ function readNameSection(s: Reader, info: ModuleInfo): void {
   } catch {
     // The name section is advisory: a malformed one is ignored, as engines do.
   }
+}
+
+/** The start function's index, or null; reads only section headers and the start section. */
+function findStartFunction(bytes: Uint8Array): number | null {
+  const r = new Reader(bytes, 8)
+  while (!r.done) {
+    const id = r.byte()
+    const size = r.u32()
+    if (id === 8) return r.u32()
+    r.skip(size)
+  }
+  return null
 }
 
 function writeSection(out: Writer, id: number, content: Writer): void {

@@ -28,6 +28,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   const bytes = loaded.kind === 'text' ? await platform.watToWasm(loaded.text) : loaded.bytes
   const metered = meter(bytes, {
     fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
+    deferStart: true,
   })
   let module: unknown
   try {
