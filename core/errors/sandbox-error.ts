@@ -19,6 +19,8 @@ export interface Usage {
   calls: number
   /** Number of calls that ended in an error raised by the guest or its limits. */
   traps: number
+  /** Number of host-function calls the guest made. */
+  hostCalls: number
 }
 
 /** Optional structured details carried by a {@link SandboxError}. */
@@ -57,18 +59,18 @@ export interface SandboxErrorDetails {
  */
 export class SandboxError extends Error {
   readonly code: ErrorCode
-  readonly kind?: ResourceKind
-  readonly limit?: number | bigint
-  readonly used?: number | bigint
-  readonly suggestion?: string
-  readonly field?: string
-  readonly offset?: number
-  readonly line?: number
-  readonly export?: string
-  readonly trap?: string
-  readonly imports?: string[]
-  readonly capability?: string
-  usage?: Usage
+  declare readonly kind?: ResourceKind
+  declare readonly limit?: number | bigint
+  declare readonly used?: number | bigint
+  declare readonly suggestion?: string
+  declare readonly field?: string
+  declare readonly offset?: number
+  declare readonly line?: number
+  declare readonly export?: string
+  declare readonly trap?: string
+  declare readonly imports?: string[]
+  declare readonly capability?: string
+  declare usage?: Usage
 
   constructor(code: ErrorCode, message: string, details: SandboxErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })

@@ -3,9 +3,19 @@ import type { SerializedError } from '../errors/index.js'
 /**
  * The whole host <-> worker wire format. Every message carries the protocol version `v`
  * and the request `id` it answers; errors travel as plain data and are rebuilt as
- * `SandboxError` on the host.
+ * `SandboxError` on the host. While a host function runs, the worker is blocked in
+ * `Atomics.wait` and cannot receive messages: the host then answers through the shared
+ * mailbox (`mailbox.ts`), and the worker replies with ordinary messages.
  */
 export const PROTOCOL_VERSION = 1
+
+/** A host function the guest imports, as the worker stubs it. */
+export interface HostImport {
+  module: string
+  name: string
+  params: string[]
+  results: string[]
+}
 
 /** What the guest side needs to run a metered module. */
 export interface GuestSettings {
@@ -14,6 +24,8 @@ export interface GuestSettings {
   stackDepth: number
   memoryBytes: number
   tableElements: number
+  /** Host functions in the order the worker numbers them. */
+  hostImports: HostImport[]
 }
 
 /** Facts about one call, measured in the worker. */
@@ -21,19 +33,36 @@ export interface CallReport {
   fuelUsed: bigint
   /** Size of memory 0 after the call, or 0 without a memory. */
   memoryBytes: number
+  /** Host function calls the guest made. */
+  hostCalls: number
+}
+
+/** One call of a batch, or of the bytes ABI. */
+export interface CallRequest {
+  fn: string
+  args: unknown[]
+  /** Bytes ABI: `args` is `[Uint8Array]`, the result a Uint8Array. */
+  bytes?: boolean
 }
 
 type Envelope<T> = T & { v: typeof PROTOCOL_VERSION; id: number }
 
 export type HostMessage = Envelope<
-  | { type: 'init'; module: unknown; settings: GuestSettings }
-  | { type: 'call'; fn: string; args: unknown[] }
+  | { type: 'init'; module: unknown; settings: GuestSettings; mailbox: SharedArrayBuffer | null }
+  | { type: 'call'; call: CallRequest }
+  /** Runs the calls in order, answering each with its own `result`/`error` (`index` set). */
+  | { type: 'batch'; calls: CallRequest[] }
 >
 
 export type WorkerMessage = Envelope<
   | { type: 'ready'; report: CallReport }
-  | { type: 'result'; value: unknown; report: CallReport }
-  | { type: 'error'; error: SerializedError; report: CallReport }
+  | { type: 'result'; value: unknown; report: CallReport; index?: number }
+  | { type: 'error'; error: SerializedError; report: CallReport; index?: number }
+  /** The guest called host function `index`; the worker waits on the mailbox. */
+  | { type: 'hostcall'; index: number; args: unknown[] }
+  /** Answer to a mailbox request made while a host function runs. */
+  | { type: 'mailbox'; ok: true; value: unknown }
+  | { type: 'mailbox'; ok: false; error: SerializedError }
 >
 
 /** One side of a message channel (a worker, or the worker's parent port). */

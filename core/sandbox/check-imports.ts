@@ -9,6 +9,12 @@ import type { NormalizedPolicy } from '../policy/options.js'
  */
 export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
   const denied = info.imports.filter((i) => !(i.kind === 'function' && typeof policy.imports[i.module]?.[i.name] === 'function'))
+  const multi = info.imports.find((i) => i.kind === 'function' && (i.type?.results.length ?? 0) > 1 && !denied.includes(i))
+  if (multi) {
+    throw new SandboxError('LINK_ERROR', `host function ${multi.module}.${multi.name} is imported with ${multi.type!.results.length} results; host functions return at most one value`, {
+      imports: [`${multi.module}.${multi.name}`], suggestion: 'return several values through guest memory (ctx.write) instead',
+    })
+  }
   if (denied.length === 0) return
   const names = denied.map((i) => `${i.module}.${i.name}`)
   throw new SandboxError('LINK_ERROR', `the module imports what the policy does not grant: ${denied.map((i) => `${i.kind} ${i.module}.${i.name}`).join(', ')}`, {

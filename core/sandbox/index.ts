@@ -1,4 +1,6 @@
 export { SandboxBase } from './sandbox-base.js'
+export type { BatchCall, BatchResult } from './sandbox-base.js'
+export type { HostContext } from './host-context.js'
 export { isWatText, bytesLookLikeText } from './detect-source.js'
 export type { CallOptions, AbortSignalLike } from './call-args.js'
 export type { LoadedSource, Platform, WorkerHandle } from './platform.js'

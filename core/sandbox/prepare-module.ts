@@ -21,7 +21,7 @@ export interface PreparedModule {
  */
 export async function prepareModule(platform: Platform, source: unknown, policy: NormalizedPolicy): Promise<PreparedModule> {
   const settings: GuestSettings = {
-    fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements,
+    fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements, hostImports: [],
   }
   const loaded = await platform.loadSource(source)
   if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
@@ -42,6 +42,10 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
     }
     throw new SandboxError('INTERNAL', `the metered module does not compile although the original does (a wasm-sandbox bug): ${(meteredError as Error).message}`, { cause: meteredError })
   }
+  // Host functions, numbered in import order (checkImports has made sure they are granted).
+  settings.hostImports = metered.info.imports
+    .filter((i) => i.kind === 'function')
+    .map((i) => ({ module: i.module, name: i.name, params: i.type!.params, results: i.type!.results }))
   return { module, info: metered.info, settings, signaturesKnown: true }
 }
 

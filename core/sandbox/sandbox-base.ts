@@ -3,20 +3,34 @@ import type { ExportDescriptor } from '../meter/module-types.js'
 import { normalizeOptions } from '../policy/normalize.js'
 import type { NormalizedPolicy, SandboxOptions } from '../policy/options.js'
 import { parseDuration } from '../policy/units.js'
-import { PROTOCOL_VERSION, type CallReport, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
+import { Mailbox } from '../protocol/mailbox.js'
+import { PROTOCOL_VERSION, type CallReport, type CallRequest, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
+import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { splitCallArgs, toWasmArgs, type CallOptions } from './call-args.js'
 import { checkImports } from './check-imports.js'
+import { HostCallSession } from './host-context.js'
 import type { Platform, WorkerHandle } from './platform.js'
 import { prepareModule, type PreparedModule } from './prepare-module.js'
 import { addUsage, emptyUsage } from './usage.js'
 
 type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
-type Payload = HostMessage extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id'> : never) : never
+
+/** One call of `callBatch`. */
+export interface BatchCall {
+  fn: string
+  args?: unknown[]
+}
+
+/** The outcome of one call of `callBatch`: nothing is lost when another call fails. */
+export type BatchResult = { ok: true; value: any } | { ok: false; error: SandboxError }
 
 /** A live worker and the requests waiting on it. */
 interface Live {
   worker: WorkerHandle
+  mailbox: Mailbox | null
   pending: Map<number, (reply: Reply | SandboxError) => void>
+  /** The host-function call in progress, if any. */
+  session: HostCallSession | null
 }
 
 /**
@@ -57,6 +71,11 @@ export class SandboxBase {
     const policy = normalizeOptions(options)
     const prepared = await prepareModule(Self.platform, source, policy)
     checkImports(prepared.info, policy)
+    if (prepared.settings.hostImports.length > 0 && typeof SharedArrayBuffer === 'undefined') {
+      throw new SandboxError('CONFIG', 'imports: host functions need SharedArrayBuffer, which this runtime does not provide', {
+        field: 'imports', suggestion: 'in a browser, serve the page cross-origin isolated: Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp',
+      })
+    }
     const sandbox = new Self(Self.platform, prepared, policy)
     try {
       await sandbox.worker()
@@ -70,7 +89,65 @@ export class SandboxBase {
   /** Calls an exported function. A trailing `{ signal, timeout }` object is the call's options. */
   call(fn: string, ...args: unknown[]): Promise<any> {
     const split = splitCallArgs(args)
-    return this.enqueue(() => this.execute(fn, split.args, split.options))
+    return this.enqueue(() => this.single({ fn, args: split.args }, split.options))
+  }
+
+  /** Calls a bytes function (see README, "Bytes and JSON calls"): bytes in, bytes out. */
+  callBytes(fn: string, input: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+    if (!(input instanceof Uint8Array)) return Promise.reject(new SandboxError('CONFIG', `callBytes(${JSON.stringify(fn)}): expected a Uint8Array`, { field: 'input', export: fn }))
+    return this.enqueue(() => this.single({ fn, args: [input], bytes: true }, options)) as Promise<Uint8Array>
+  }
+
+  /** Calls a bytes function with `value` as UTF-8 JSON and parses its UTF-8 JSON reply. */
+  async callJson(fn: string, value: unknown, options: CallOptions = {}): Promise<any> {
+    const text = JSON.stringify(value)
+    if (text === undefined) throw new SandboxError('CONFIG', `callJson(${JSON.stringify(fn)}): the value cannot be represented as JSON`, { field: 'value', export: fn })
+    const reply = await this.callBytes(fn, encodeUtf8(text), options)
+    let decoded: string
+    try {
+      decoded = decodeUtf8(reply, true)
+      return JSON.parse(decoded)
+    } catch (error) {
+      throw new SandboxError('TRAP', `${fn}() replied with ${reply.length} bytes that are not UTF-8 JSON: ${(error as Error).message}`, { trap: 'invalid JSON reply', export: fn, usage: this.lastUsage ?? undefined })
+    }
+  }
+
+  /**
+   * Runs calls back to back in one worker round trip. Each gets its own result or error,
+   * in order; a failing call loses none of the others (after a timeout the remaining calls
+   * run on a fresh instance).
+   */
+  callBatch(calls: BatchCall[], options: CallOptions = {}): Promise<BatchResult[]> {
+    return this.enqueue(() => this.batch(calls, options))
+  }
+
+  /**
+   * Calls `fn` once per argument list from `inputs`, yielding results in input order. Pulls
+   * the next input only as results are consumed (a few calls ahead), so a slow consumer
+   * slows the producer. The first failing call throws out of the iteration.
+   */
+  async *stream(fn: string, inputs: AsyncIterable<unknown[]> | Iterable<unknown[]>, options: CallOptions = {}): AsyncGenerator<any, void, undefined> {
+    const AHEAD = 8
+    const inFlight: Promise<unknown>[] = []
+    const iterator = (Symbol.asyncIterator in inputs ? inputs[Symbol.asyncIterator]() : (inputs as Iterable<unknown[]>)[Symbol.iterator]()) as AsyncIterator<unknown[]> | Iterator<unknown[]>
+    let done = false
+    try {
+      for (;;) {
+        while (!done && inFlight.length < AHEAD) {
+          const next = await iterator.next()
+          if (next.done) { done = true; break }
+          const args = Array.isArray(next.value) ? next.value : [next.value]
+          const pending = this.enqueue(() => this.single({ fn, args }, options))
+          pending.catch(() => undefined) // surfaced when its turn comes
+          inFlight.push(pending)
+        }
+        const head = inFlight.shift()
+        if (!head) return
+        yield await head
+      }
+    } finally {
+      if (!done) await iterator.return?.()
+    }
   }
 
   /** The module's exports: `[{ name, kind, params, results }]`. */
@@ -96,54 +173,120 @@ export class SandboxBase {
     return result
   }
 
-  private async execute(fn: string, rawArgs: unknown[], options: CallOptions): Promise<unknown> {
-    if (this.closed) throw new SandboxError('CLOSED', `cannot call ${fn}(): the sandbox is closed`)
-    const exp = this.prepared.info.exports.find((e) => e.name === fn && e.kind === 'function')
-    if (!exp) throw noSuchExport(fn, this.prepared.info.exports)
-    const args = this.prepared.signaturesKnown ? toWasmArgs(exp, rawArgs) : rawArgs
+  private async single(request: CallRequest, options: CallOptions): Promise<unknown> {
+    const [outcome] = await this.dispatch([this.checkRequest(request)], options)
+    if (!outcome!.ok) throw outcome!.error
+    return outcome!.value
+  }
+
+  private async batch(calls: BatchCall[], options: CallOptions): Promise<BatchResult[]> {
+    if (!Array.isArray(calls)) throw new SandboxError('CONFIG', 'callBatch: expected an array of { fn, args }', { field: 'calls' })
+    const results: (BatchResult | null)[] = []
+    const valid: CallRequest[] = []
+    for (const call of calls) {
+      try {
+        valid.push(this.checkRequest({ fn: call?.fn, args: call?.args ?? [] }))
+        results.push(null)
+      } catch (error) {
+        results.push({ ok: false, error: error as SandboxError })
+      }
+    }
+    const outcomes = valid.length ? await this.dispatch(valid, options) : []
+    return results.map((r) => r ?? outcomes.shift()!)
+  }
+
+  /** Validates a request against the exports (throws CONFIG/NO_SUCH_EXPORT/CLOSED). */
+  private checkRequest(request: CallRequest): CallRequest {
+    if (this.closed) throw new SandboxError('CLOSED', `cannot call ${request.fn}(): the sandbox is closed`)
+    const exp = this.prepared.info.exports.find((e) => e.name === request.fn && e.kind === 'function')
+    if (!exp) throw noSuchExport(request.fn, this.prepared.info.exports)
+    if (request.bytes || !this.prepared.signaturesKnown) return request
+    return { fn: request.fn, args: toWasmArgs(exp, request.args) }
+  }
+
+  /**
+   * Sends calls to the worker (one `call`, or one `batch`) and collects an outcome per call.
+   * The timeout applies to each call; a timeout or a crash fails the call in progress and
+   * the rest go on in a fresh worker; cancelling fails all that have not finished.
+   */
+  private async dispatch(calls: CallRequest[], options: CallOptions): Promise<BatchResult[]> {
     const timeoutMs = options.timeout === undefined ? this.policy.timeoutMs : parseDuration(options.timeout, 'timeout')
     const signal = options.signal
-    if (signal?.aborted) throw new SandboxError('CANCELLED', `${fn}() was cancelled before it started`, { export: fn })
-
-    const live = await this.worker()
-    const started = this.platform.now()
-    const reply = await new Promise<Reply | SandboxError>((resolve) => {
-      const id = this.nextId++
-      let timer: unknown = null
-      const onAbort = () => void this.kill(new SandboxError('CANCELLED', `${fn}() was cancelled`, { export: fn }))
-      const settle = (value: Reply | SandboxError) => {
-        if (timer !== null) this.platform.clearTimer(timer)
-        signal?.removeEventListener('abort', onAbort)
-        live.pending.delete(id)
-        resolve(value)
+    const outcomes: BatchResult[] = []
+    const cancelled = (fn: string) => new SandboxError('CANCELLED', `${fn}() was cancelled`, { export: fn })
+    while (outcomes.length < calls.length) {
+      const rest = calls.slice(outcomes.length)
+      if (signal?.aborted) {
+        for (const call of rest) outcomes.push({ ok: false, error: cancelled(call.fn) })
+        break
       }
-      live.pending.set(id, settle)
-      timer = this.platform.setTimer(() => {
-        const used = this.platform.now() - started
-        void this.kill(new SandboxError('TIMEOUT', `${fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
-          kind: 'time', limit: timeoutMs, used, export: fn, suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
-        }))
-      }, timeoutMs)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      live.worker.post({ v: PROTOCOL_VERSION, id, type: 'call', fn, args })
-    })
-    const wallMs = this.platform.now() - started
-    const failed = reply instanceof SandboxError || reply.type === 'error'
-    const report: CallReport = reply instanceof SandboxError ? { fuelUsed: 0n, memoryBytes: this.total.memoryBytes } : reply.report
+      const live = await this.worker()
+      await new Promise<void>((resolve) => {
+        const id = this.nextId++
+        let started = this.platform.now()
+        let timer: unknown = null
+        const current = () => rest[outcomes.length - (calls.length - rest.length)]!
+        const arm = () => {
+          if (timer !== null) this.platform.clearTimer(timer)
+          started = this.platform.now()
+          const fn = current().fn
+          timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
+            kind: 'time', limit: timeoutMs, used: this.platform.now() - started, export: fn,
+            suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
+          }), live), timeoutMs)
+        }
+        const onAbort = () => void this.kill(cancelled(current().fn), live)
+        const finish = () => {
+          if (timer !== null) this.platform.clearTimer(timer)
+          signal?.removeEventListener('abort', onAbort)
+          live.pending.delete(id)
+          resolve()
+        }
+        live.pending.set(id, (reply) => {
+          const wallMs = this.platform.now() - started
+          if (reply instanceof SandboxError || reply.type === 'error') {
+            const error = reply instanceof SandboxError ? reply : SandboxError.from(reply.error)
+            const report = reply instanceof SandboxError ? undefined : reply.report
+            error.usage = this.record(report, wallMs, true)
+            outcomes.push({ ok: false, error })
+            if (reply instanceof SandboxError) { // the worker is gone
+              if (error.code === 'CANCELLED') while (outcomes.length < calls.length) outcomes.push({ ok: false, error: cancelled(calls[outcomes.length]!.fn) })
+              return finish()
+            }
+          } else if (reply.type === 'result') {
+            this.record(reply.report, wallMs, false)
+            outcomes.push({ ok: true, value: reply.value })
+          }
+          if (outcomes.length === calls.length) finish()
+          else arm()
+        })
+        arm()
+        signal?.addEventListener('abort', onAbort, { once: true })
+        const message: HostMessage = rest.length === 1
+          ? { v: PROTOCOL_VERSION, id, type: 'call', call: rest[0]! }
+          : { v: PROTOCOL_VERSION, id, type: 'batch', calls: rest }
+        live.worker.post(message)
+      })
+    }
+    return outcomes
+  }
+
+  /** Records one call's usage (as `lastUsage` and in the total) and returns it. */
+  private record(report: CallReport | undefined, wallMs: number, failed: boolean): Usage {
+    const memoryBytes = report?.memoryBytes ?? this.total.memoryBytes
     const usage: Usage = {
-      fuelUsed: report.fuelUsed, fuelLimit: this.policy.fuel, memoryBytes: report.memoryBytes,
-      memoryPeakBytes: Math.max(this.total.memoryPeakBytes, report.memoryBytes), wallMs, calls: 1, traps: failed ? 1 : 0,
+      fuelUsed: report?.fuelUsed ?? 0n, fuelLimit: this.policy.fuel, memoryBytes,
+      memoryPeakBytes: Math.max(this.total.memoryPeakBytes, memoryBytes), wallMs, calls: 1, traps: failed ? 1 : 0,
+      hostCalls: report?.hostCalls ?? 0,
     }
     this.lastUsage = usage
     addUsage(this.total, usage)
-    if (reply instanceof SandboxError) { reply.usage = usage; throw reply }
-    if (reply.type === 'error') { const error = SandboxError.from(reply.error); error.usage = usage; throw error }
-    if (reply.type !== 'result') throw new SandboxError('INTERNAL', `unexpected ${reply.type} reply to a call`)
-    return reply.value
+    return usage
   }
 
   /** The live worker, spawning and initializing one if there is none. */
   private worker(): Promise<Live> {
+    if (this.closed) return Promise.reject(new SandboxError('CLOSED', 'the sandbox is closed'))
     if (this.live) return Promise.resolve(this.live)
     this.starting ??= this.spawn().finally(() => { this.starting = null })
     return this.starting
@@ -151,8 +294,9 @@ export class SandboxBase {
 
   private async spawn(): Promise<Live> {
     const worker = this.platform.spawnWorker()
-    const live: Live = { worker, pending: new Map() }
-    worker.onMessage((message) => live.pending.get(message.id)?.(message as Reply))
+    const mailbox = this.prepared.settings.hostImports.length > 0 ? Mailbox.create() : null
+    const live: Live = { worker, mailbox, pending: new Map(), session: null }
+    worker.onMessage((message) => this.onMessage(live, message))
     worker.onExit((error) => {
       if (this.live === live) this.live = null
       const failure = /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(`${error.message} ${(error as { code?: string }).code}`)
@@ -160,7 +304,11 @@ export class SandboxBase {
         : new SandboxError('INTERNAL', `the sandbox worker died: ${error.message}`, { cause: error })
       for (const settle of [...live.pending.values()]) settle(failure)
     })
-    const ready = await this.request(live, { type: 'init', module: this.prepared.module, settings: this.prepared.settings })
+    const ready = await new Promise<Reply | SandboxError>((resolve) => {
+      const id = this.nextId++
+      live.pending.set(id, (reply) => { live.pending.delete(id); resolve(reply) })
+      worker.post({ v: PROTOCOL_VERSION, id, type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null })
+    })
     if (ready instanceof SandboxError || ready.type === 'error') {
       await worker.terminate()
       throw ready instanceof SandboxError ? ready : SandboxError.from(ready.error)
@@ -175,19 +323,40 @@ export class SandboxBase {
     return live
   }
 
-  private request(live: Live, payload: Payload): Promise<Reply | SandboxError> {
-    return new Promise((resolve) => {
-      const id = this.nextId++
-      live.pending.set(id, (reply) => { live.pending.delete(id); resolve(reply) })
-      live.worker.post({ ...payload, v: PROTOCOL_VERSION, id } as HostMessage)
-    })
+  private onMessage(live: Live, message: WorkerMessage): void {
+    switch (message.type) {
+      case 'hostcall':
+        void this.serveHostCall(live, message.index, message.args)
+        return
+      case 'mailbox':
+        live.session?.deliver(message.ok ? message : { ok: false, error: SandboxError.from(message.error) })
+        return
+      default:
+        live.pending.get(message.id)?.(message)
+    }
+  }
+
+  /** Runs a host function for the blocked guest and answers through the mailbox. */
+  private async serveHostCall(live: Live, index: number, args: unknown[]): Promise<void> {
+    const imp = this.prepared.settings.hostImports[index]!
+    const fn = this.policy.imports[imp.module]![imp.name]!
+    const session = new HostCallSession(live.mailbox!, imp.module + '.' + imp.name)
+    live.session = session
+    try {
+      const result = await fn(...args, session)
+      if (this.live === live) await session.finish(result, imp.results[0])
+    } catch (error) {
+      if (this.live === live) await session.fail(error)
+    } finally {
+      if (live.session === session) live.session = null
+    }
   }
 
   /** Stops the worker; whatever waits on it gets `reason`. The next call starts afresh. */
-  private async kill(reason: SandboxError): Promise<void> {
+  private async kill(reason: SandboxError, only?: Live): Promise<void> {
     const live = this.live
+    if (!live || (only && live !== only)) return
     this.live = null
-    if (!live) return
     for (const settle of [...live.pending.values()]) settle(reason)
     await live.worker.terminate()
   }

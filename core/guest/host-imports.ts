@@ -1,0 +1,137 @@
+import { SandboxError } from '../errors/index.js'
+import { Command, type Mailbox } from '../protocol/mailbox.js'
+import { PROTOCOL_VERSION, type Endpoint, type HostImport, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
+import { decodeUtf8 } from '../text/index.js'
+import { checkRange } from './bytes-abi.js'
+
+/** What the stubs need from the running guest. */
+export interface GuestHooks {
+  exports(): Record<string, unknown>
+  /** The id of the call in progress, for the host to route host calls. */
+  callId(): number
+  /** Runs a nested (re-entrant) call for `ctx.call`, returning its value. */
+  nestedCall(fn: string, args: unknown[]): unknown
+}
+
+/** Thrown into the guest when a host function failed; the call then reports HOST_ERROR. */
+export class HostFailure extends Error {
+  override name = 'HostFailure'
+}
+
+/**
+ * Worker-side stubs for host functions. From the guest's side every import call is
+ * synchronous: the stub posts the call to the host and blocks in `Atomics.wait` on the
+ * mailbox, serving the host's memory requests (`ctx.read`, `ctx.alloc`, ...) until the
+ * host function returns or throws. Once a host function has failed, every later import
+ * call of the same guest call fails too, so a guest cannot swallow the error and go on.
+ */
+export class HostImports {
+  count = 0
+  failure: HostFailure | null = null
+
+  constructor(
+    private readonly imports: HostImport[],
+    private readonly mailbox: Mailbox | null,
+    private readonly endpoint: Endpoint<HostMessage, WorkerMessage>,
+    private readonly hooks: GuestHooks,
+  ) {}
+
+  /** Resets the per-call state. */
+  reset(): void {
+    this.count = 0
+    this.failure = null
+  }
+
+  object(): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {}
+    this.imports.forEach((imp, index) => {
+      const results = imp.results
+      ;(out[imp.module] ??= {})[imp.name] = (...args: unknown[]) => this.invoke(index, args, results)
+    })
+    return out
+  }
+
+  private invoke(index: number, args: unknown[], results: string[]): unknown {
+    this.count++
+    if (this.failure) throw this.failure
+    const mailbox = this.mailbox
+    if (!mailbox) throw new HostFailure('host functions need SharedArrayBuffer, which this runtime does not provide')
+    this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'hostcall', index, args })
+    for (;;) {
+      const command = mailbox.waitForCommand()
+      if (command === Command.RETURN) {
+        const value = mailbox.value()
+        mailbox.done()
+        return coerce(value, results[0])
+      }
+      if (command === Command.THROW) {
+        const message = decodeUtf8(mailbox.data.slice(0, mailbox.b))
+        mailbox.done()
+        this.failure = new HostFailure(message)
+        throw this.failure
+      }
+      this.serveMemoryRequest(command, mailbox)
+    }
+  }
+
+  /** One `ctx` request while the host function runs; answered by message. */
+  private serveMemoryRequest(command: number, mailbox: Mailbox): void {
+    const { a, b } = mailbox
+    let value: unknown
+    let transfer: unknown[] | undefined
+    try {
+      const exports = this.hooks.exports()
+      const memory = exports.memory as { buffer: ArrayBuffer } | undefined
+      const size = memory?.buffer.byteLength ?? 0
+      switch (command) {
+        case Command.READ:
+          checkRange('ctx.read', 'the range', a, b, size)
+          value = new Uint8Array(memory!.buffer.slice(a, a + b))
+          transfer = [(value as Uint8Array).buffer]
+          break
+        case Command.WRITE:
+          checkRange('ctx.write', 'the range', a, b, size)
+          new Uint8Array(memory!.buffer, a, b).set(mailbox.data.subarray(0, b))
+          break
+        case Command.ALLOC: {
+          if (typeof exports.alloc !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'ctx.alloc needs the guest to export alloc(len) -> ptr', { export: 'alloc' })
+          value = (exports.alloc as (len: number) => number)(a) >>> 0
+          checkRange('alloc', 'alloc() returned a buffer', value as number, a, (exports.memory as { buffer: ArrayBuffer }).buffer.byteLength)
+          break
+        }
+        case Command.MEMORY_SIZE:
+          value = size
+          break
+        case Command.CALL: {
+          const request = decodeCall(mailbox.data.subarray(0, b))
+          value = this.hooks.nestedCall(request.fn, request.args)
+          break
+        }
+        default:
+          throw new SandboxError('INTERNAL', `unknown mailbox command ${command}`)
+      }
+    } catch (error) {
+      mailbox.done()
+      const data = error instanceof SandboxError ? error.toJSON() : { code: 'TRAP' as const, message: error instanceof Error ? error.message : String(error) }
+      this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'mailbox', ok: false, error: data })
+      return
+    }
+    mailbox.done()
+    this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'mailbox', ok: true, value }, transfer)
+  }
+}
+
+function coerce(value: number | bigint | undefined, type: string | undefined): unknown {
+  if (type === undefined) return undefined
+  if (type === 'i64') return typeof value === 'bigint' ? value : BigInt(Math.trunc(Number(value ?? 0)))
+  return typeof value === 'bigint' ? Number(value) : value ?? 0
+}
+
+/** A re-entrant call request as JSON, bigints tagged. */
+export function encodeCall(fn: string, args: unknown[]): string {
+  return JSON.stringify({ fn, args }, (_, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v))
+}
+
+function decodeCall(bytes: Uint8Array): { fn: string; args: unknown[] } {
+  return JSON.parse(decodeUtf8(bytes.slice()), (_, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v))
+}
