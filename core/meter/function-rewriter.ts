@@ -1,11 +1,8 @@
 import { Reader } from './reader.js'
-import { Writer } from './writer.js'
-import { STATIC_COST, type DynamicCharge } from './cost-rules.js'
+import type { Writer } from './writer.js'
+import { STATIC_COST } from './cost-rules.js'
 import { skipBlockType, skipFcImmediates, skipFdImmediates, skipFeImmediates, skipMemarg, skipValueType } from './immediates.js'
-import {
-  dynamicCharge, enterFrame, leaveFrame, recordDeniedGrow, restoreFrame, staticCharge,
-  type InjectionGlobals, type ScratchLocals,
-} from './injection.js'
+import type { Injector } from './injection.js'
 
 /** What the rewriter needs to know about the function whose body it rewrites. */
 export interface FunctionContext {
@@ -13,16 +10,28 @@ export interface FunctionContext {
   params: number
   /** Block type bytes for the function's results (used to wrap the body for depth counting). */
   resultBlockType: number[]
-  globals: InjectionGlobals
+  inject: Injector
   /** Maximum call depth, or null when depth is not limited. */
   stackDepth: number | null
+  /** Scratch space for the rewritten body, reused across functions. */
+  body: Writer
 }
 
 // Control frame kinds.
 const BLOCK = 0, LOOP = 1, IF = 2, TRY = 3, FUNCTION = 4
 
-/** A metered segment: straight-line code charged once, at its start. */
-interface Segment { cost: number }
+// Edit kinds: what to insert at a position of the original body.
+const CHARGE = 0 // fuel for segment `arg`
+const RELOAD_FUEL = 1
+const DYNAMIC_MEMORY = 2 // bulk memory: 1 per 64 bytes
+const DYNAMIC_TABLE = 3 // bulk table: 1 per element
+const DYNAMIC_PAGES = 4 // memory.grow: 1024 per page
+const DENIED_MEMORY_GROW = 5 // arg: memory index
+const DENIED_TABLE_GROW = 6 // arg: table index
+const ENTER_FRAME = 7 // depth++ and the wrapping block
+const LEAVE_FRAME = 8
+const END_AND_LEAVE = 9 // the wrapping block's end, then depth--
+const RESTORE_FRAME = 10
 
 /**
  * Rewrites one function body (`r` positioned at its local declarations, ending at the body's
@@ -35,82 +44,76 @@ interface Segment { cost: number }
  * through (an `if`, a `try`, or a `block` some branch targets). A plain `block` nobody
  * branches to, and the end of a `loop`, do not split a segment: that merge is what keeps
  * the overhead low. The charge for a segment is only known at its end, so the pass records
- * edits (position + bytes) and then splices them into a copy of the body: one decoding pass,
- * linear in the body size.
+ * edits (position, kind, argument) and then splices them into a copy of the body: one
+ * decoding pass, linear in the body size.
  */
 export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, out: Writer): void {
   const code = r.bytes
   // Local declarations: copied as they are, plus our scratch locals.
-  const localsStart = r.pos
   const groups = r.u32()
-  const localsGroupsStart = r.pos
+  const groupsStart = r.pos
   let locals = ctx.params
   for (let i = 0; i < groups; i++) {
     locals += r.u32()
     skipValueType(r)
   }
   const localsEnd = r.pos
-  const scratch: ScratchLocals = { operand: locals, result: locals + 1, savedDepth: locals + 2 }
-  const g = ctx.globals
+  const inject = ctx.inject
+  inject.forFunction(locals)
   const depthLimited = ctx.stackDepth !== null
 
-  const editPos: number[] = []
-  const editData: (number[] | Segment)[] = []
-  let usesScratch = depthLimited
-  const insert = (pos: number, bytes: number[]): void => { editPos.push(pos); editData.push(bytes) }
-  let segment: Segment = { cost: 0 }
-  const startSegment = (pos: number): void => {
-    segment = { cost: 0 }
-    editPos.push(pos)
-    editData.push(segment)
+  // Scratch arrays, reused across functions.
+  const { editPos, editKind, editArg, segmentCost, kinds, targeted, caught } = SCRATCH
+  editPos.length = editKind.length = editArg.length = segmentCost.length = 0
+  kinds.length = targeted.length = caught.length = 0
+  kinds.push(FUNCTION); targeted.push(false); caught.push(false)
+  let segment = -1
+  let cost = 0
+  const insert = (pos: number, kind: number, arg = 0): void => {
+    editPos.push(pos); editKind.push(kind); editArg.push(arg)
   }
-  const charge = (pos: number, kind: DynamicCharge): void => {
-    const bytes: number[] = []
-    dynamicCharge(bytes, g, scratch, kind)
-    insert(pos, bytes)
-    usesScratch = true
+  const startSegment = (pos: number): void => {
+    if (segment >= 0) segmentCost[segment] = cost
+    segment = segmentCost.length
+    segmentCost.push(0)
+    cost = 0
+    insert(pos, CHARGE, segment)
   }
 
-  // Control stack: kind and whether a forward branch targets its end.
-  const kinds: number[] = [FUNCTION]
-  const targeted: boolean[] = [false]
-  const markTarget = (depth: number): void => {
+  // Control stack: kind, whether a forward branch targets its end, and whether a try_table
+  // handler does (control then arrives from an unwound callee).
+  const markTarget = (depth: number, handler = false): void => {
     const index = kinds.length - 1 - depth
     if (index < 0) r.fail(`branch depth ${depth} out of range`)
     targeted[index] = true
+    if (handler) caught[index] = true
   }
+  const push = (kind: number): void => { kinds.push(kind); targeted.push(false); caught.push(false) }
 
-  if (depthLimited) {
-    const bytes: number[] = []
-    enterFrame(bytes, g, scratch, ctx.stackDepth!)
-    bytes.push(0x02, ...ctx.resultBlockType)
-    insert(r.pos, bytes)
-  }
+  if (depthLimited) insert(r.pos, ENTER_FRAME)
+  insert(r.pos, RELOAD_FUEL)
   startSegment(r.pos)
 
   for (;;) {
     const at = r.pos
     if (at >= end) r.fail('function body ends without end', at)
     const op = code[r.pos++]!
-    segment.cost += STATIC_COST[op]!
+    cost += STATIC_COST[op]!
     switch (op) {
-      case 0x02: // block
-        skipBlockType(r); kinds.push(BLOCK); targeted.push(false); break
-      case 0x03: // loop: the header is a segment start, charged every iteration
-        skipBlockType(r); kinds.push(LOOP); targeted.push(false); startSegment(r.pos); break
-      case 0x04: // if
-        skipBlockType(r); kinds.push(IF); targeted.push(false); startSegment(r.pos); break
-      case 0x06: // try (legacy exception handling)
-        skipBlockType(r); kinds.push(TRY); targeted.push(false); break
-      case 0x05: // else
-        startSegment(r.pos); break
+      case 0x02: skipBlockType(r); push(BLOCK); break // block
+      case 0x03: skipBlockType(r); push(LOOP); startSegment(r.pos); break // loop: the header pays each iteration
+      case 0x04: skipBlockType(r); push(IF); startSegment(r.pos); break // if
+      case 0x06: skipBlockType(r); push(TRY); break // try (legacy exception handling)
+      case 0x05: startSegment(r.pos); break // else
       case 0x07: // catch tag
       case 0x19: // catch_all
         if (op === 0x07) r.u32()
-        if (depthLimited) { const b: number[] = []; restoreFrame(b, g, scratch); insert(r.pos, b) }
-        startSegment(r.pos); break
+        if (depthLimited) insert(r.pos, RESTORE_FRAME)
+        insert(r.pos, RELOAD_FUEL) // the frames the exception unwound charged the global
+        startSegment(r.pos)
+        break
       case 0x18: // delegate label: ends the try
-        r.u32(); kinds.pop(); targeted.pop(); startSegment(r.pos); break
+        r.u32(); kinds.pop(); targeted.pop(); caught.pop(); startSegment(r.pos); break
       case 0x1f: { // try_table bt catch*: handlers branch to enclosing labels
         skipBlockType(r)
         const n = r.u32()
@@ -118,22 +121,26 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
           const kind = r.byte()
           if (kind <= 1) r.u32() // catch / catch_ref carry a tag
           else if (kind > 3) r.fail(`unknown catch kind ${kind}`)
-          markTarget(r.u32())
+          markTarget(r.u32(), true)
         }
-        kinds.push(BLOCK); targeted.push(false)
+        push(BLOCK)
         break
       }
       case 0x0b: { // end
         const kind = kinds.pop()!
         const joins = targeted.pop()!
+        const handlerTarget = caught.pop()!
         if (kind === FUNCTION) {
           if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
-          if (depthLimited) { const b = [0x0b]; leaveFrame(b, g, scratch); insert(at, b) }
+          if (depthLimited) insert(at, END_AND_LEAVE)
+          segmentCost[segment] = cost
           return emit()
         }
         if (kind === IF || kind === TRY || (kind === BLOCK && joins)) {
-          // A handler of try_table landing here unwound frames: restore the depth.
-          if (depthLimited && joins) { const b: number[] = []; restoreFrame(b, g, scratch); insert(r.pos, b) }
+          if (handlerTarget) { // a try_table handler lands here from unwound frames
+            if (depthLimited) insert(r.pos, RESTORE_FRAME)
+            insert(r.pos, RELOAD_FUEL)
+          }
           startSegment(r.pos)
         }
         break
@@ -150,14 +157,14 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
         break
       }
       case 0x0f: // return
-        if (depthLimited) { const b: number[] = []; leaveFrame(b, g, scratch); insert(at, b) }
+        if (depthLimited) insert(at, LEAVE_FRAME)
         startSegment(r.pos); break
       case 0x12: // return_call f
       case 0x13: // return_call_indirect type table
       case 0x15: // return_call_ref type
         r.u32()
         if (op === 0x13) r.u32()
-        if (depthLimited) { const b: number[] = []; leaveFrame(b, g, scratch); insert(at, b) }
+        if (depthLimited) insert(at, LEAVE_FRAME)
         startSegment(r.pos); break
       case 0x00: // unreachable
       case 0x0a: // throw_ref
@@ -165,19 +172,17 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       case 0x08: // throw tag
       case 0x09: // rethrow label
         r.u32(); startSegment(r.pos); break
-      case 0x40: { // memory.grow mem
-        const memory = r.u32()
-        charge(at, 'memoryPages')
-        const b: number[] = []
-        recordDeniedGrow(b, g, scratch, 'memory', memory)
-        insert(r.pos, b)
-        break
-      }
-      case 0x10: case 0x14: case 0x20: case 0x21: case 0x22: case 0x23: case 0x24:
-      case 0x25: case 0x26: case 0x3f: case 0xd2:
-        r.u32(); break // one index
+      case 0x10: // call f
+      case 0x14: // call_ref type
+        r.u32(); insert(r.pos, RELOAD_FUEL); break // the callee charged the global
       case 0x11: // call_indirect type table
-        r.u32(); r.u32(); break
+        r.u32(); r.u32(); insert(r.pos, RELOAD_FUEL); break
+      case 0x40: // memory.grow mem
+        insert(at, DYNAMIC_PAGES)
+        insert(r.pos + lebLength(code, r.pos), DENIED_MEMORY_GROW, r.u32())
+        break
+      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0xd2:
+        r.u32(); break // one index
       case 0x1c: { // select t*
         const n = r.u32()
         for (let i = 0; i < n; i++) skipValueType(r)
@@ -189,16 +194,16 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       case 0xd0: r.s33(); break // ref.null heaptype
       case 0xfc: {
         const sub = r.u32()
-        const immediates = r.pos
-        skipFcImmediates(r, sub)
-        if (sub === 8 || sub === 10 || sub === 11) charge(at, 'memoryBytes')
-        else if (sub === 12 || sub === 14 || sub === 17) charge(at, 'tableElements')
+        if (sub === 8 || sub === 10 || sub === 11) insert(at, DYNAMIC_MEMORY)
+        else if (sub === 12 || sub === 14 || sub === 17) insert(at, DYNAMIC_TABLE)
         else if (sub === 15) { // table.grow t
-          charge(at, 'tableElements')
-          const b: number[] = []
-          recordDeniedGrow(b, g, scratch, 'table', new Reader(code, immediates, end).u32())
-          insert(r.pos, b)
+          insert(at, DYNAMIC_TABLE)
+          const table = new Reader(code, r.pos, end).u32()
+          skipFcImmediates(r, sub)
+          insert(r.pos, DENIED_TABLE_GROW, table)
+          break
         }
+        skipFcImmediates(r, sub)
         break
       }
       case 0xfd: skipFdImmediates(r, r.u32()); break
@@ -213,21 +218,46 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
   }
 
   function emit(): void {
-    const body = new Writer(end - localsStart + editPos.length * 24)
-    // Local declarations: the original groups, plus one group of three i32 scratch locals.
-    body.u32(groups + (usesScratch ? 1 : 0))
-    body.copy(code, localsGroupsStart, localsEnd)
-    if (usesScratch) body.bytes([0x03, 0x7f])
+    const body = ctx.body
+    body.clear()
+    // Local declarations: the original groups, plus our scratch locals (3 x i32, 1 x i64).
+    body.u32(groups + 2)
+    body.copy(code, groupsStart, localsEnd)
+    body.bytes(SCRATCH_LOCALS)
     let from = localsEnd
-    const bytes: number[] = []
     for (let i = 0; i < editPos.length; i++) {
       const pos = editPos[i]!
-      const data = editData[i]!
       if (pos > from) { body.copy(code, from, pos); from = pos }
-      if (Array.isArray(data)) body.bytes(data)
-      else if (data.cost > 0) { bytes.length = 0; staticCharge(bytes, g, data.cost); body.bytes(bytes) }
+      const arg = editArg[i]!
+      switch (editKind[i]) {
+        case CHARGE: if (segmentCost[arg]! > 0) inject.charge(body, segmentCost[arg]!); break
+        case RELOAD_FUEL: inject.loadFuel(body); break
+        case DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
+        case DYNAMIC_TABLE: inject.dynamicCharge(body, 'tableElements'); break
+        case DYNAMIC_PAGES: inject.dynamicCharge(body, 'memoryPages'); break
+        case DENIED_MEMORY_GROW: inject.recordDeniedGrow(body, 'memory', arg); break
+        case DENIED_TABLE_GROW: inject.recordDeniedGrow(body, 'table', arg); break
+        case ENTER_FRAME: inject.enterFrame(body, ctx.stackDepth!); body.byte(0x02); body.bytes(ctx.resultBlockType); break
+        case LEAVE_FRAME: inject.leaveFrame(body); break
+        case END_AND_LEAVE: body.byte(0x0b); inject.leaveFrame(body); break
+        case RESTORE_FRAME: inject.restoreFrame(body); break
+      }
     }
     body.copy(code, from, end)
     out.sized(body)
   }
+}
+
+const SCRATCH_LOCALS = [0x03, 0x7f, 0x01, 0x7e]
+
+const SCRATCH = {
+  editPos: [] as number[], editKind: [] as number[], editArg: [] as number[], segmentCost: [] as number[],
+  kinds: [] as number[], targeted: [] as boolean[], caught: [] as boolean[],
+}
+
+/** Byte length of the LEB128 at `pos`. */
+function lebLength(code: Uint8Array, pos: number): number {
+  let n = 1
+  while (code[pos + n - 1]! & 0x80) n++
+  return n
 }

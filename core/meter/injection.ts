@@ -1,5 +1,6 @@
-import { writeSigned, writeUnsigned } from './leb128.js'
+import { unsigned } from './leb128.js'
 import { DYNAMIC_SHIFT, type DynamicCharge } from './cost-rules.js'
+import type { Writer } from './writer.js'
 
 /**
  * The injection mechanism: the instruction sequences the rewriter inserts. Fuel lives in a
@@ -7,11 +8,22 @@ import { DYNAMIC_SHIFT, type DynamicCharge } from './cost-rules.js'
  * count goes negative, so the host tells fuel exhaustion from a guest `unreachable` by
  * reading the counter. Every sequence is stack-neutral, so it is valid anywhere, including
  * unreachable code.
+ *
+ * Each function keeps a copy of the counter in an i64 local: loaded on entry and after
+ * every call (the callee charged the global), decremented in place, and stored back to the
+ * global after every charge. The store keeps the global exact at every instant (so a trap
+ * anywhere reports exactly the fuel charged), while nothing reads it back in a loop: a
+ * loop's charge is a register subtraction, a compare, and a store that no load waits on.
+ * Reading the global back each time made every loop iteration wait on store-to-load
+ * forwarding: 1.87x geometric-mean overhead on the bench kernels against 1.24x this way.
+ *
+ * Byte templates are built once per module (globals) and per function (locals), so
+ * emitting an insertion is a few short copies.
  */
 export interface InjectionGlobals {
   /** i64: fuel remaining (negative once exhausted) */
   fuel: number
-  /** i32: current wasm call depth, or -1 when depth is not limited */
+  /** i32: current wasm call depth (present when depth is limited) */
   depth: number
   /** i64: total pages asked for by the last memory.grow that failed */
   growDenied: number
@@ -19,80 +31,94 @@ export interface InjectionGlobals {
   tableGrowDenied: number
 }
 
-/** Per-function scratch locals (i32), allocated past the function's own locals. */
-export interface ScratchLocals {
-  operand: number
-  result: number
-  savedDepth: number
-}
-
 const TRAP_IF_NEGATIVE = [0x42, 0x00, 0x53 /* i64.lt_s */, 0x04, 0x40, 0x00 /* unreachable */, 0x0b]
 
-/** `fuel -= cost; if (fuel < 0) unreachable` */
-export function staticCharge(out: number[], g: InjectionGlobals, cost: number): void {
-  out.push(0x23); writeUnsigned(out, g.fuel)
-  out.push(0x42); writeSigned(out, cost)
-  out.push(0x7d) // i64.sub
-  out.push(0x24); writeUnsigned(out, g.fuel)
-  out.push(0x23); writeUnsigned(out, g.fuel)
-  out.push(...TRAP_IF_NEGATIVE)
-}
+export class Injector {
+  private readonly fuelGlobal: number[]
+  private readonly depthGlobal: number[]
+  private readonly growGlobal: number[]
+  private readonly tableGrowGlobal: number[]
+  // Per-function: encoded indices of the scratch locals.
+  private operand: number[] = []
+  private result: number[] = []
+  private savedDepth: number[] = []
+  private fuelLocal: number[] = []
+  /** `local.get f` : then the cost : then `i64.sub; local.tee f; global.set g; local.get f; check` */
+  private chargeHead: Uint8Array = new Uint8Array()
+  private chargeTail: Uint8Array = new Uint8Array()
+  private reload: Uint8Array = new Uint8Array()
 
-/** Charges from the i32 operand on top of the stack, leaving it there. */
-export function dynamicCharge(out: number[], g: InjectionGlobals, l: ScratchLocals, kind: DynamicCharge): void {
-  const shift = DYNAMIC_SHIFT[kind]
-  out.push(0x22); writeUnsigned(out, l.operand) // local.tee
-  out.push(0x23); writeUnsigned(out, g.fuel)
-  out.push(0x20); writeUnsigned(out, l.operand)
-  out.push(0xad) // i64.extend_i32_u
-  if (shift > 0) { out.push(0x42); writeSigned(out, shift); out.push(0x86) } // i64.shl
-  if (shift < 0) { out.push(0x42); writeSigned(out, -shift); out.push(0x88) } // i64.shr_u
-  out.push(0x7d)
-  out.push(0x24); writeUnsigned(out, g.fuel)
-  out.push(0x23); writeUnsigned(out, g.fuel)
-  out.push(...TRAP_IF_NEGATIVE)
-}
+  constructor(globals: InjectionGlobals) {
+    this.fuelGlobal = unsigned(globals.fuel)
+    this.depthGlobal = unsigned(globals.depth)
+    this.growGlobal = unsigned(globals.growDenied)
+    this.tableGrowGlobal = unsigned(globals.tableGrowDenied)
+  }
 
-/**
- * After `memory.grow m` / `table.grow t` (operand saved by `dynamicCharge`): when the grow
- * returned -1, records the total size asked for, so a later trap can be reported as the
- * limit it really was.
- */
-export function recordDeniedGrow(out: number[], g: InjectionGlobals, l: ScratchLocals, target: 'memory' | 'table', index: number): void {
-  out.push(0x22); writeUnsigned(out, l.result) // local.tee result
-  out.push(0x41, 0x7f, 0x46) // i32.const -1; i32.eq
-  out.push(0x04, 0x40)
-  if (target === 'memory') out.push(0x3f) // memory.size m
-  else out.push(0xfc, 16) // table.size t
-  writeUnsigned(out, index)
-  out.push(0xad)
-  out.push(0x20); writeUnsigned(out, l.operand)
-  out.push(0xad, 0x7c) // i64.extend_i32_u; i64.add
-  out.push(0x24); writeUnsigned(out, target === 'memory' ? g.growDenied : g.tableGrowDenied)
-  out.push(0x0b)
-  out.push(0x20); writeUnsigned(out, l.result)
-}
+  /** Scratch locals start at `base`: operand, result, savedDepth (i32), fuel (i64). */
+  forFunction(base: number): void {
+    this.operand = unsigned(base)
+    this.result = unsigned(base + 1)
+    this.savedDepth = unsigned(base + 2)
+    this.fuelLocal = unsigned(base + 3)
+    this.chargeHead = Uint8Array.from([0x20, ...this.fuelLocal, 0x42])
+    this.chargeTail = Uint8Array.from([0x7d, ...this.storeFuel()])
+    this.reload = Uint8Array.from([0x23, ...this.fuelGlobal, 0x21, ...this.fuelLocal])
+  }
 
-/** Function entry: `depth += 1; if (depth > limit) unreachable`, remembering the new depth. */
-export function enterFrame(out: number[], g: InjectionGlobals, l: ScratchLocals, limit: number): void {
-  out.push(0x23); writeUnsigned(out, g.depth)
-  out.push(0x41, 0x01, 0x6a) // i32.const 1; i32.add
-  out.push(0x22); writeUnsigned(out, l.savedDepth)
-  out.push(0x24); writeUnsigned(out, g.depth)
-  out.push(0x20); writeUnsigned(out, l.savedDepth)
-  out.push(0x41); writeSigned(out, limit)
-  out.push(0x4b, 0x04, 0x40, 0x00, 0x0b) // i32.gt_u; if unreachable end
-}
+  /** Stores the new count (on the stack) to the local and the global, then checks it. */
+  private storeFuel(): number[] {
+    return [0x22, ...this.fuelLocal, 0x24, ...this.fuelGlobal, 0x20, ...this.fuelLocal, ...TRAP_IF_NEGATIVE]
+  }
 
-/** Function exit (fallthrough, `return`, before a tail call): `depth = saved - 1`. */
-export function leaveFrame(out: number[], g: InjectionGlobals, l: ScratchLocals): void {
-  out.push(0x20); writeUnsigned(out, l.savedDepth)
-  out.push(0x41, 0x01, 0x6b) // i32.const 1; i32.sub
-  out.push(0x24); writeUnsigned(out, g.depth)
-}
+  /** `global.fuel = local.fuel -= cost; if (local.fuel < 0) unreachable` */
+  charge(out: Writer, cost: number): void {
+    out.bytes(this.chargeHead)
+    out.s64(cost)
+    out.bytes(this.chargeTail)
+  }
 
-/** Entering an exception handler: the frames the exception unwound are gone. */
-export function restoreFrame(out: number[], g: InjectionGlobals, l: ScratchLocals): void {
-  out.push(0x20); writeUnsigned(out, l.savedDepth)
-  out.push(0x24); writeUnsigned(out, g.depth)
+  /** `local.fuel = global.fuel`: on entry, and after anything that may have charged. */
+  loadFuel(out: Writer): void {
+    out.bytes(this.reload)
+  }
+
+  /** Charges from the i32 operand on top of the stack, leaving it there. */
+  dynamicCharge(out: Writer, kind: DynamicCharge): void {
+    const shift = DYNAMIC_SHIFT[kind]
+    out.bytes([0x22, ...this.operand, 0x20, ...this.fuelLocal, 0x20, ...this.operand, 0xad /* i64.extend_i32_u */])
+    if (shift > 0) out.bytes([0x42, shift, 0x86]) // i64.shl
+    if (shift < 0) out.bytes([0x42, -shift, 0x88]) // i64.shr_u
+    out.bytes([0x7d, ...this.storeFuel()])
+  }
+
+  /**
+   * After `memory.grow m` / `table.grow t` (operand saved by `dynamicCharge`): when the grow
+   * returned -1, records the total size asked for, so a later trap can be reported as the
+   * limit it really was.
+   */
+  recordDeniedGrow(out: Writer, target: 'memory' | 'table', index: number): void {
+    out.bytes([0x22, ...this.result, 0x41, 0x7f, 0x46 /* i32.eq -1 */, 0x04, 0x40])
+    out.bytes(target === 'memory' ? [0x3f] : [0xfc, 16]) // memory.size / table.size
+    out.u32(index)
+    out.bytes([0xad, 0x20, ...this.operand, 0xad, 0x7c]) // (size + n) as i64
+    out.bytes([0x24, ...(target === 'memory' ? this.growGlobal : this.tableGrowGlobal), 0x0b, 0x20, ...this.result])
+  }
+
+  /** Function entry: `depth += 1; if (depth > limit) unreachable`, remembering the new depth. */
+  enterFrame(out: Writer, limit: number): void {
+    out.bytes([0x23, ...this.depthGlobal, 0x41, 0x01, 0x6a, 0x22, ...this.savedDepth, 0x24, ...this.depthGlobal, 0x20, ...this.savedDepth, 0x41])
+    out.s64(limit)
+    out.bytes([0x4b, 0x04, 0x40, 0x00, 0x0b]) // i32.gt_u; if unreachable end
+  }
+
+  /** Function exit (fallthrough, `return`, before a tail call): `depth = saved - 1`. */
+  leaveFrame(out: Writer): void {
+    out.bytes([0x20, ...this.savedDepth, 0x41, 0x01, 0x6b, 0x24, ...this.depthGlobal])
+  }
+
+  /** Entering an exception handler: the frames the exception unwound are gone. */
+  restoreFrame(out: Writer): void {
+    out.bytes([0x20, ...this.savedDepth, 0x24, ...this.depthGlobal])
+  }
 }

@@ -9,7 +9,7 @@ import { decodeUtf8 } from '../text/index.js'
 export class Reader {
   pos: number
 
-  constructor(readonly bytes: Uint8Array, start = 0, readonly end = bytes.length) {
+  constructor(readonly bytes: Uint8Array, start = 0, public end = bytes.length) {
     this.pos = start
   }
 
@@ -30,6 +30,16 @@ export class Reader {
 
   /** Unsigned LEB128 up to 32 bits. */
   u32(): number {
+    const pos = this.pos
+    const first = this.bytes[pos]!
+    if (first < 0x80 && pos < this.end) { // one byte: most indices and counts
+      this.pos = pos + 1
+      return first
+    }
+    return this.u32Long()
+  }
+
+  private u32Long(): number {
     let result = 0
     let shift = 0
     for (;;) {
@@ -47,14 +57,24 @@ export class Reader {
 
   /** Skips a LEB128 of any width (signed or unsigned) without decoding it. */
   skipLeb(maxBytes = 10): void {
-    for (let i = 0; i < maxBytes; i++) {
-      if ((this.byte() & 0x80) === 0) return
+    const { bytes, end } = this
+    for (let i = 0, p = this.pos; i < maxBytes && p < end; i++, p++) {
+      if ((bytes[p]! & 0x80) === 0) {
+        this.pos = p + 1
+        return
+      }
     }
-    this.fail('LEB128 integer too long')
+    this.fail(this.pos + maxBytes <= end ? 'LEB128 integer too long' : 'unexpected end')
   }
 
   /** Signed LEB128 up to 33 bits (block types, heap types), as a number. */
   s33(): number {
+    const pos = this.pos
+    const first = this.bytes[pos]!
+    if (first < 0x80 && pos < this.end) { // one byte: block types and heap types
+      this.pos = pos + 1
+      return first & 0x40 ? first - 0x80 : first
+    }
     let result = 0
     let shift = 0
     let b: number

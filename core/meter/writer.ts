@@ -1,8 +1,6 @@
-import { writeUnsigned } from './leb128.js'
-
 /**
  * A growable byte buffer. Copies of untouched input ranges go through `copy()`, a single
- * `Uint8Array.set`, so most of a module moves as a few memcpys.
+ * `Uint8Array.set`, so most of a module moves as a few memcpys; LEB128s are written in place.
  */
 export class Writer {
   private buf: Uint8Array
@@ -12,7 +10,8 @@ export class Writer {
     this.buf = new Uint8Array(Math.max(16, initialCapacity))
   }
 
-  private reserve(extra: number): void {
+  /** Makes room for `extra` more bytes. */
+  reserve(extra: number): void {
     const need = this.length + extra
     if (need <= this.buf.length) return
     let size = this.buf.length * 2
@@ -23,36 +22,69 @@ export class Writer {
   }
 
   byte(b: number): void {
-    this.reserve(1)
+    if (this.length >= this.buf.length) this.reserve(1)
     this.buf[this.length++] = b
   }
 
+  /** Appends a short run of bytes (a template or a number[]). */
   bytes(data: ArrayLike<number>): void {
-    this.reserve(data.length)
-    this.buf.set(data, this.length)
-    this.length += data.length
+    const n = data.length
+    if (this.length + n > this.buf.length) this.reserve(n)
+    const buf = this.buf
+    let at = this.length
+    if (n > 64 && data instanceof Uint8Array) buf.set(data, at)
+    else for (let i = 0; i < n; i++) buf[at++] = data[i]!
+    this.length += n
   }
 
   /** Copies `source[start, end)`. */
   copy(source: Uint8Array, start: number, end: number): void {
-    this.bytes(source.subarray(start, end))
+    const n = end - start
+    if (this.length + n > this.buf.length) this.reserve(n)
+    const buf = this.buf
+    if (n > 32) buf.set(source.subarray(start, end), this.length)
+    else for (let i = 0, at = this.length; i < n; i++) buf[at + i] = source[start + i]! // no view allocated
+    this.length += n
   }
 
+  /** Unsigned LEB128 (below 2^53). */
   u32(value: number): void {
-    const tmp: number[] = []
-    writeUnsigned(tmp, value)
-    this.bytes(tmp)
+    if (this.length + 10 > this.buf.length) this.reserve(10)
+    const buf = this.buf
+    while (value >= 0x80) {
+      buf[this.length++] = (value % 0x80) | 0x80
+      value = Math.floor(value / 0x80)
+    }
+    buf[this.length++] = value
+  }
+
+  /** Signed LEB128 of a safe integer. */
+  s64(value: number): void {
+    if (this.length + 10 > this.buf.length) this.reserve(10)
+    const buf = this.buf
+    for (;;) {
+      const byte = ((value % 0x80) + 0x80) % 0x80
+      value = Math.floor(value / 0x80)
+      const done = (value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)
+      buf[this.length++] = done ? byte : byte | 0x80
+      if (done) return
+    }
   }
 
   /** A section or body: its byte length as u32, then its bytes. */
   sized(content: Writer | Uint8Array): void {
     const data = content instanceof Writer ? content.result() : content
     this.u32(data.length)
-    this.bytes(data)
+    this.copy(data, 0, data.length)
   }
 
   /** A view of what was written (no copy). */
   result(): Uint8Array {
     return this.buf.subarray(0, this.length)
+  }
+
+  /** Forgets the contents, keeping the capacity. */
+  clear(): void {
+    this.length = 0
   }
 }
