@@ -10,6 +10,7 @@ export const nodePlatform: Platform = {
   compile: (bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
   moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
   spawnWorker,
+  sharedMemory: true,
   now: () => performance.now(),
   setTimer: (callback, ms) => setTimeout(callback, ms),
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),

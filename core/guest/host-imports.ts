@@ -1,4 +1,5 @@
 import { SandboxError } from '../errors/index.js'
+import { CallChannel } from '../protocol/call-channel.js'
 import { Command, type Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type Endpoint, type HostImport, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { decodeUtf8 } from '../text/index.js'
@@ -11,6 +12,8 @@ export interface GuestHooks {
   callId(): number
   /** Runs a nested (re-entrant) call for `ctx.call`, returning its value. */
   nestedCall(fn: string, args: unknown[]): unknown
+  /** The call channel, while the call in progress came through it (its host waits there). */
+  channel(): CallChannel | null
 }
 
 /** Thrown into the guest when a host function failed; the call then reports HOST_ERROR. */
@@ -56,7 +59,9 @@ export class HostImports {
     if (this.failure) throw this.failure
     const mailbox = this.mailbox
     if (!mailbox) throw new HostFailure('host functions need SharedArrayBuffer, which this runtime does not provide')
-    this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'hostcall', index, args })
+    const channel = this.hooks.channel()
+    if (channel && CallChannel.fits(args)) channel.requestHostCall(index, args)
+    else this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'hostcall', index, args })
     for (;;) {
       const command = mailbox.waitForCommand()
       if (command === Command.RETURN) {

@@ -5,6 +5,7 @@
  * (in `Atomics.wait` on `command`) acts, clears `command` and replies with a message.
  */
 export const MAILBOX_DATA_BYTES = 1 << 20
+const SPIN = 20_000
 const HEADER_BYTES = 64
 
 export const Command = {
@@ -68,6 +69,11 @@ export class Mailbox {
 
   /** Blocks until the host issues a command; returns it (operands via `a`/`b`). */
   waitForCommand(): number {
+    // A synchronous host function answers within microseconds: spin before parking.
+    for (let i = 0; i < SPIN; i++) {
+      const command = Atomics.load(this.control, COMMAND)
+      if (command !== Command.NONE) return command
+    }
     Atomics.wait(this.control, COMMAND, Command.NONE)
     return Atomics.load(this.control, COMMAND)
   }

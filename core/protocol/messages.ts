@@ -26,6 +26,8 @@ export interface GuestSettings {
   tableElements: number
   /** Host functions in the order the worker numbers them. */
   hostImports: HostImport[]
+  /** Exported functions in the order the fast call channel numbers them. */
+  exportNames: string[]
 }
 
 /** Facts about one call, measured in the worker. */
@@ -48,7 +50,7 @@ export interface CallRequest {
 type Envelope<T> = T & { v: typeof PROTOCOL_VERSION; id: number }
 
 export type HostMessage = Envelope<
-  | { type: 'init'; module: unknown; settings: GuestSettings; mailbox: SharedArrayBuffer | null }
+  | { type: 'init'; module: unknown; settings: GuestSettings; mailbox: SharedArrayBuffer | null; channel: SharedArrayBuffer | null }
   | { type: 'call'; call: CallRequest }
   /** Runs the calls in order, answering each with its own `result`/`error` (`index` set). */
   | { type: 'batch'; calls: CallRequest[] }

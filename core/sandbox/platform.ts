@@ -27,6 +27,12 @@ export interface Platform {
   /** Names of a compiled module's exports, with kinds. */
   moduleExports(module: unknown): { name: string; kind: string }[]
   spawnWorker(): WorkerHandle
+  /**
+   * Whether workers can share memory with the host (SharedArrayBuffer + Atomics): enables
+   * host functions and the fast call path. Browsers allow it only on cross-origin-isolated
+   * pages.
+   */
+  readonly sharedMemory: boolean
   now(): number
   setTimer(callback: () => void, ms: number): unknown
   clearTimer(handle: unknown): void

@@ -21,7 +21,7 @@ export interface PreparedModule {
  */
 export async function prepareModule(platform: Platform, source: unknown, policy: NormalizedPolicy): Promise<PreparedModule> {
   const settings: GuestSettings = {
-    fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements, hostImports: [],
+    fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements, hostImports: [], exportNames: [],
   }
   const loaded = await platform.loadSource(source)
   if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
@@ -46,6 +46,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   settings.hostImports = metered.info.imports
     .filter((i) => i.kind === 'function')
     .map((i) => ({ module: i.module, name: i.name, params: i.type!.params, results: i.type!.results }))
+  settings.exportNames = metered.info.exports.filter((e) => e.kind === 'function').map((e) => e.name)
   return { module, info: metered.info, settings, signaturesKnown: true }
 }
 

@@ -3,6 +3,7 @@ import type { ExportDescriptor } from '../meter/module-types.js'
 import { normalizeOptions } from '../policy/normalize.js'
 import type { NormalizedPolicy, SandboxOptions } from '../policy/options.js'
 import { parseDuration } from '../policy/units.js'
+import { CallChannel, channelSupported, Done } from '../protocol/call-channel.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallReport, type CallRequest, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
@@ -28,6 +29,8 @@ export type BatchResult = { ok: true; value: any } | { ok: false; error: Sandbox
 interface Live {
   worker: WorkerHandle
   mailbox: Mailbox | null
+  /** The shared-memory call path, where SharedArrayBuffer is available. */
+  channel: CallChannel | null
   pending: Map<number, (reply: Reply | SandboxError) => void>
   /** The host-function call in progress, if any. */
   session: HostCallSession | null
@@ -174,7 +177,10 @@ export class SandboxBase {
   }
 
   private async single(request: CallRequest, options: CallOptions): Promise<unknown> {
-    const [outcome] = await this.dispatch([this.checkRequest(request)], options)
+    const checked = this.checkRequest(request)
+    const fast = this.live?.channel ? this.fastIndex(checked) : null
+    if (fast !== null) return this.fastCall(this.live!, checked, fast, options)
+    const [outcome] = await this.dispatch([checked], options)
     if (!outcome!.ok) throw outcome!.error
     return outcome!.value
   }
@@ -193,6 +199,66 @@ export class SandboxBase {
     }
     const outcomes = valid.length ? await this.dispatch(valid, options) : []
     return results.map((r) => r ?? outcomes.shift()!)
+  }
+
+  /** The call-channel index of a call that can take the fast path, or null. */
+  private fastIndex(request: CallRequest): number | null {
+    if (request.bytes || !this.prepared.signaturesKnown || !CallChannel.fits(request.args)) return null
+    const index = this.prepared.settings.exportNames.indexOf(request.fn)
+    const exp = this.prepared.info.exports.find((e) => e.name === request.fn)
+    if (index < 0 || !exp || !exp.results.every((t) => t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64')) return null
+    return index
+  }
+
+  /** One call through shared memory: no message, no structured clone. */
+  private async fastCall(live: Live, request: CallRequest, index: number, options: CallOptions): Promise<unknown> {
+    const timeoutMs = options.timeout === undefined ? this.policy.timeoutMs : parseDuration(options.timeout, 'timeout')
+    const signal = options.signal
+    if (signal?.aborted) throw new SandboxError('CANCELLED', `${request.fn}() was cancelled`, { export: request.fn })
+    const id = this.nextId++
+    let killed: SandboxError | null = null
+    let onKilled = () => {}
+    const killedSignal = new Promise<void>((resolve) => { onKilled = resolve })
+    live.pending.set(id, (reason) => {
+      if (reason instanceof SandboxError) killed = reason
+      onKilled()
+    })
+    const started = this.platform.now()
+    const timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${request.fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
+      kind: 'time', limit: timeoutMs, used: this.platform.now() - started, export: request.fn,
+      suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
+    }), live), timeoutMs)
+    const onAbort = () => void this.kill(new SandboxError('CANCELLED', `${request.fn}() was cancelled`, { export: request.fn }), live)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const channel = live.channel!
+    channel.sendCall(index, request.args)
+    let done: number
+    for (;;) {
+      const waited = channel.waitDone()
+      done = typeof waited === 'number' ? waited : await waited
+      if (done !== Done.HOST_CALL) break
+      const hostCall = channel.takeHostCall()
+      // A host function that never settles must not outlive a timeout or cancellation.
+      await Promise.race([this.serveHostCall(live, hostCall.index, hostCall.args), killedSignal])
+    }
+    this.platform.clearTimer(timer)
+    signal?.removeEventListener('abort', onAbort)
+    live.pending.delete(id)
+    const wallMs = this.platform.now() - started
+    if (done === Done.KILLED || killed) {
+      const error: SandboxError = killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
+      error.usage = this.record(undefined, wallMs, true)
+      throw error
+    }
+    const answer = channel.readAnswer()
+    if (!answer.ok) {
+      const error = SandboxError.from(answer.error)
+      error.usage = this.record(answer.report, wallMs, true)
+      throw error
+    }
+    this.record(answer.report, wallMs, false)
+    const results = this.prepared.info.exports.find((e) => e.name === request.fn)!.results.length
+    return results === 1 ? answer.values[0] : results === 0 ? undefined : answer.values
   }
 
   /** Validates a request against the exports (throws CONFIG/NO_SUCH_EXPORT/CLOSED). */
@@ -266,6 +332,7 @@ export class SandboxBase {
           ? { v: PROTOCOL_VERSION, id, type: 'call', call: rest[0]! }
           : { v: PROTOCOL_VERSION, id, type: 'batch', calls: rest }
         live.worker.post(message)
+        live.channel?.announceMessage()
       })
     }
     return outcomes
@@ -294,8 +361,10 @@ export class SandboxBase {
 
   private async spawn(): Promise<Live> {
     const worker = this.platform.spawnWorker()
-    const mailbox = this.prepared.settings.hostImports.length > 0 ? Mailbox.create() : null
-    const live: Live = { worker, mailbox, pending: new Map(), session: null }
+    const shared = typeof SharedArrayBuffer !== 'undefined' && this.platform.sharedMemory
+    const mailbox = shared && this.prepared.settings.hostImports.length > 0 ? Mailbox.create() : null
+    const channel = shared && channelSupported ? CallChannel.create() : null
+    const live: Live = { worker, mailbox, channel, pending: new Map(), session: null }
     worker.onMessage((message) => this.onMessage(live, message))
     worker.onExit((error) => {
       if (this.live === live) this.live = null
@@ -307,7 +376,7 @@ export class SandboxBase {
     const ready = await new Promise<Reply | SandboxError>((resolve) => {
       const id = this.nextId++
       live.pending.set(id, (reply) => { live.pending.delete(id); resolve(reply) })
-      worker.post({ v: PROTOCOL_VERSION, id, type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null })
+      worker.post({ v: PROTOCOL_VERSION, id, type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null, channel: channel?.buffer ?? null })
     })
     if (ready instanceof SandboxError || ready.type === 'error') {
       await worker.terminate()
@@ -358,6 +427,7 @@ export class SandboxBase {
     if (!live || (only && live !== only)) return
     this.live = null
     for (const settle of [...live.pending.values()]) settle(reason)
+    live.channel?.abandon()
     await live.worker.terminate()
   }
 }

@@ -1,0 +1,186 @@
+import { SandboxError, type SerializedError } from '../errors/index.js'
+import { decodeUtf8, encodeUtf8 } from '../text/index.js'
+import type { CallReport } from './messages.js'
+
+/**
+ * The fast call path: a call whose arguments and results are plain numbers goes through a
+ * SharedArrayBuffer instead of postMessage. Measured on this project's 2-core machine: a
+ * postMessage round trip costs ~14 us, this path a few: both sides spin briefly before
+ * parking (`Atomics.wait` in the worker, `Atomics.waitAsync` on the host), so back-to-back
+ * calls never sleep.
+ *
+ * Layout: Int32 control words, then 8-byte value slots, then a data area for errors.
+ * - `SEQ`: bumped by the host for every event (a call in the slot, or a posted message);
+ *   the worker waits on it, so no wake-up is lost.
+ * - `CALL_PENDING`: 1 while a call waits in the slot; the worker takes it by clearing it.
+ * - `POSTED`: messages the host posted; the worker returns to its event loop to take them.
+ * - `DONE`: the worker's answer word, which the host waits on.
+ */
+const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS = 6, HOST_CALLS = 7, DATA_LENGTH = 8
+const TAGS = 16 // Int32 index of the value tags
+export const MAX_CHANNEL_VALUES = 32
+const SLOTS_BYTES = 256 // byte offset of the value slots
+const REPORT_BYTES = SLOTS_BYTES + MAX_CHANNEL_VALUES * 8 // fuel (i64), memory bytes (f64)
+const DATA_BYTES = 1024
+const CHANNEL_BYTES = 64 * 1024
+
+/** `Atomics.waitAsync` (ES2024; the core compiles against ES2022). */
+interface AtomicsWaitAsync {
+  waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> }
+}
+
+/** Whether this runtime can wait for the channel without blocking its thread. */
+export const channelSupported = typeof SharedArrayBuffer !== 'undefined' && typeof (Atomics as unknown as Partial<AtomicsWaitAsync>).waitAsync === 'function'
+
+export const Done = {
+  PENDING: 0, OK: 1, ERROR: 2, KILLED: 3,
+  /** Not done: the guest called a host function (index and arguments in the slots). */
+  HOST_CALL: 4,
+} as const
+const Tag = { F64: 0, I64: 1 } as const
+
+/** Spin iterations before parking: ~20-50 us on current CPUs, long enough for a trivial call. */
+const HOST_SPIN = 2_000
+const WORKER_SPIN = 20_000
+
+export class CallChannel {
+  readonly control: Int32Array
+  private readonly f64: Float64Array
+  private readonly i64: BigInt64Array
+  private readonly data: Uint8Array
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.control = new Int32Array(buffer, 0, SLOTS_BYTES / 4)
+    this.f64 = new Float64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 2)
+    this.i64 = new BigInt64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 2)
+    this.data = new Uint8Array(buffer, DATA_BYTES)
+  }
+
+  static create(): CallChannel {
+    return new CallChannel(new SharedArrayBuffer(CHANNEL_BYTES))
+  }
+
+  /** Whether values can travel in the slots: numbers and bigints only. */
+  static fits(values: unknown[]): boolean {
+    if (values.length > MAX_CHANNEL_VALUES) return false
+    for (const v of values) if (typeof v !== 'number' && typeof v !== 'bigint') return false
+    return true
+  }
+
+  private writeValues(values: readonly unknown[]): void {
+    const c = this.control
+    c[COUNT] = values.length
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]
+      if (typeof v === 'bigint') { c[TAGS + i] = Tag.I64; this.i64[i] = v }
+      else { c[TAGS + i] = Tag.F64; this.f64[i] = v as number }
+    }
+  }
+
+  private readValues(): unknown[] {
+    const c = this.control
+    const n = c[COUNT]!
+    const out = new Array<unknown>(n)
+    for (let i = 0; i < n; i++) out[i] = c[TAGS + i] === Tag.I64 ? this.i64[i] : this.f64[i]
+    return out
+  }
+
+  // Host side ---------------------------------------------------------------------------
+
+  /** Puts a call in the slot and wakes the worker. */
+  sendCall(fnIndex: number, args: readonly unknown[]): void {
+    const c = this.control
+    c[FN] = fnIndex
+    this.writeValues(args)
+    Atomics.store(c, DONE, Done.PENDING)
+    Atomics.store(c, CALL_PENDING, 1)
+    Atomics.add(c, SEQ, 1)
+    Atomics.notify(c, SEQ)
+  }
+
+  /** Tells a worker parked in the channel that a message was posted. */
+  announceMessage(): void {
+    Atomics.add(this.control, POSTED, 1)
+    Atomics.add(this.control, SEQ, 1)
+    Atomics.notify(this.control, SEQ)
+  }
+
+  /** Resolves with the DONE state once the worker answers (spinning briefly, then parking). */
+  waitDone(): Promise<number> | number {
+    const c = this.control
+    for (let i = 0; i < HOST_SPIN; i++) {
+      const done = Atomics.load(c, DONE)
+      if (done !== Done.PENDING) return done
+    }
+    const waiting = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, DONE, Done.PENDING)
+    if (!waiting.async) return Atomics.load(c, DONE)
+    return waiting.value.then(() => Atomics.load(c, DONE))
+  }
+
+  /** Takes a host-function call the worker announced with `Done.HOST_CALL`. */
+  takeHostCall(): { index: number; args: unknown[] } {
+    const request = { index: this.control[FN]!, args: this.readValues() }
+    Atomics.store(this.control, DONE, Done.PENDING) // before answering: the worker's next DONE must not be lost
+    return request
+  }
+
+  /** Releases a host waiting on a worker that was killed. */
+  abandon(): void {
+    Atomics.store(this.control, DONE, Done.KILLED)
+    Atomics.notify(this.control, DONE)
+  }
+
+  /** The answer: values on success, the error otherwise; and the call's report. */
+  readAnswer(): { ok: true; values: unknown[]; report: CallReport } | { ok: false; error: SerializedError; report: CallReport } {
+    const c = this.control
+    const report: CallReport = { fuelUsed: this.i64[MAX_CHANNEL_VALUES]!, memoryBytes: this.f64[MAX_CHANNEL_VALUES + 1]!, hostCalls: c[HOST_CALLS]! }
+    if (c[STATUS] === 0) return { ok: true, values: this.readValues(), report }
+    const json = decodeUtf8(this.data.slice(0, c[DATA_LENGTH]!))
+    return { ok: false, error: JSON.parse(json, (_, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v)), report }
+  }
+
+  // Worker side -------------------------------------------------------------------------
+
+  /** Asks the host (waiting in `waitDone`) to run host function `index`; the answer comes through the mailbox. */
+  requestHostCall(index: number, args: readonly unknown[]): void {
+    this.control[FN] = index
+    this.writeValues(args)
+    Atomics.store(this.control, DONE, Done.HOST_CALL)
+    Atomics.notify(this.control, DONE)
+  }
+
+  /**
+   * Serves calls from the slot until a message is posted (then returns, so the caller's
+   * event loop can take it). `handled` is how many messages the worker has taken so far.
+   */
+  serve(handled: number, run: (fnIndex: number, args: unknown[]) => { ok: true; value: unknown; report: CallReport } | { ok: false; error: SandboxError; report: CallReport }): void {
+    const c = this.control
+    for (;;) {
+      const seq = Atomics.load(c, SEQ)
+      if (Atomics.load(c, POSTED) !== handled) return
+      if (Atomics.load(c, CALL_PENDING) === 1) {
+        Atomics.store(c, CALL_PENDING, 0)
+        const answer = run(c[FN]!, this.readValues())
+        this.i64[MAX_CHANNEL_VALUES] = answer.report.fuelUsed
+        this.f64[MAX_CHANNEL_VALUES + 1] = answer.report.memoryBytes
+        c[HOST_CALLS] = answer.report.hostCalls
+        if (answer.ok) {
+          c[STATUS] = 0
+          this.writeValues(answer.value === undefined ? [] : Array.isArray(answer.value) ? answer.value : [answer.value])
+        } else {
+          c[STATUS] = 1
+          const json = encodeUtf8(JSON.stringify(answer.error.toJSON(), (_, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v)))
+          const length = Math.min(json.length, this.data.length)
+          this.data.set(json.subarray(0, length))
+          c[DATA_LENGTH] = length
+        }
+        Atomics.store(c, DONE, answer.ok ? Done.OK : Done.ERROR)
+        Atomics.notify(c, DONE)
+        continue
+      }
+      let spins = WORKER_SPIN
+      while (spins-- > 0 && Atomics.load(c, SEQ) === seq) { /* spin: the next call usually follows at once */ }
+      if (Atomics.load(c, SEQ) === seq) Atomics.wait(c, SEQ, seq)
+    }
+  }
+}
