@@ -11,6 +11,7 @@ export const nodePlatform: Platform = {
   moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
   spawnWorker,
   sharedMemory: true,
+  hostMounts: true,
   now: () => performance.now(),
   setTimer: (callback, ms) => setTimeout(callback, ms),
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),

@@ -8,20 +8,25 @@ import {
 import { callBytes } from './bytes-abi.js'
 import { classifyError } from './classify-error.js'
 import { HostImports } from './host-imports.js'
+import { WasiHost, type WasiPlatform } from '../wasi/wasi-host.js'
+import type { CommandOptions } from '../wasi/wasi-settings.js'
+import { WASIProcExit } from '@bjorn3/browser_wasi_shim'
 
 /** The engine capabilities the guest side needs; each worker passes its own. */
-export interface GuestEngine {
+export interface GuestEngine extends WasiPlatform {
   instantiate(module: unknown, imports: Record<string, Record<string, unknown>>): Promise<{ exports: object }>
 }
 
 /** A live instance and its meter. */
 interface Guest {
   settings: GuestSettings
+  module: unknown
   exports: Record<string, unknown>
   /** Exported functions by fast-channel index. */
   functions: unknown[]
   control: MeterControl
   host: HostImports
+  wasi: WasiHost | null
   channel: CallChannel | null
 }
 
@@ -41,9 +46,13 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   let inChannelCall = false
 
   const post = (message: WorkerMessage, transfer?: unknown[]) => endpoint.post(message, transfer)
-  const report = (): CallReport => ({
-    fuelUsed: guest?.control.used() ?? 0n, memoryBytes: guest?.control.memoryBytes() ?? 0, hostCalls: guest?.host.count ?? 0,
-  })
+  const report = (g: Guest | null = guest): CallReport => {
+    const audit = g?.wasi?.takeEvents()
+    return {
+      fuelUsed: g?.control.used() ?? 0n, memoryBytes: g?.control.memoryBytes() ?? 0, hostCalls: g?.host.count ?? 0,
+      ...(audit?.length ? { audit } : {}),
+    }
+  }
 
   /** Runs one call under a fresh budget. */
   const run = (g: Guest, fn: string, invoke: () => unknown): Outcome => {
@@ -52,22 +61,54 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     try {
       const value = invoke()
       if (g.host.failure) throw g.host.failure
-      return { ok: true, value, report: report() }
+      if (g.wasi?.exitCode != null) throw new WASIProcExit(g.wasi.exitCode) // the guest swallowed proc_exit
+      return { ok: true, value, report: report(g) }
     } catch (error) {
-      return { ok: false, error: classifyError(g.host.failure ?? error, g.control, g.settings, fn), report: report() }
+      if (error instanceof WASIProcExit || g.wasi?.exitCode != null) {
+        if (fn === '_start') return { ok: false, error: new SandboxError('TRAP', 'exited', { export: fn }), report: report(g) }
+        const code = g.wasi?.exitCode ?? (error as WASIProcExit).code
+        return { ok: false, error: new SandboxError('TRAP', `${fn}() ended the program: proc_exit(${code})`, { trap: `proc_exit(${code})`, export: fn }), report: report(g) }
+      }
+      return { ok: false, error: classifyError(g.host.failure ?? error, g.control, g.settings, fn), report: report(g) }
     }
   }
 
-  const runRequest = (g: Guest, call: CallRequest): Outcome => run(g, call.fn, () => {
+  const runRequest = async (g: Guest, call: CallRequest): Promise<Outcome> => {
+    if (call.command) return runCommand(g, call.command)
+    return run(g, call.fn, () => invoke(g, call))
+  }
+
+  /** A WASI command: `_start` on a fresh instance of the same module, with its own stdio. */
+  const runCommand = async (g: Guest, command: CommandOptions): Promise<Outcome> => {
+    let fresh: Guest
+    try {
+      fresh = await instantiate(g.module, g.settings, command, g.channel)
+    } catch (error) {
+      return { ok: false, error: classifyError(error, null, g.settings, '_start'), report: report(null) }
+    }
+    const outcome = run(fresh, '_start', () => {
+      const start = fresh.exports._start
+      if (typeof start !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'runCommand needs a WASI command: the module does not export _start', { export: '_start' })
+      start()
+    })
+    const exitCode = fresh.wasi!.exitCode
+    if (!outcome.ok && exitCode === null) return outcome
+    const result = { exitCode: exitCode ?? 0, stdout: fresh.wasi!.stdout.bytes(), stderr: fresh.wasi!.stderr.bytes() }
+    return { ok: true, value: result, report: outcome.report }
+  }
+
+  const invoke = (g: Guest, call: CallRequest): unknown => {
     if (call.bytes) return callBytes(g.exports, call.fn, call.args[0] as Uint8Array)
     const fn = g.exports[call.fn]
     if (typeof fn !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `the module has no exported function ${JSON.stringify(call.fn)}`, { export: call.fn })
     return fn(...call.args)
-  })
+  }
 
   const postOutcome = (id: number, outcome: Outcome, index?: number): void => {
     if (outcome.ok) {
-      const transfer = outcome.value instanceof Uint8Array ? [outcome.value.buffer] : undefined
+      const value = outcome.value as { stdout?: unknown; stderr?: unknown } | null
+      const transfer = outcome.value instanceof Uint8Array ? [outcome.value.buffer]
+        : value?.stdout instanceof Uint8Array && value.stderr instanceof Uint8Array ? [value.stdout.buffer, value.stderr.buffer] : undefined
       post({ v: PROTOCOL_VERSION, id, type: 'result', value: outcome.value, report: outcome.report, index }, transfer)
     } else {
       post({ v: PROTOCOL_VERSION, id, type: 'error', error: outcome.error.toJSON(), report: outcome.report, index })
@@ -94,35 +135,58 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     })
   }
 
+  /**
+   * A new instance of `module` with its own host-function stubs and (if granted) WASI state;
+   * runs the module's start function under the fuel budget.
+   */
+  const instantiate = async (module: unknown, settings: GuestSettings, command: CommandOptions | null, channel: CallChannel | null): Promise<Guest> => {
+    const g = { settings, module, channel } as Guest
+    g.host = new HostImports(settings.hostImports, mailbox, endpoint, {
+      exports: () => g.exports ?? {},
+      callId: () => currentId,
+      nestedCall: (fn, args) => {
+        const f = g.exports[fn]
+        if (typeof f !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `ctx.call: the module has no exported function ${JSON.stringify(fn)}`, { export: fn })
+        return f(...args)
+      },
+      channel: () => (inChannelCall ? channel : null),
+    })
+    g.wasi = settings.wasi ? new WasiHost(settings.wasi, command, engine) : null
+    const imports = g.host.object()
+    if (g.wasi) imports.wasi_snapshot_preview1 = g.wasi.imports
+    const instance = await engine.instantiate(module, imports)
+    g.exports = instance.exports as Record<string, unknown>
+    g.functions = settings.exportNames.map((n) => g.exports[n])
+    g.control = createMeterControl(instance, settings.fuel ?? MAX_FUEL, settings.stackDepth)
+    g.wasi?.bind(instance)
+    // The meter turned the start function into an export so its traps can be classified.
+    const start = g.exports[METER_EXPORTS.start]
+    try {
+      if (typeof start === 'function') start()
+      if (g.host.failure) throw g.host.failure
+    } catch (error) {
+      throw classifyError(g.host.failure ?? error, g.control, settings, null)
+    }
+    return g
+  }
+
+  let mailbox: Mailbox | null = null
+
   const init = async (id: number, message: Extract<HostMessage, { type: 'init' }>): Promise<void> => {
     const { settings } = message
-    let control: MeterControl | null = null
+    mailbox = message.mailbox ? new Mailbox(message.mailbox) : null
+    currentId = id
     try {
-      const host = new HostImports(settings.hostImports, message.mailbox ? new Mailbox(message.mailbox) : null, endpoint, {
-        exports: () => guest?.exports ?? {},
-        callId: () => currentId,
-        nestedCall: (fn, args) => {
-          const f = guest?.exports[fn]
-          if (typeof f !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `ctx.call: the module has no exported function ${JSON.stringify(fn)}`, { export: fn })
-          return f(...args)
-        },
-        channel: () => (inChannelCall ? guest?.channel ?? null : null),
-      })
-      const instance = await engine.instantiate(message.module, host.object())
-      const exports = instance.exports as Record<string, unknown>
-      control = createMeterControl(instance, settings.fuel ?? MAX_FUEL, settings.stackDepth)
-      const channel = message.channel ? new CallChannel(message.channel) : null
-      guest = { settings, exports, functions: settings.exportNames.map((n) => exports[n]), control, host, channel }
-      currentId = id
-      // The meter turned the start function into an export so its traps can be classified.
-      const start = exports[METER_EXPORTS.start]
-      if (typeof start === 'function') start()
-      if (host.failure) throw host.failure
+      const g = await instantiate(message.module, settings, null, message.channel ? new CallChannel(message.channel) : null)
+      // A WASI reactor initializes itself once; a command runs per runCommand.
+      if (typeof g.exports._initialize === 'function' && typeof g.exports._start !== 'function') {
+        const outcome = run(g, '_initialize', () => (g.exports._initialize as () => void)())
+        if (!outcome.ok) throw outcome.error
+      }
+      guest = g
       post({ v: PROTOCOL_VERSION, id, type: 'ready', report: report() })
     } catch (error) {
-      const failure = guest?.host.failure ?? error
-      guest = null
-      post({ v: PROTOCOL_VERSION, id, type: 'error', error: classifyError(failure, control, settings, null).toJSON(), report: report() })
+      post({ v: PROTOCOL_VERSION, id, type: 'error', error: classifyError(error, null, settings, null).toJSON(), report: report(null) })
       return
     }
     serveChannel()
@@ -141,13 +205,13 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     handledMessages++
     const g = guest
     if (!g) return
-    if (message.type === 'call') {
+    void (async () => {
       currentId = message.id
-      postOutcome(message.id, runRequest(g, message.call))
-    } else if (message.type === 'batch') {
-      currentId = message.id
-      message.calls.forEach((call, index) => postOutcome(message.id, runRequest(g, call), index))
-    }
-    serveChannel()
+      if (message.type === 'call') postOutcome(message.id, await runRequest(g, message.call))
+      else if (message.type === 'batch') {
+        for (let index = 0; index < message.calls.length; index++) postOutcome(message.id, await runRequest(g, message.calls[index]!), index)
+      }
+      serveChannel()
+    })()
   })
 }

@@ -1,4 +1,6 @@
+import type { SecurityEvent } from '../audit/security-event.js'
 import type { SerializedError } from '../errors/index.js'
+import type { CommandOptions, WasiSettings } from '../wasi/wasi-settings.js'
 
 /**
  * The whole host <-> worker wire format. Every message carries the protocol version `v`
@@ -28,6 +30,8 @@ export interface GuestSettings {
   hostImports: HostImport[]
   /** Exported functions in the order the fast call channel numbers them. */
   exportNames: string[]
+  /** WASI preview1, when granted. */
+  wasi: WasiSettings | null
 }
 
 /** Facts about one call, measured in the worker. */
@@ -37,6 +41,8 @@ export interface CallReport {
   memoryBytes: number
   /** Host function calls the guest made. */
   hostCalls: number
+  /** Capability denials during the call. */
+  audit?: SecurityEvent[]
 }
 
 /** One call of a batch, or of the bytes ABI. */
@@ -45,6 +51,15 @@ export interface CallRequest {
   args: unknown[]
   /** Bytes ABI: `args` is `[Uint8Array]`, the result a Uint8Array. */
   bytes?: boolean
+  /** A WASI command run (`_start` on a fresh instance); the result is a {@link CommandResult}. */
+  command?: CommandOptions
+}
+
+/** What a WASI command run produces in the worker. */
+export interface CommandResult {
+  exitCode: number
+  stdout: Uint8Array
+  stderr: Uint8Array
 }
 
 type Envelope<T> = T & { v: typeof PROTOCOL_VERSION; id: number }

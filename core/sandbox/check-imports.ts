@@ -1,6 +1,11 @@
 import { SandboxError } from '../errors/index.js'
 import type { ModuleInfo } from '../meter/module-types.js'
 import type { NormalizedPolicy } from '../policy/options.js'
+import { WASI } from '@bjorn3/browser_wasi_shim'
+
+export const WASI_MODULE = 'wasi_snapshot_preview1'
+/** Every preview1 function (the shim implements them all; the policy layer gates them). */
+const WASI_FUNCTIONS = new Set(Object.keys(new WASI([], [], []).wasiImport))
 
 /**
  * Every import must be granted by the policy before any guest code runs. Host functions
@@ -8,7 +13,9 @@ import type { NormalizedPolicy } from '../policy/options.js'
  * @throws SandboxError LINK_ERROR naming every import that is not granted.
  */
 export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
-  const denied = info.imports.filter((i) => !(i.kind === 'function' && typeof policy.imports[i.module]?.[i.name] === 'function'))
+  const granted = (i: ModuleInfo['imports'][number]) => i.kind === 'function' && (
+    typeof policy.imports[i.module]?.[i.name] === 'function' || (policy.wasi !== null && i.module === WASI_MODULE && WASI_FUNCTIONS.has(i.name)))
+  const denied = info.imports.filter((i) => !granted(i))
   const multi = info.imports.find((i) => i.kind === 'function' && (i.type?.results.length ?? 0) > 1 && !denied.includes(i))
   if (multi) {
     throw new SandboxError('LINK_ERROR', `host function ${multi.module}.${multi.name} is imported with ${multi.type!.results.length} results; host functions return at most one value`, {
@@ -19,7 +26,9 @@ export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
   const names = denied.map((i) => `${i.module}.${i.name}`)
   throw new SandboxError('LINK_ERROR', `the module imports what the policy does not grant: ${denied.map((i) => `${i.kind} ${i.module}.${i.name}`).join(', ')}`, {
     imports: names,
-    suggestion: denied.every((i) => i.kind === 'function')
+    suggestion: denied.some((i) => i.module === WASI_MODULE) && policy.wasi === null
+      ? 'the module is a WASI program: grant WASI with `wasi: true` or `wasi: { ... }`'
+      : denied.every((i) => i.kind === 'function')
       ? `grant them as host functions: imports: { ${JSON.stringify(denied[0]!.module)}: { ${JSON.stringify(denied[0]!.name)}: (...args) => ... } }`
       : 'only functions can be granted; the module must define its own memories, tables and globals',
   })

@@ -1,5 +1,5 @@
 export { SandboxBase } from './sandbox-base.js'
-export type { BatchCall, BatchResult } from './sandbox-base.js'
+export type { BatchCall, BatchResult, CommandOutput } from './sandbox-base.js'
 export type { HostContext } from './host-context.js'
 export { isWatText, bytesLookLikeText } from './detect-source.js'
 export type { CallOptions, AbortSignalLike } from './call-args.js'

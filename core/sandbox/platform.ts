@@ -33,6 +33,8 @@ export interface Platform {
    * pages.
    */
   readonly sharedMemory: boolean
+  /** Whether WASI preopens may mount host directories (Node). */
+  readonly hostMounts: boolean
   now(): number
   setTimer(callback: () => void, ms: number): unknown
   clearTimer(handle: unknown): void

@@ -5,6 +5,8 @@ import type { ModuleInfo } from '../meter/module-types.js'
 import type { NormalizedPolicy } from '../policy/options.js'
 import type { GuestSettings } from '../protocol/messages.js'
 import type { Platform } from './platform.js'
+import { WASI_MODULE } from './check-imports.js'
+import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 
 export interface PreparedModule {
   /** The compiled, metered module, shared by every worker the sandbox spawns. */
@@ -22,6 +24,7 @@ export interface PreparedModule {
 export async function prepareModule(platform: Platform, source: unknown, policy: NormalizedPolicy): Promise<PreparedModule> {
   const settings: GuestSettings = {
     fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements, hostImports: [], exportNames: [],
+    wasi: wasiSettings(policy.wasi, platform.hostMounts),
   }
   const loaded = await platform.loadSource(source)
   if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
@@ -44,7 +47,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   }
   // Host functions, numbered in import order (checkImports has made sure they are granted).
   settings.hostImports = metered.info.imports
-    .filter((i) => i.kind === 'function')
+    .filter((i) => i.kind === 'function' && !(settings.wasi && i.module === WASI_MODULE))
     .map((i) => ({ module: i.module, name: i.name, params: i.type!.params, results: i.type!.results }))
   settings.exportNames = metered.info.exports.filter((e) => e.kind === 'function').map((e) => e.name)
   return { module, info: metered.info, settings, signaturesKnown: true }

@@ -5,7 +5,10 @@ import type { NormalizedPolicy, SandboxOptions } from '../policy/options.js'
 import { parseDuration } from '../policy/units.js'
 import { CallChannel, channelSupported, Done } from '../protocol/call-channel.js'
 import { Mailbox } from '../protocol/mailbox.js'
-import { PROTOCOL_VERSION, type CallReport, type CallRequest, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
+import { PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
+import { MAX_AUDIT_EVENTS, type SecurityEvent } from '../audit/security-event.js'
+import type { CommandOptions } from '../wasi/wasi-settings.js'
+import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { splitCallArgs, toWasmArgs, type CallOptions } from './call-args.js'
 import { checkImports } from './check-imports.js'
@@ -15,6 +18,17 @@ import { prepareModule, type PreparedModule } from './prepare-module.js'
 import { addUsage, emptyUsage } from './usage.js'
 
 type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
+
+/** What `runCommand` resolves with. */
+export interface CommandOutput {
+  exitCode: number
+  /** stdout as UTF-8 text (malformed bytes become U+FFFD); `stdoutBytes` has the bytes. */
+  stdout: string
+  stderr: string
+  stdoutBytes: Uint8Array
+  stderrBytes: Uint8Array
+  usage: Usage
+}
 
 /** One call of `callBatch`. */
 export interface BatchCall {
@@ -56,6 +70,7 @@ export class SandboxBase {
   private queue: Promise<unknown> = Promise.resolve()
   private nextId = 1
   private closed = false
+  private readonly auditLog: SecurityEvent[] = []
 
   protected constructor(
     private readonly platform: Platform,
@@ -151,6 +166,31 @@ export class SandboxBase {
     } finally {
       if (!done) await iterator.return?.()
     }
+  }
+
+  /**
+   * Runs a WASI command: `_start` on a fresh instance of the compiled module, with this
+   * run's `args` (after the program name), `stdin` and extra `env`. Resolves with the exit
+   * code (from `proc_exit`, or 0 when `_start` returns) and the captured output; a trap,
+   * fuel exhaustion or timeout rejects as for any call.
+   */
+  async runCommand(command: CommandOptions & CallOptions = {}): Promise<CommandOutput> {
+    if (!this.policy.wasi) throw new SandboxError('CONFIG', 'runCommand needs WASI: create the sandbox with `wasi: true` or `wasi: { ... }`', { field: 'wasi' })
+    const { signal, timeout, ...run } = command
+    const checked = wasiSettings({ ...this.policy.wasi, ...(run.args ? { args: run.args } : {}), ...(run.stdin !== undefined ? { stdin: run.stdin } : {}) }, true)!
+    const request: CallRequest = { fn: '_start', args: [], command: { args: checked.args, stdin: checked.stdin, env: run.env ?? {} } }
+    const [outcome] = await this.enqueue(() => this.dispatch([request], { signal, timeout }))
+    if (!outcome!.ok) throw outcome!.error
+    const result = outcome!.value as CommandResult
+    return {
+      exitCode: result.exitCode, stdout: decodeUtf8(result.stdout), stderr: decodeUtf8(result.stderr),
+      stdoutBytes: result.stdout, stderrBytes: result.stderr, usage: this.lastUsage!,
+    }
+  }
+
+  /** Denied capability uses so far, oldest first (the last {@link MAX_AUDIT_EVENTS}). */
+  audit(): SecurityEvent[] {
+    return this.auditLog.map((e) => ({ ...e }))
   }
 
   /** The module's exports: `[{ name, kind, params, results }]`. */
@@ -348,6 +388,10 @@ export class SandboxBase {
     }
     this.lastUsage = usage
     addUsage(this.total, usage)
+    if (report?.audit) {
+      this.auditLog.push(...report.audit)
+      if (this.auditLog.length > MAX_AUDIT_EVENTS) this.auditLog.splice(0, this.auditLog.length - MAX_AUDIT_EVENTS)
+    }
     return usage
   }
 
