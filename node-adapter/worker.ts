@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads'
+import { mountHostDirectory } from './host-directory.js'
 import { serveGuest, type Endpoint, type HostMessage, type WorkerMessage } from '../core/index.js'
 
 const port = parentPort!
@@ -9,4 +10,5 @@ const endpoint: Endpoint<HostMessage, WorkerMessage> = {
 
 serveGuest(endpoint, {
   instantiate: (module, imports) => WebAssembly.instantiate(module as WebAssembly.Module, imports as WebAssembly.Imports),
+  mountHostDirectory,
 })

@@ -5,7 +5,7 @@ import { WASI } from '@bjorn3/browser_wasi_shim'
 
 export const WASI_MODULE = 'wasi_snapshot_preview1'
 /** Every preview1 function (the shim implements them all; the policy layer gates them). */
-const WASI_FUNCTIONS = new Set(Object.keys(new WASI([], [], []).wasiImport))
+const WASI_FUNCTIONS = new Set(Object.keys(new WASI([], [], [], { debug: false }).wasiImport))
 
 /**
  * Every import must be granted by the policy before any guest code runs. Host functions

@@ -58,7 +58,7 @@ export class WasiHost {
       this.readonlyMount.push(preopen.readonly)
       fds.push(fd)
     })
-    this.shim = new WASI([], [], fds)
+    this.shim = new WASI([], [], fds, { debug: false })
     this.imports = this.policyLayer(this.shim.wasiImport as Record<string, WasiFunction>, encodeList(args), encodeList(Object.entries(env).map(([k, v]) => `${k}=${v}`)))
   }
 
@@ -188,6 +188,11 @@ export class WasiHost {
       const path = oldLen <= MAX_PATH_BYTES ? this.readString(oldPtr, oldLen) : undefined
       if (this.readonlyFd(newFd)) return deny('filesystem', 'path_rename', Errno.ROFS, 'the mount is read-only', path)
       if (this.mountOf.get(fd) !== this.mountOf.get(newFd)) return deny('filesystem', 'path_rename', 75 /* XDEV */, 'renames across mounts are not allowed', path)
+      // Mounts that are not in memory (Node host directories) rename by path themselves.
+      const from = this.shim.fds[fd] as Fd & { renameTo?: (oldPath: string, to: unknown, newPath: string) => number }
+      if (from?.renameTo && oldLen <= MAX_PATH_BYTES && newLen <= MAX_PATH_BYTES) {
+        return from.renameTo(this.readString(oldPtr, oldLen), this.shim.fds[newFd], this.readString(newPtr, newLen))
+      }
       return rename(fd, oldPtr, oldLen, newFd, newPtr, newLen)
     }
 

@@ -1,0 +1,326 @@
+import {
+  closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync,
+  renameSync, rmdirSync, statSync, unlinkSync, writeSync, constants, type Stats,
+} from 'node:fs'
+import { dirname, join, sep } from 'node:path'
+import { Fd, wasi } from '@bjorn3/browser_wasi_shim'
+
+/**
+ * A host directory mounted as a WASI preopen (Node only), confined to its root:
+ * - paths are resolved component by component: absolute paths and `..` past the root are
+ *   ENOTCAPABLE before the file system is touched;
+ * - the real path (symlinks resolved) of the target, or of its deepest existing ancestor
+ *   when creating, must lie inside the root's real path, so no symlink — existing or swapped
+ *   in — leads out; files are then opened by that real path with O_NOFOLLOW;
+ * - read-only mounts open everything O_RDONLY and refuse every change with EROFS (the
+ *   policy layer refuses first; this is the second wall);
+ * - links are refused by the policy layer; renames stay within the mount.
+ */
+export class HostMount {
+  readonly rootReal: string
+  constructor(root: string, readonly readonly: boolean) {
+    this.rootReal = realpathSync(root)
+    if (!statSync(this.rootReal).isDirectory()) throw new TypeError(`${root} is not a directory`)
+  }
+
+  /** The host path for `path` relative to the directory `base` (relative parts), or an errno. */
+  resolve(base: readonly string[], path: string): { ret: number; parts: string[]; real: string } {
+    const fail = (ret: number) => ({ ret, parts: [], real: '' })
+    if (path.startsWith('/')) return fail(wasi.ERRNO_NOTCAPABLE)
+    if (path.includes('\0')) return fail(wasi.ERRNO_INVAL)
+    const parts = [...base]
+    for (const part of path.split('/')) {
+      if (part === '' || part === '.') continue
+      if (part === '..') {
+        if (parts.pop() === undefined) return fail(wasi.ERRNO_NOTCAPABLE)
+      } else parts.push(part)
+    }
+    const full = join(this.rootReal, ...parts)
+    // The deepest existing ancestor (or the path itself) decides where we really are.
+    let probe = full
+    let missing = ''
+    for (;;) {
+      try {
+        lstatSync(probe)
+        break
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || probe === this.rootReal) return fail(errno(error))
+        missing = missing ? join(probe.slice(dirname(probe).length + 1), missing) : probe.slice(dirname(probe).length + 1)
+        probe = dirname(probe)
+      }
+    }
+    let real: string
+    try {
+      real = realpathSync(probe)
+    } catch (error) {
+      return fail((error as NodeJS.ErrnoException).code === 'ENOENT' ? wasi.ERRNO_NOTCAPABLE : errno(error)) // a dangling symlink
+    }
+    if (!this.inside(real)) return fail(wasi.ERRNO_NOTCAPABLE)
+    return { ret: wasi.ERRNO_SUCCESS, parts, real: missing ? join(real, missing) : real }
+  }
+
+  inside(real: string): boolean {
+    return real === this.rootReal || real.startsWith(this.rootReal + sep)
+  }
+}
+
+/** An open directory of a host mount (the preopen itself, or one opened below it). */
+export class HostDirectoryFd extends Fd {
+  private listing: string[] | null = null
+
+  constructor(readonly mount: HostMount, readonly parts: string[], private readonly preopenName: string | null) {
+    super()
+  }
+
+  private get real(): string {
+    return join(this.mount.rootReal, ...this.parts)
+  }
+
+  override fd_prestat_get(): { ret: number; prestat: wasi.Prestat | null } {
+    return this.preopenName === null ? { ret: wasi.ERRNO_BADF, prestat: null } : { ret: 0, prestat: wasi.Prestat.dir(this.preopenName) }
+  }
+
+  override fd_fdstat_get(): { ret: number; fdstat: wasi.Fdstat | null } {
+    return { ret: 0, fdstat: new wasi.Fdstat(wasi.FILETYPE_DIRECTORY, 0) }
+  }
+
+  override fd_filestat_get(): { ret: number; filestat: wasi.Filestat | null } {
+    return stat(() => statSync(this.real))
+  }
+
+  override fd_readdir_single(cookie: bigint): { ret: number; dirent: wasi.Dirent | null } {
+    if (cookie === 0n || this.listing === null) {
+      try {
+        this.listing = ['.', '..', ...readdirSync(this.real).sort()]
+      } catch (error) {
+        return { ret: errno(error), dirent: null }
+      }
+    }
+    const name = this.listing[Number(cookie)]
+    if (name === undefined) return { ret: 0, dirent: null }
+    let type: number = wasi.FILETYPE_DIRECTORY
+    let ino = 0n
+    if (name !== '.' && name !== '..') {
+      try {
+        const s = lstatSync(join(this.real, name), { bigint: true })
+        type = fileType(s as unknown as Stats)
+        ino = s.ino
+      } catch {
+        type = wasi.FILETYPE_UNKNOWN
+      }
+    }
+    return { ret: 0, dirent: new wasi.Dirent(cookie + 1n, ino, name, type) }
+  }
+
+  override path_filestat_get(_flags: number, path: string): { ret: number; filestat: wasi.Filestat | null } {
+    const target = this.mount.resolve(this.parts, path)
+    if (target.ret) return { ret: target.ret, filestat: null }
+    return stat(() => statSync(target.real))
+  }
+
+  override path_open(_dirflags: number, path: string, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdFlags: number): { ret: number; fd_obj: Fd | null } {
+    const target = this.mount.resolve(this.parts, path)
+    if (target.ret) return { ret: target.ret, fd_obj: null }
+    const wantsWrite = (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n || (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_TRUNC)) !== 0 || (fdFlags & wasi.FDFLAGS_APPEND) !== 0
+    if (wantsWrite && this.mount.readonly) return { ret: wasi.ERRNO_ROFS, fd_obj: null }
+    let existing: Stats | null = null
+    try {
+      existing = statSync(target.real)
+    } catch {
+      existing = null
+    }
+    if (existing?.isDirectory()) {
+      if (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_EXCL) && oflags & wasi.OFLAGS_EXCL) return { ret: wasi.ERRNO_EXIST, fd_obj: null }
+      if (wantsWrite && (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n) return { ret: wasi.ERRNO_ISDIR, fd_obj: null }
+      return { ret: 0, fd_obj: new HostDirectoryFd(this.mount, target.parts, null) }
+    }
+    if (oflags & wasi.OFLAGS_DIRECTORY) return { ret: existing ? wasi.ERRNO_NOTDIR : wasi.ERRNO_NOENT, fd_obj: null }
+    let flags = constants.O_NOFOLLOW | (wantsWrite ? constants.O_RDWR : constants.O_RDONLY)
+    if (oflags & wasi.OFLAGS_CREAT) flags |= constants.O_CREAT
+    if (oflags & wasi.OFLAGS_EXCL) flags |= constants.O_EXCL
+    if (oflags & wasi.OFLAGS_TRUNC) flags |= constants.O_TRUNC
+    try {
+      const fd = openSync(target.real, flags, 0o644)
+      return { ret: 0, fd_obj: new HostFileFd(fd, (fdFlags & wasi.FDFLAGS_APPEND) !== 0, !wantsWrite) }
+    } catch (error) {
+      return { ret: errno(error), fd_obj: null }
+    }
+  }
+
+  override path_create_directory(path: string): number {
+    return this.change(path, (real) => mkdirSync(real))
+  }
+
+  override path_unlink_file(path: string): number {
+    return this.change(path, (real) => {
+      if (lstatSync(real).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
+      unlinkSync(real)
+    }, false)
+  }
+
+  override path_remove_directory(path: string): number {
+    return this.change(path, (real) => rmdirSync(real), false)
+  }
+
+  override path_readlink(path: string): { ret: number; data: string | null } {
+    const target = this.mount.resolve(this.parts, path)
+    if (target.ret) return { ret: target.ret, data: null }
+    try {
+      return { ret: 0, data: readlinkSync(target.real) }
+    } catch (error) {
+      return { ret: errno(error), data: null }
+    }
+  }
+
+  /** Rename within the mount (the policy layer has refused cross-mount renames). */
+  renameTo(oldPath: string, to: unknown, newPath: string): number {
+    if (!(to instanceof HostDirectoryFd) || to.mount !== this.mount) return 75 // EXDEV
+    if (this.mount.readonly) return wasi.ERRNO_ROFS
+    const from = this.mount.resolve(this.parts, oldPath)
+    if (from.ret) return from.ret
+    const dest = to.mount.resolve(to.parts, newPath)
+    if (dest.ret) return dest.ret
+    try {
+      // Rename the entry itself, not what a symlink at that name points to.
+      renameSync(join(dirname(from.real), lastPart(oldPath) ?? ''), dest.real)
+      return 0
+    } catch (error) {
+      return errno(error)
+    }
+  }
+
+  private change(path: string, action: (real: string) => void, resolveFinal = true): number {
+    if (this.mount.readonly) return wasi.ERRNO_ROFS
+    const target = this.mount.resolve(this.parts, path)
+    if (target.ret) return target.ret
+    try {
+      // For unlink/rmdir act on the name itself (a symlink is removed, not followed).
+      action(resolveFinal ? target.real : join(dirname(target.real), lastPart(path) ?? ''))
+      return 0
+    } catch (error) {
+      return errno(error)
+    }
+  }
+}
+
+/** An open host file. */
+class HostFileFd extends Fd {
+  private position = 0n
+
+  constructor(private readonly fd: number, private readonly append: boolean, private readonly readOnly: boolean) {
+    super()
+  }
+
+  override fd_fdstat_get(): { ret: number; fdstat: wasi.Fdstat | null } {
+    return { ret: 0, fdstat: new wasi.Fdstat(wasi.FILETYPE_REGULAR_FILE, this.append ? wasi.FDFLAGS_APPEND : 0) }
+  }
+
+  override fd_filestat_get(): { ret: number; filestat: wasi.Filestat | null } {
+    return stat(() => fstatSync(this.fd))
+  }
+
+  override fd_read(size: number): { ret: number; data: Uint8Array } {
+    const { ret, data } = this.fd_pread(size, this.position)
+    this.position += BigInt(data.length)
+    return { ret, data }
+  }
+
+  override fd_pread(size: number, offset: bigint): { ret: number; data: Uint8Array } {
+    try {
+      const buffer = new Uint8Array(Math.min(size, 16 * 1024 * 1024))
+      const n = readSync(this.fd, buffer, 0, buffer.length, offset)
+      return { ret: 0, data: buffer.subarray(0, n) }
+    } catch (error) {
+      return { ret: errno(error), data: new Uint8Array() }
+    }
+  }
+
+  override fd_write(data: Uint8Array): { ret: number; nwritten: number } {
+    if (this.append) this.position = BigInt(fstatSync(this.fd).size)
+    const result = this.fd_pwrite(data, this.position)
+    this.position += BigInt(result.nwritten)
+    return result
+  }
+
+  override fd_pwrite(data: Uint8Array, offset: bigint): { ret: number; nwritten: number } {
+    if (this.readOnly) return { ret: wasi.ERRNO_BADF, nwritten: 0 }
+    try {
+      return { ret: 0, nwritten: writeSync(this.fd, data, 0, data.length, Number(offset)) }
+    } catch (error) {
+      return { ret: errno(error), nwritten: 0 }
+    }
+  }
+
+  override fd_seek(offset: bigint, whence: number): { ret: number; offset: bigint } {
+    let base = 0n
+    if (whence === wasi.WHENCE_CUR) base = this.position
+    else if (whence === wasi.WHENCE_END) base = BigInt(fstatSync(this.fd).size)
+    const next = base + offset
+    if (next < 0n) return { ret: wasi.ERRNO_INVAL, offset: this.position }
+    this.position = next
+    return { ret: 0, offset: next }
+  }
+
+  override fd_tell(): { ret: number; offset: bigint } {
+    return { ret: 0, offset: this.position }
+  }
+
+  override fd_filestat_set_size(size: bigint): number {
+    if (this.readOnly) return wasi.ERRNO_BADF
+    try {
+      ftruncateSync(this.fd, Number(size))
+      return 0
+    } catch (error) {
+      return errno(error)
+    }
+  }
+
+  override fd_sync(): number {
+    return 0
+  }
+
+  override fd_close(): number {
+    try {
+      closeSync(this.fd)
+      return 0
+    } catch (error) {
+      return errno(error)
+    }
+  }
+}
+
+function lastPart(path: string): string | undefined {
+  return path.split('/').filter((p) => p !== '' && p !== '.').pop()
+}
+
+function fileType(s: Stats): number {
+  if (s.isFile()) return wasi.FILETYPE_REGULAR_FILE
+  if (s.isDirectory()) return wasi.FILETYPE_DIRECTORY
+  if (s.isSymbolicLink()) return wasi.FILETYPE_SYMBOLIC_LINK
+  return wasi.FILETYPE_UNKNOWN
+}
+
+function stat(read: () => Stats): { ret: number; filestat: wasi.Filestat | null } {
+  try {
+    const s = read()
+    return { ret: 0, filestat: new wasi.Filestat(BigInt(s.ino), fileType(s), BigInt(s.size)) }
+  } catch (error) {
+    return { ret: errno(error), filestat: null }
+  }
+}
+
+const ERRNO: Record<string, number> = {
+  ENOENT: wasi.ERRNO_NOENT, EEXIST: wasi.ERRNO_EXIST, ENOTDIR: wasi.ERRNO_NOTDIR, EISDIR: wasi.ERRNO_ISDIR,
+  ENOTEMPTY: wasi.ERRNO_NOTEMPTY, EACCES: wasi.ERRNO_ACCES, EPERM: wasi.ERRNO_PERM, ELOOP: wasi.ERRNO_LOOP,
+  EROFS: wasi.ERRNO_ROFS, EBADF: wasi.ERRNO_BADF, EINVAL: wasi.ERRNO_INVAL, ENAMETOOLONG: wasi.ERRNO_NAMETOOLONG,
+  EXDEV: 75, ENOSPC: wasi.ERRNO_NOSPC,
+}
+
+function errno(error: unknown): number {
+  return ERRNO[(error as NodeJS.ErrnoException).code ?? ''] ?? wasi.ERRNO_IO
+}
+
+/** The `mountHostDirectory` a Node worker gives WASI. */
+export function mountHostDirectory(hostPath: string, guestPath: string, readonly: boolean): Fd {
+  return new HostDirectoryFd(new HostMount(hostPath, readonly), [], guestPath)
+}
