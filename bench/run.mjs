@@ -1,0 +1,599 @@
+#!/usr/bin/env node
+// Benchmark suite for wasm-sandbox. Run with `npm run bench` (build + this) or, after a build,
+// `node bench/run.mjs`. Sections:
+//   1. compute kernels (bench/kernels/*.wat): unmetered vs metered vs metered + stackDepth,
+//      interleaved rounds (7, extended up to 13 while the machine is noisy), medians
+//   2. rewrite throughput of meter() on two large real-world modules
+//   3. Sandbox round trips vs a raw worker_threads postMessage round trip
+//   4. host-function calls from the guest, bytes-call throughput (1 MiB, 64 MiB)
+//   5. WASI runCommand of a C hello world, cold and warm, vs node:wasi in a fresh worker
+// Options: --quick (fewer rounds, for a smoke test), --only=fib,sort (kernel subset),
+//          --skip=kernels,rewrite,sandbox,rpc,wasi (sections to leave out).
+// Exits 1 if a checksum disagrees or a kernel fails its self-check.
+
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import os from 'node:os'
+import zlib from 'node:zlib'
+import { Worker } from 'node:worker_threads'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const args = process.argv.slice(2)
+const QUICK = args.includes('--quick')
+const ONLY = (args.find((a) => a.startsWith('--only=')) ?? '').slice(7).split(',').filter(Boolean)
+const SKIP = new Set((args.find((a) => a.startsWith('--skip=')) ?? '').slice(7).split(',').filter(Boolean))
+
+const ROUNDS = QUICK ? 3 : 7            // interleaved timed rounds per kernel (median taken)
+const MAX_ROUNDS = QUICK ? 3 : 13       // ... extended up to this while the timings stay noisy
+const NOISY = 10                        // % interquartile range / median that counts as noisy
+const WARMUP = QUICK ? 2 : 3            // untimed runs per variant first (Liftoff -> TurboFan)
+const REWRITE_RUNS = QUICK ? 2 : 5
+const CREATE_RUNS = QUICK ? 3 : 10
+const CALLS = QUICK ? 300 : 2000
+const CALL_WARMUP = QUICK ? 50 : 200
+const STACK_DEPTH = 10000
+const OP_TIMEOUT_MS = 15000             // guards section 3 against a half-finished adapter hanging
+
+let core
+try {
+  core = await import('wasm-sandbox/core')
+} catch (e) {
+  console.error(`cannot import wasm-sandbox/core (${e.message}); build first: npx tsc -p tsconfig.json`)
+  process.exit(1)
+}
+const { meter, MAX_FUEL } = core
+const wabt = await (await import('wabt')).default()
+
+let failed = false
+const fail = (msg) => { failed = true; console.log(`  !! ${msg}`) }
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const geomean = (xs) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length)
+/** Interquartile range / median, as a percentage: how noisy a set of timings was (robust to one outlier). */
+const spread = (xs) => ((percentile(xs, 75) - percentile(xs, 25)) / median(xs)) * 100
+const fmt = (x, d = 1) => x.toFixed(d)
+const fmtInt = (x) => x.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+const fmtFuel = (f) => {
+  const n = Number(f)
+  return n >= 1e9 ? `${fmt(n / 1e9, 2)}G` : n >= 1e6 ? `${fmt(n / 1e6, 1)}M` : fmtInt(f)
+}
+const pad = (s, w) => String(s).padStart(w)
+const padEnd = (s, w) => String(s).padEnd(w)
+function table(headers, rows, align) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
+  const line = (cells) => cells.map((c, i) => (align[i] === 'l' ? padEnd(c, widths[i]) : pad(c, widths[i]))).join('  ').trimEnd()
+  console.log('  ' + line(headers))
+  console.log('  ' + widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const r of rows) console.log('  ' + line(r))
+}
+const withTimeout = (promise, what) => {
+  let timer
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${OP_TIMEOUT_MS} ms`)), OP_TIMEOUT_MS) }),
+  ]).finally(() => clearTimeout(timer))
+}
+const wat2wasm = (name, text) => {
+  const mod = wabt.parseWat(name, text, { simd: true })
+  try { return new Uint8Array(mod.toBinary({}).buffer) } finally { mod.destroy() }
+}
+const f64bits = (bits) => new Float64Array(new BigInt64Array([bits]).buffer)[0]
+
+// ---------------------------------------------------------------------------------------------
+// Section 1: compute kernels
+//
+// n is chosen so one unmetered run takes ~50-200 ms on a 2-core Xeon with Node 20.
+// selfCheck(run, instance) runs the kernel at a small size and compares with a known value or a
+// JS reference, so a broken kernel cannot produce plausible-looking timings.
+
+const KERNELS = [
+  {
+    name: 'fib', n: 35, what: 'recursive fib(35)',
+    expect: 9227465,
+    selfCheck: (run) => run(20) === 6765 || 'fib(20) !== 6765',
+  },
+  {
+    name: 'matmul', n: 600, what: '64x64 f64 matmul x600',
+    selfCheck: (run) => run(2) === matmulReference(2) || 'differs from the JS reference',
+  },
+  {
+    name: 'sieve', n: 40, what: 'sieve below 2^20 x40',
+    expect: 82025 * 40,
+    selfCheck: (run) => run(1) === 82025 || 'not 82025 primes below 2^20',
+  },
+  {
+    name: 'sort', n: 1_000_000, what: 'quicksort 1M i32',
+    selfCheck: (run) => (run(1000) !== -1 && run(1) !== -1) || 'result not sorted',
+    valid: (r) => r !== -1,
+  },
+  {
+    name: 'fnv1a', n: 1000, what: 'FNV-1a 32, 64 KiB x1000',
+    selfCheck: (run, inst) => {
+      const got = run(2)
+      const buf = new Uint8Array(inst.exports.memory.buffer, 0, 65536)
+      let h = 0x811c9dc5
+      for (let r = 0; r < 2; r++) for (let i = 0; i < buf.length; i++) h = Math.imul(h ^ buf[i], 0x01000193)
+      return got === h || `hash ${got} !== JS ${h}`
+    },
+  },
+  {
+    name: 'crc32', n: 600, what: 'CRC-32 table, 64 KiB x600',
+    selfCheck: (run, inst) => {
+      const got = run(2) >>> 0
+      if (typeof zlib.crc32 !== 'function') return true
+      const buf = new Uint8Array(inst.exports.memory.buffer, 1024, 65536)
+      const want = zlib.crc32(buf, zlib.crc32(buf)) >>> 0
+      return got === want || `crc ${got} !== zlib ${want}`
+    },
+  },
+  {
+    name: 'nbody', n: 1_500_000, what: 'n-body 5 bodies, 1.5M steps',
+    selfCheck: (run) => {
+      const e = f64bits(run(1000))
+      return Math.abs(e - -0.169087605) < 1e-9 || `energy after 1000 steps ${e} !== -0.169087605`
+    },
+  },
+]
+
+/** JS twin of matmul.wat (same operation order, so bit-identical). */
+function matmulReference(reps) {
+  const A = new Float64Array(4096), B = new Float64Array(4096)
+  for (let i = 0; i < 4096; i++) {
+    A[i] = (((i * 7 + 3) >>> 0) % 101) / 50 - 1
+    B[i] = (((i * 13 + 5) >>> 0) % 97) / 48 - 1
+  }
+  let total = 0
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < 64; i++) {
+      for (let j = 0; j < 64; j++) {
+        let acc = 0
+        for (let k = 0; k < 64; k++) acc += A[i * 64 + k] * B[k * 64 + j]
+        total += acc
+      }
+    }
+  }
+  return new BigInt64Array(new Float64Array([total]).buffer)[0]
+}
+
+async function instantiate(bytes, imports = {}) {
+  const module = await WebAssembly.compile(bytes)
+  return WebAssembly.instantiate(module, imports)
+}
+
+async function benchKernel(k) {
+  const text = readFileSync(join(here, 'kernels', `${k.name}.wat`), 'utf8')
+  const plain = wat2wasm(`${k.name}.wat`, text)
+  const metered = meter(plain, { fuel: 'unlimited' })
+  const deep = meter(plain, { fuel: 'unlimited', stackDepth: STACK_DEPTH })
+  const variants = [
+    { id: 'plain', instance: await instantiate(plain), ctl: null },
+    { id: 'metered', instance: await instantiate(metered.bytes, metered.imports), result: metered },
+    { id: 'depth', instance: await instantiate(deep.bytes, deep.imports), result: deep },
+  ]
+  for (const v of variants) {
+    if (v.result) v.ctl = v.result.fuel(v.instance)
+    const run = v.instance.exports.run
+    const check = k.selfCheck(run, v.instance)
+    if (check !== true) throw new Error(`${k.name} self-check failed (${v.id}): ${check}`)
+  }
+
+  const runOnce = (v) => {
+    v.ctl?.set(MAX_FUEL)
+    const t0 = performance.now()
+    const r = v.instance.exports.run(k.n)
+    const ms = performance.now() - t0
+    return { r, ms, fuel: v.ctl ? v.ctl.used() : null }
+  }
+
+  for (let i = 0; i < WARMUP; i++) for (const v of variants) runOnce(v)
+
+  const times = { plain: [], metered: [], depth: [] }
+  const fuel = { metered: new Set(), depth: new Set() }
+  const results = new Set()
+  const noisy = () => Math.max(spread(times.plain), spread(times.metered), spread(times.depth)) > NOISY
+  let round = 0
+  for (; round < ROUNDS || (round < MAX_ROUNDS && noisy()); round++) {
+    // rotate the order each round so no variant always runs first (or right after another)
+    for (let j = 0; j < variants.length; j++) {
+      const v = variants[(round + j) % variants.length]
+      const { r, ms, fuel: f } = runOnce(v)
+      times[v.id].push(ms)
+      results.add(typeof r === 'bigint' ? `${r}n` : String(r))
+      if (f !== null) fuel[v.id].add(f)
+    }
+  }
+  if (results.size !== 1) throw new Error(`${k.name}: checksums differ between runs/variants: ${[...results].join(', ')}`)
+  const checksum = [...results][0]
+  if (k.expect !== undefined && checksum !== String(k.expect)) throw new Error(`${k.name}: checksum ${checksum}, expected ${k.expect}`)
+  if (k.valid && !k.valid(Number(checksum))) throw new Error(`${k.name}: invalid checksum ${checksum}`)
+  if (fuel.metered.size !== 1) throw new Error(`${k.name}: fuel used differs between runs: ${[...fuel.metered].join(', ')}`)
+  const fuelUsed = [...fuel.metered][0]
+  const fuelDepth = [...fuel.depth][0]
+  const plainMs = median(times.plain), meteredMs = median(times.metered), depthMs = median(times.depth)
+  return {
+    name: k.name, what: k.what, checksum, fuelUsed, fuelDepth, rounds: round,
+    plainMs, meteredMs, depthMs,
+    ratio: meteredMs / plainMs, ratioDepth: depthMs / plainMs,
+    noise: Math.max(spread(times.plain), spread(times.metered), spread(times.depth)),
+    fuelPerNs: Number(fuelUsed) / (plainMs * 1e6),
+    growth: (metered.bytes.length / plain.length - 1) * 100,
+  }
+}
+
+async function sectionKernels() {
+  console.log(`\n== 1. Compute kernels: unmetered vs meter() (fuel: 'unlimited') vs + stackDepth: ${STACK_DEPTH}`)
+  console.log(`   median of ${ROUNDS}+ interleaved rounds after ${WARMUP} warm-up runs per variant; ratio = metered / unmetered`)
+  const rows = []
+  const out = []
+  for (const k of KERNELS) {
+    if (ONLY.length && !ONLY.includes(k.name)) continue
+    try {
+      const r = await benchKernel(k)
+      out.push(r)
+      rows.push([r.name, r.what, fmt(r.plainMs), fmt(r.meteredMs), `${fmt(r.ratio, 2)}x`, fmt(r.depthMs), `${fmt(r.ratioDepth, 2)}x`,
+        fmtFuel(r.fuelUsed), fmt(r.fuelPerNs, 2), `${fmt(r.noise, 0)}%`, r.rounds, r.checksum])
+      process.stderr.write(`   (${k.name}: done)\n`) // progress, on stderr to keep stdout clean
+    } catch (e) {
+      fail(e.message)
+      rows.push([k.name, k.what, 'FAILED', '', '', '', '', '', '', '', '', ''])
+    }
+  }
+  console.log()
+  table(['kernel', 'workload', 'plain ms', 'metered ms', 'ratio', '+depth ms', 'ratio', 'fuel/run', 'fuel/ns', 'noise', 'rounds', 'checksum (all agree)'],
+    rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
+  if (out.length === 0) return null
+  const gm = geomean(out.map((r) => r.ratio))
+  const gmDepth = geomean(out.map((r) => r.ratioDepth))
+  console.log(`\n  geometric mean of ratios: metered ${fmt(gm, 2)}x   metered + stackDepth ${fmt(gmDepth, 2)}x   (${out.length} kernels)`)
+  console.log('  fuel/ns = fuel of one run / unmetered ns: metered instructions the engine retires per ns unmetered.')
+  console.log(`  noise = largest interquartile range / median of the three variants' timings; rounds go from ${ROUNDS} up to ${MAX_ROUNDS} while it is above ${NOISY}%.`)
+  const depthFuel = out.filter((r) => r.fuelDepth !== r.fuelUsed)
+  if (depthFuel.length) console.log(`  note: fuel differs with stackDepth for ${depthFuel.map((r) => `${r.name} (${r.fuelDepth})`).join(', ')}`)
+  const worst = out.reduce((a, b) => (b.ratio > a.ratio ? b : a))
+  const best = out.reduce((a, b) => (b.ratio < a.ratio ? b : a))
+  return { gm, gmDepth, worst, best, count: out.length }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section 2: rewrite throughput
+
+async function sectionRewrite() {
+  console.log(`\n== 2. Rewrite throughput: meter(bytes, { fuel: 'unlimited' }), median of ${REWRITE_RUNS} after 1 warm-up (MB = 10^6 bytes)`)
+  const files = [
+    ['esbuild.wasm', 'node_modules/esbuild-wasm/esbuild.wasm'],
+    ['sql-wasm.wasm', 'node_modules/sql.js/dist/sql-wasm.wasm'],
+  ]
+  const rows = []
+  const out = []
+  for (const [name, rel] of files) {
+    let bytes
+    try { bytes = new Uint8Array(readFileSync(join(root, rel))) } catch (e) { fail(`${rel}: ${e.message}`); continue }
+    try {
+      meter(bytes, { fuel: 'unlimited' }) // warm-up
+      const ms = []
+      let result
+      for (let i = 0; i < REWRITE_RUNS; i++) {
+        const t0 = performance.now()
+        result = meter(bytes, { fuel: 'unlimited' })
+        ms.push(performance.now() - t0)
+      }
+      const deep = meter(bytes, { fuel: 'unlimited', stackDepth: STACK_DEPTH })
+      const valid = WebAssembly.validate(result.bytes) && WebAssembly.validate(deep.bytes)
+      if (!valid) fail(`${name}: instrumented output does not validate`)
+      const mb = bytes.length / 1e6
+      const med = median(ms)
+      const r = {
+        name, mb, ms: med, mbps: mb / (med / 1000),
+        growth: (result.bytes.length / bytes.length - 1) * 100,
+        growthDepth: (deep.bytes.length / bytes.length - 1) * 100,
+        valid,
+      }
+      out.push(r)
+      rows.push([name, fmt(mb, 2), fmt(med, 0), fmt(r.mbps, 1), `${fmt(Math.min(...ms), 0)}-${fmt(Math.max(...ms), 0)}`,
+        `+${fmt(r.growth, 1)}%`, `+${fmt(r.growthDepth, 1)}%`, valid ? 'yes' : 'NO'])
+    } catch (e) {
+      fail(`${name}: ${e.message}`)
+      rows.push([name, fmt(bytes.length / 1e6, 2), 'FAILED', '', '', '', '', ''])
+    }
+  }
+  console.log()
+  table(['module', 'MB in', 'ms', 'MB/s', 'ms range', 'size', 'size +depth', 'validates'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'])
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section 3: Sandbox round trips
+
+const ADD_WAT = `(module
+  (func (export "add") (param i32 i32) (result i32)
+    local.get 0
+    local.get 1
+    i32.add))`
+
+const ECHO_WORKER = `
+const { parentPort } = require('node:worker_threads')
+parentPort.on('message', (m) => {
+  parentPort.postMessage({ id: m.id, ok: true, value: m.args[0] + m.args[1] })
+})`
+
+async function rawWorkerRoundTrips() {
+  const worker = new Worker(ECHO_WORKER, { eval: true })
+  let pending = null
+  worker.on('message', (m) => { const p = pending; pending = null; p(m) })
+  worker.on('error', (e) => { console.log(`  raw worker error: ${e.message}`) })
+  const roundTrip = (id, a, b) => new Promise((resolve) => { pending = resolve; worker.postMessage({ id, fn: 'add', args: [a, b] }) })
+  try {
+    for (let i = 0; i < CALL_WARMUP; i++) await roundTrip(i, i, 2)
+    const us = []
+    for (let i = 0; i < CALLS; i++) {
+      const t0 = performance.now()
+      const m = await roundTrip(i, i, 2)
+      us.push((performance.now() - t0) * 1000)
+      if (m.value !== i + 2) throw new Error(`raw worker echoed ${m.value}, expected ${i + 2}`)
+    }
+    return us
+  } finally {
+    await worker.terminate()
+  }
+}
+
+function directCalls() {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(wat2wasm('add.wat', ADD_WAT)))
+  const add = instance.exports.add
+  let sink = 0
+  for (let i = 0; i < 100000; i++) sink += add(i, 2)
+  const N = 1_000_000
+  const t0 = performance.now()
+  for (let i = 0; i < N; i++) sink += add(i, 2)
+  const ns = ((performance.now() - t0) * 1e6) / N
+  return { ns, sink }
+}
+
+async function sectionSandbox() {
+  console.log('\n== 3. Sandbox round trips (the Node adapter: import { Sandbox } from \'wasm-sandbox\')')
+  let Sandbox
+  let why = ''
+  try {
+    ({ Sandbox } = await import('wasm-sandbox'))
+  } catch (e) {
+    why = ` (import failed: ${e.message})`
+  }
+  const raw = await rawWorkerRoundTrips()
+  const rawUs = median(raw)
+  const direct = directCalls()
+  if (typeof Sandbox !== 'function' || typeof Sandbox.create !== 'function') {
+    console.log(`  sandbox: not available yet${why}`)
+    console.log()
+    table(['measure', 'median', 'p90', 'n'], [
+      ['raw Worker postMessage round trip', `${fmt(rawUs, 1)} us`, `${fmt(percentile(raw, 90), 1)} us`, raw.length],
+      ['direct in-process instance.exports.add()', `${fmt(direct.ns, 1)} ns`, '', '1000000'],
+    ], ['l', 'r', 'r', 'r'])
+    return { available: false, rawUs }
+  }
+
+  try {
+    const options = { fuel: 1e6 }
+    // cold: the first create also loads the adapter's worker code
+    let t0 = performance.now()
+    const first = await withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create')
+    const coldMs = performance.now() - t0
+    await withTimeout(first.close(), 'close')
+    const createMs = []
+    for (let i = 0; i < CREATE_RUNS; i++) {
+      t0 = performance.now()
+      const sb = await withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create')
+      createMs.push(performance.now() - t0)
+      await withTimeout(sb.close(), 'close')
+    }
+
+    const sb = await withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create')
+    const calls = []
+    try {
+      for (let i = 0; i < CALL_WARMUP; i++) await withTimeout(sb.call('add', i, 2), 'call')
+      for (let i = 0; i < CALLS; i++) {
+        t0 = performance.now()
+        const v = await withTimeout(sb.call('add', i, 2), 'call')
+        calls.push((performance.now() - t0) * 1000)
+        if (v !== i + 2) throw new Error(`sb.call('add', ${i}, 2) returned ${v}`)
+      }
+    } finally {
+      await withTimeout(sb.close(), 'close')
+    }
+    const callUs = median(calls)
+    const createMed = median(createMs)
+    console.log()
+    table(['measure', 'median', 'p90', 'n'], [
+      ['Sandbox.create(wat text, { fuel: 1e6 })', `${fmt(createMed, 1)} ms`, `${fmt(percentile(createMs, 90), 1)} ms`, createMs.length],
+      ['  (first, cold create)', `${fmt(coldMs, 1)} ms`, '', 1],
+      ['sb.call(\'add\', i, 2) round trip', `${fmt(callUs, 1)} us`, `${fmt(percentile(calls, 90), 1)} us`, calls.length],
+      ['raw Worker postMessage round trip', `${fmt(rawUs, 1)} us`, `${fmt(percentile(raw, 90), 1)} us`, raw.length],
+      ['direct in-process instance.exports.add()', `${fmt(direct.ns, 1)} ns`, '', '1000000'],
+    ], ['l', 'r', 'r', 'r'])
+    const ratio = callUs / rawUs
+    console.log(`\n  call / raw round trip: ${fmt(ratio, 2)}x`)
+    return { available: true, createMs: createMed, coldMs, callUs, rawUs, ratio }
+  } catch (e) {
+    fail(`sandbox section: ${e.code ? `${e.code}: ` : ''}${e.message}`)
+    return { available: false, error: e.message, rawUs }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section 4: host functions and bytes
+
+const HOST_WAT = `(module
+  (import "env" "inc" (func $inc (param i32) (result i32)))
+  (func (export "callHost") (param i32) (result i32) (call $inc (local.get 0))))`
+
+const BYTES_WAT = `(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "alloc") (param $len i32) (result i32) (local $p i32) (local $need i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.set $need (i32.sub (i32.shr_u (i32.add (global.get $heap) (i32.const 65535)) (i32.const 16)) (memory.size)))
+    (if (i32.gt_s (local.get $need) (i32.const 0)) (then (drop (memory.grow (local.get $need)))))
+    (local.get $p))
+  (func (export "free") (param i32 i32) (global.set $heap (i32.const 1024)))
+  (func (export "echo") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get 0)) (i64.const 32)) (i64.extend_i32_u (local.get 1)))))`
+
+async function sectionRpc() {
+  console.log('\n== 4. Host functions and bytes calls')
+  const { Sandbox } = await import('wasm-sandbox')
+  const hostSb = await Sandbox.create(HOST_WAT, { imports: { env: { inc: (x) => x + 1 } } })
+  const host = []
+  for (let i = 0; i < CALL_WARMUP; i++) await hostSb.call('callHost', i)
+  for (let i = 0; i < CALLS; i++) {
+    const t0 = performance.now()
+    if (await hostSb.call('callHost', i) !== i + 1) throw new Error('callHost')
+    host.push((performance.now() - t0) * 1000)
+  }
+  await hostSb.close()
+  const bytesSb = await Sandbox.create(BYTES_WAT, { memory: '512MB', timeout: '60s' })
+  const throughput = []
+  for (const size of [1 << 20, 64 << 20]) {
+    const input = new Uint8Array(size).fill(7)
+    const runs = size > 1 << 20 ? 5 : 50
+    await bytesSb.callBytes('echo', input)
+    const ms = []
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now()
+      const out = await bytesSb.callBytes('echo', input)
+      ms.push(performance.now() - t0)
+      if (out.length !== size) throw new Error('echo length')
+    }
+    throughput.push({ size, ms: median(ms), mbps: (2 * size) / 1e6 / (median(ms) / 1000) })
+  }
+  await bytesSb.close()
+  console.log()
+  table(['measure', 'median', 'n'], [
+    ['call -> guest -> host function -> guest -> result', `${fmt(median(host), 1)} us`, host.length],
+    ...throughput.map((t) => [`callBytes echo ${t.size >> 20} MiB (in + out)`, `${fmt(t.ms, 1)} ms = ${fmt(t.mbps, 0)} MB/s`, t.size > 1 << 20 ? 5 : 50]),
+  ], ['l', 'r', 'r'])
+  return { hostUs: median(host), throughput }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section 5: WASI commands
+
+const HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+const NODE_WASI_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { WASI } = require('node:wasi')
+const wasi = new WASI({ version: 'preview1', args: ['hello'], env: {}, stdout: workerData.out, returnOnExit: true })
+const instance = new WebAssembly.Instance(workerData.module, { wasi_snapshot_preview1: wasi.wasiImport })
+parentPort.postMessage(wasi.start(instance))`
+
+async function sectionWasi() {
+  console.log('\n== 5. WASI: runCommand of a C hello world (clang --target=wasm32-wasi)')
+  const { execFileSync } = await import('node:child_process')
+  const { mkdtempSync, writeFileSync, readFileSync, openSync, closeSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(os.tmpdir(), 'bench-wasi-'))
+  try {
+    writeFileSync(join(dir, 'hello.c'), HELLO_C)
+    execFileSync('clang', ['--target=wasm32-wasi', '-O2', join(dir, 'hello.c'), '-o', join(dir, 'hello.wasm')])
+  } catch (e) {
+    console.log(`  skipped: clang for wasm32-wasi is not installed (${e.message.split('\n')[0]})`)
+    return null
+  }
+  const bytes = readFileSync(join(dir, 'hello.wasm'))
+  const { Sandbox } = await import('wasm-sandbox')
+  const RUNS = QUICK ? 5 : 20
+  const cold = [], warm = [], node = []
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now()
+    const sb = await Sandbox.create(bytes, { wasi: true })
+    const out = await sb.runCommand()
+    cold.push(performance.now() - t0)
+    if (out.stdout !== 'hello\n') throw new Error(`hello printed ${JSON.stringify(out.stdout)}`)
+    await sb.close()
+  }
+  const sb = await Sandbox.create(bytes, { wasi: true })
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now()
+    await sb.runCommand()
+    warm.push(performance.now() - t0)
+  }
+  await sb.close()
+  const module = new WebAssembly.Module(bytes)
+  for (let i = 0; i < RUNS; i++) {
+    const out = openSync('/dev/null', 'w')
+    const t0 = performance.now()
+    const worker = new Worker(NODE_WASI_WORKER, { eval: true, workerData: { module, out } })
+    await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
+    node.push(performance.now() - t0)
+    await worker.terminate()
+    closeSync(out)
+  }
+  console.log()
+  table(['measure', 'median', 'n'], [
+    ['cold: Sandbox.create + runCommand (new worker, compile)', `${fmt(median(cold), 1)} ms`, RUNS],
+    ['warm: runCommand on a live sandbox (fresh instance)', `${fmt(median(warm), 2)} ms`, RUNS],
+    ['node:wasi in a fresh worker (module precompiled)', `${fmt(median(node), 1)} ms`, RUNS],
+  ], ['l', 'r', 'r'])
+  return { cold: median(cold), warm: median(warm), node: median(node) }
+}
+
+function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = performance.now()
+const cpu = os.cpus()[0]?.model ?? 'unknown cpu'
+const env = `node ${process.version} (V8 ${process.versions.v8}), ${cpu.trim()}, ${os.cpus().length} cores, ${os.platform()} ${os.arch()}`
+console.log(`wasm-sandbox benchmarks${QUICK ? ' (--quick)' : ''}`)
+console.log(`  ${env}`)
+console.log(`  load average at start: ${os.loadavg().map((x) => fmt(x, 2)).join(' ')}`)
+if (os.loadavg()[0] >= 0.75) console.log('  note: something else is using a core (load average >= 0.75): expect noisier timings; the medians absorb most of it')
+
+const kernels = SKIP.has('kernels') ? null : await sectionKernels()
+const rewrite = SKIP.has('rewrite') ? [] : await sectionRewrite()
+const sandbox = SKIP.has('sandbox') ? null : await sectionSandbox()
+const rpc = SKIP.has('rpc') ? null : await sectionRpc()
+const wasiBench = SKIP.has('wasi') ? null : await sectionWasi()
+
+const totalS = (performance.now() - started) / 1000
+console.log(`\n  total ${fmt(totalS, 1)} s; load average at end: ${os.loadavg().map((x) => fmt(x, 2)).join(' ')}`)
+
+// Summary, for pasting into a README.
+console.log('\n== Summary (paste into README)\n')
+console.log('```')
+console.log(`wasm-sandbox benchmarks — ${env}`)
+if (kernels) {
+  console.log(`Fuel metering overhead, ${kernels.count} compute kernels (geometric mean of metered/unmetered time):`)
+  console.log(`  ${fmt(kernels.gm, 2)}x metered, ${fmt(kernels.gmDepth, 2)}x with stackDepth; range ${fmt(kernels.best.ratio, 2)}x (${kernels.best.name}) to ${fmt(kernels.worst.ratio, 2)}x (${kernels.worst.name})`)
+}
+for (const r of rewrite) {
+  console.log(`meter() rewrite of ${r.name} (${fmt(r.mb, 1)} MB): ${fmt(r.mbps, 1)} MB/s, output +${fmt(r.growth, 1)}% (+${fmt(r.growthDepth, 1)}% with stackDepth)`)
+}
+if (sandbox) {
+  if (sandbox.available) {
+    console.log(`Sandbox call round trip: ${fmt(sandbox.callUs, 1)} us vs ${fmt(sandbox.rawUs, 1)} us for a raw Worker postMessage (${fmt(sandbox.ratio, 2)}x); Sandbox.create: ${fmt(sandbox.createMs, 1)} ms`)
+  } else {
+    console.log(`Sandbox call round trip: not available yet (raw Worker postMessage round trip: ${fmt(sandbox.rawUs, 1)} us)`)
+  }
+}
+if (rpc) {
+  console.log(`Host function call (guest -> host -> guest, inside a call): ${fmt(rpc.hostUs, 1)} us; bytes: ${rpc.throughput.map((t) => `${t.size >> 20} MiB ${fmt(t.mbps, 0)} MB/s`).join(', ')}`)
+}
+if (wasiBench) {
+  console.log(`WASI hello: cold ${fmt(wasiBench.cold, 1)} ms, warm ${fmt(wasiBench.warm, 2)} ms; node:wasi in a fresh worker ${fmt(wasiBench.node, 1)} ms`)
+}
+console.log('```')
+
+if (failed) console.log('\nSome checks FAILED (see "!!" lines above).')
+process.exit(failed ? 1 : 0)
