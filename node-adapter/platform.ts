@@ -1,7 +1,7 @@
 import type { Platform } from '../core/index.js'
 import { loadSource } from './load-source.js'
 import { spawnWorker } from './spawn-worker.js'
-import { watToWasm } from './wat-to-wasm.js'
+import { watToWasm } from '../core/index.js'
 
 /** The Node.js implementation of core's {@link Platform}. */
 export const nodePlatform: Platform = {

@@ -1,4 +1,4 @@
-import { SandboxBase, type Platform, type SandboxOptions } from '../core/index.js'
+import { runOnce, SandboxBase, type Platform, type SandboxOptions } from '../core/index.js'
 import { nodePlatform } from './platform.js'
 
 /**
@@ -10,11 +10,6 @@ export class Sandbox extends SandboxBase {
 }
 
 /** Creates a sandbox, calls `fn` once with `args`, closes it and returns the result. */
-export async function run(source: unknown, fn: string, args: unknown[] = [], options: SandboxOptions = {}): Promise<any> {
-  const sandbox = await Sandbox.create(source, options)
-  try {
-    return await sandbox.call(fn, ...args)
-  } finally {
-    await sandbox.close()
-  }
+export function run(source: unknown, fn: string, args: unknown[] = [], options: SandboxOptions = {}): Promise<any> {
+  return runOnce(Sandbox, source, fn, args, options)
 }

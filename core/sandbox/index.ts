@@ -1,6 +1,7 @@
-export { SandboxBase } from './sandbox-base.js'
+export { runOnce, SandboxBase } from './sandbox-base.js'
 export type { BatchCall, BatchResult, CommandOutput } from './sandbox-base.js'
 export type { HostContext } from './host-context.js'
 export { isWatText, bytesLookLikeText } from './detect-source.js'
 export type { CallOptions, AbortSignalLike } from './call-args.js'
 export type { LoadedSource, Platform, WorkerHandle } from './platform.js'
+export { watToWasm } from './wat-to-wasm.js'

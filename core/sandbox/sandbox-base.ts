@@ -89,10 +89,9 @@ export class SandboxBase {
     const policy = normalizeOptions(options)
     const prepared = await prepareModule(Self.platform, source, policy)
     checkImports(prepared.info, policy)
-    if (prepared.settings.hostImports.length > 0 && typeof SharedArrayBuffer === 'undefined') {
-      throw new SandboxError('CONFIG', 'imports: host functions need SharedArrayBuffer, which this runtime does not provide', {
-        field: 'imports', suggestion: 'in a browser, serve the page cross-origin isolated: Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp',
-      })
+    if (prepared.settings.hostImports.length > 0 && !(Self.platform.sharedMemory && typeof SharedArrayBuffer !== 'undefined')) {
+      const suggestion = 'serve the page cross-origin isolated, with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp'
+      throw new SandboxError('CONFIG', `imports: host functions need SharedArrayBuffer, which this page does not have; ${suggestion}`, { field: 'imports', suggestion })
     }
     const sandbox = new Self(Self.platform, prepared, policy)
     try {
@@ -473,6 +472,18 @@ export class SandboxBase {
     for (const settle of [...live.pending.values()]) settle(reason)
     live.channel?.abandon()
     await live.worker.terminate()
+  }
+}
+
+/**
+ * `run(source, fn, args, options)` for an adapter's Sandbox class: create, call once, close.
+ */
+export async function runOnce(Sandbox: { create(source: unknown, options?: SandboxOptions): Promise<SandboxBase> }, source: unknown, fn: string, args: unknown[] = [], options: SandboxOptions = {}): Promise<any> {
+  const sandbox = await Sandbox.create(source, options)
+  try {
+    return await sandbox.call(fn, ...args)
+  } finally {
+    await sandbox.close()
   }
 }
 

@@ -1,4 +1,4 @@
-import { SandboxError } from '../core/index.js'
+import { SandboxError } from '../errors/index.js'
 
 type Wabt = Awaited<ReturnType<typeof import('wabt')>>
 let wabt: Promise<Wabt> | null = null

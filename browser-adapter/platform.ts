@@ -1,0 +1,21 @@
+import type { Platform } from '../core/index.js'
+import { loadSource } from './load-source.js'
+import { spawnWorker } from './spawn-worker.js'
+import { watToWasm } from '../core/index.js'
+
+/** The browser implementation of core's {@link Platform}. */
+export const browserPlatform: Platform = {
+  loadSource,
+  watToWasm,
+  compile: (bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
+  moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
+  spawnWorker,
+  // SharedArrayBuffer (host functions, the fast call path) needs a cross-origin-isolated page.
+  get sharedMemory() {
+    return globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined'
+  },
+  hostMounts: false,
+  now: () => performance.now(),
+  setTimer: (callback, ms) => setTimeout(callback, ms),
+  clearTimer: (handle) => clearTimeout(handle as number),
+}

@@ -1,0 +1,15 @@
+import { runOnce, SandboxBase, type Platform, type SandboxOptions } from '../core/index.js'
+import { browserPlatform } from './platform.js'
+
+/**
+ * A WebAssembly module running in its own Web Worker under a policy — the same API and
+ * behaviour as the Node adapter (see the README).
+ */
+export class Sandbox extends SandboxBase {
+  protected static override platform: Platform = browserPlatform
+}
+
+/** Creates a sandbox, calls `fn` once with `args`, closes it and returns the result. */
+export function run(source: unknown, fn: string, args: unknown[] = [], options: SandboxOptions = {}): Promise<any> {
+  return runOnce(Sandbox, source, fn, args, options)
+}

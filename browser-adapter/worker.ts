@@ -1,0 +1,12 @@
+/// <reference lib="webworker" />
+import { serveGuest, type Endpoint, type HostMessage, type WorkerMessage } from '../core/index.js'
+
+const scope = self as unknown as DedicatedWorkerGlobalScope
+const endpoint: Endpoint<HostMessage, WorkerMessage> = {
+  post: (message, transfer) => scope.postMessage(message, (transfer ?? []) as Transferable[]),
+  onMessage: (handler) => scope.addEventListener('message', (event) => handler(event.data)),
+}
+
+serveGuest(endpoint, {
+  instantiate: (module, imports) => WebAssembly.instantiate(module as WebAssembly.Module, imports as WebAssembly.Imports),
+})

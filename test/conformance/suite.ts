@@ -1,0 +1,186 @@
+/**
+ * The conformance suite: one list of cases run against the Node adapter (in vitest) and the
+ * browser adapter (in Chromium), whose results must be identical. Results are plain JSON:
+ * values, error codes and fields, fuel counts, WASI output and audit events (without times).
+ */
+type Api = typeof import('wasm-sandbox')
+
+const ADD = '(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))'
+
+const KITCHEN = `(module
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "alloc") (param i32) (result i32) (local i32)
+    (local.set 1 (global.get $heap)) (global.set $heap (i32.add (global.get $heap) (local.get 0))) (local.get 1))
+  (func (export "echo") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get 0)) (i64.const 32)) (i64.extend_i32_u (local.get 1))))
+  (func (export "add64") (param i64 i64) (result i64) (i64.add (local.get 0) (local.get 1)))
+  (func (export "mulf32") (param f32 f32) (result f32) (f32.mul (local.get 0) (local.get 1)))
+  (func (export "swap") (param i32 i64) (result i64 i32) (local.get 1) (local.get 0))
+  (func (export "sum") (param $n i32) (result i32) (local $s i32)
+    (block $done (loop $l (br_if $done (i32.eqz (local.get $n)))
+      (local.set $s (i32.add (local.get $s) (local.get $n)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $l)))
+    (local.get $s))
+  (func (export "spin") (loop $l (br $l)))
+  (func (export "boom") unreachable)
+  (func $r (export "recurse") (param i32) (result i32) (i32.add (i32.const 1) (call $r (local.get 0))))
+  (func (export "growForever") (result i32)
+    (loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+    (i32.load (i32.const 0x7ffffff0))))`
+
+const HOST = `(module
+  (import "env" "twice" (func $twice (param i32) (result i32)))
+  (import "env" "shout" (func $shout (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (data (i32.const 0) "hello")
+  (func (export "alloc") (param i32) (result i32) (local i32)
+    (local.set 1 (global.get $heap)) (global.set $heap (i32.add (global.get $heap) (local.get 0))) (local.get 1))
+  (func (export "useTwice") (param i32) (result i32) (call $twice (local.get 0)))
+  (func (export "useShout") (result i32) (i32.wrap_i64 (call $shout (i32.const 0) (i32.const 5)))))`
+
+const WASI_CAT = `(module
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "notes.txt")
+  (data (i32.const 120) "../secret")
+  (func (export "_start") (local $fd i32) (local $n i32)
+    ;; open notes.txt in the first preopen (fd 3) and copy it to stdout
+    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 9) (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 200)))
+    (local.set $fd (i32.load (i32.const 200)))
+    (i32.store (i32.const 0) (i32.const 1024)) (i32.store (i32.const 4) (i32.const 1000))
+    (drop (call $read (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 4) (i32.load (i32.const 8)))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 12)))
+    ;; try to escape, and to read randomness: both denied
+    (i32.store8 (i32.const 300) (call $open (i32.const 3) (i32.const 0) (i32.const 120) (i32.const 9) (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 200)))
+    (i32.store8 (i32.const 301) (call $random (i32.const 400) (i32.const 8)))
+    (i32.store (i32.const 0) (i32.const 300)) (i32.store (i32.const 4) (i32.const 2))
+    (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 12)))
+    (call $exit (i32.const 7))))`
+
+/** A SandboxError (or anything else) as comparable data. */
+function describeError(error: unknown): unknown {
+  const e = error as Record<string, unknown>
+  if (!(error instanceof Error) || typeof e.code !== 'string') return { unexpected: String(error) }
+  const out: Record<string, unknown> = { code: e.code }
+  for (const key of ['kind', 'limit', 'used', 'trap', 'export', 'field', 'offset', 'line', 'imports']) {
+    if (e[key] !== undefined && !(e.code === 'TIMEOUT' && key === 'used')) out[key] = typeof e[key] === 'bigint' ? `${e[key]}n` : e[key]
+  }
+  return out
+}
+
+async function outcome(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    return { value: plain(await promise) }
+  } catch (error) {
+    return { error: describeError(error) }
+  }
+}
+
+/** bigints as strings, bytes as arrays: JSON-comparable. */
+function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return `${value}n`
+  if (value instanceof Uint8Array) return Array.from(value)
+  if (Array.isArray(value)) return value.map(plain)
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]))
+  return value
+}
+
+export const cases: Record<string, (api: Api) => Promise<unknown>> = {
+  async 'run() one-liner'({ run }) {
+    return outcome(run(ADD, 'add', [5, 3], { fuel: 1e6, memory: '16MB', timeout: '1s' }))
+  },
+  async 'numbers, i64, f32, multi-value, fuel counts'({ Sandbox }) {
+    const sb = await Sandbox.create(KITCHEN, { fuel: 1e6 })
+    const results = [
+      await outcome(sb.call('add64', 2n ** 62n, 2n ** 62n)),
+      await outcome(sb.call('mulf32', 1.1, 3)),
+      await outcome(sb.call('swap', 7, 9n)),
+      await outcome(sb.call('sum', 1000)),
+      plain(sb.lastUsage?.fuelUsed),
+      sb.exports().map((e) => `${e.name}:${e.kind}(${e.params})->(${e.results})`),
+    ]
+    await sb.close()
+    return results
+  },
+  async 'limits end in typed errors and the sandbox keeps serving'({ Sandbox }) {
+    const sb = await Sandbox.create(KITCHEN, { fuel: 1e6, memory: '2MB', stackDepth: 100 })
+    const results = []
+    for (const fn of ['spin', 'boom', 'recurse', 'growForever', 'missing']) {
+      results.push(fn, await outcome(fn === 'recurse' ? sb.call(fn, 0) : sb.call(fn)), await outcome(sb.call('sum', 3)))
+    }
+    await sb.close()
+    return results
+  },
+  async 'timeout kills the worker; the next call runs on a fresh instance'({ Sandbox }) {
+    const sb = await Sandbox.create(KITCHEN, { fuel: 'unlimited', timeout: '300ms' })
+    const results = [await outcome(sb.call('spin')), await outcome(sb.call('sum', 4))]
+    await sb.close()
+    return results
+  },
+  async 'bytes, JSON, batch and stream'({ Sandbox }) {
+    const sb = await Sandbox.create(KITCHEN, { fuel: 1e6 })
+    const results = [
+      await outcome(sb.callBytes('echo', new Uint8Array([1, 2, 3]))),
+      await outcome(sb.callJson('echo', { text: 'héllo 𝄞', list: [1, [2, { x: null }]] })),
+      (await sb.callBatch([{ fn: 'sum', args: [10] }, { fn: 'boom' }, { fn: 'sum', args: [20] }])).map((r) => (r.ok ? r.value : describeError(r.error))),
+    ]
+    const streamed: unknown[] = []
+    for await (const v of sb.stream('sum', [[1], [2], [3], [4]])) streamed.push(v)
+    results.push(streamed)
+    await sb.close()
+    return results
+  },
+  async 'bad input is typed'({ Sandbox }) {
+    return [
+      await outcome(Sandbox.create(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5]))),
+      await outcome(Sandbox.create('(module\n (func (result i32)\n  i64.const 1))')),
+      await outcome(Sandbox.create('(module (import "env" "steal" (func)))')),
+      await outcome(Sandbox.create(ADD, { memory: '64 mb' })),
+      await outcome(Sandbox.create('(module (memory 16384))', { memory: '16MB' })),
+    ]
+  },
+  async 'host functions'({ Sandbox }) {
+    const sb = await Sandbox.create(HOST, {
+      imports: {
+        env: {
+          twice: (x: number) => x * 2,
+          shout: async (ptr: number, len: number, ctx: { readString(p: number, l: number): Promise<string> }) => (await ctx.readString(ptr, len)).toUpperCase() + '!',
+        },
+      },
+    })
+    const results = [await outcome(sb.call('useTwice', 21)), await outcome(sb.call('useShout')), sb.usage().hostCalls]
+    await sb.close()
+    return results
+  },
+  async 'WASI command with an in-memory preopen, under the policy'({ Sandbox }) {
+    const sb = await Sandbox.create(WASI_CAT, { wasi: { preopens: { '/data': { files: { 'notes.txt': 'from a virtual file\n' }, readonly: true } } } })
+    const out = await sb.runCommand()
+    const results = {
+      exitCode: out.exitCode, stdout: out.stdout, stderr: Array.from(out.stderrBytes), fuel: plain(out.usage.fuelUsed),
+      audit: sb.audit().map(({ time: _time, ...event }) => event),
+    }
+    await sb.close()
+    return results
+  },
+}
+
+/** Runs every case, in order; a case that throws records the error. */
+export async function runSuite(api: Api, only?: string[]): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown> = {}
+  for (const [name, run] of Object.entries(cases)) {
+    if (only && !only.includes(name)) continue
+    try {
+      results[name] = await run(api)
+    } catch (error) {
+      results[name] = { threw: describeError(error), message: String((error as Error)?.message) }
+    }
+  }
+  return results
+}
