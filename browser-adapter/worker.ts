@@ -1,5 +1,6 @@
 /// <reference lib="webworker" />
-import { serveGuest, type Endpoint, type HostMessage, type WorkerMessage } from '../core/index.js'
+import { serveGuest } from '../core/guest/index.js'
+import type { Endpoint, HostMessage, WorkerMessage } from '../core/protocol/index.js'
 
 const scope = self as unknown as DedicatedWorkerGlobalScope
 const endpoint: Endpoint<HostMessage, WorkerMessage> = {

@@ -10,9 +10,28 @@ const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb:
 
 const WORKER_URL = new URL('./worker.js', import.meta.url)
 
+/**
+ * A worker started ahead of need: starting a thread and loading the guest runner takes
+ * ~30 ms here, most of `Sandbox.create`. One spare is kept (unref'd, so it never keeps the
+ * process alive) and replaced whenever it is taken.
+ */
+let spare: Worker | null = null
+
+function startWorker(): Worker {
+  const worker = new Worker(WORKER_URL, { resourceLimits: RESOURCE_LIMITS })
+  worker.unref()
+  const dropSpare = () => { if (spare === worker) spare = null }
+  worker.once('error', dropSpare)
+  worker.once('exit', dropSpare)
+  return worker
+}
+
 /** One `worker_threads` worker running `worker.ts`. */
 export function spawnWorker(): WorkerHandle {
-  const worker = new Worker(WORKER_URL, { resourceLimits: RESOURCE_LIMITS })
+  const worker = spare ?? startWorker()
+  spare = null
+  worker.ref()
+  setImmediate(() => { spare ??= startWorker() })
   let terminating = false
   return {
     post: (message, transfer) => worker.postMessage(message, transfer as never),

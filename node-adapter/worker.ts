@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads'
 import { mountHostDirectory } from './host-directory.js'
-import { serveGuest, type Endpoint, type HostMessage, type WorkerMessage } from '../core/index.js'
+import { serveGuest } from '../core/guest/index.js'
+import type { Endpoint, HostMessage, WorkerMessage } from '../core/protocol/index.js'
 
 const port = parentPort!
 const endpoint: Endpoint<HostMessage, WorkerMessage> = {

@@ -1,5 +1,6 @@
 import { SandboxError } from '../errors/index.js'
-import { meter } from '../meter/meter.js'
+import { meter, type MeterOptions } from '../meter/meter.js'
+import { ModuleCache, sourceHash } from './module-cache.js'
 import { METER_EXPORTS } from '../meter/meter-control.js'
 import type { ModuleInfo } from '../meter/module-types.js'
 import type { NormalizedPolicy } from '../policy/options.js'
@@ -28,11 +29,29 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   }
   const loaded = await platform.loadSource(source)
   if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
-  const bytes = loaded.kind === 'text' ? await platform.watToWasm(loaded.text) : loaded.bytes
-  const metered = meter(bytes, {
+  const meterOptions = {
     fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
     deferStart: true,
-  })
+  } as const
+  const input = loaded.kind === 'text' ? loaded.text : loaded.bytes
+  const hash = await sourceHash(input)
+  const compile = () => compileMetered(platform, input, meterOptions)
+  const { module, info } = hash === null ? await compile()
+    : await MODULES.get(`${loaded.kind}:${hash}:${JSON.stringify(meterOptions, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`, compile)
+  // Host functions, numbered in import order (checkImports has made sure they are granted).
+  settings.hostImports = info.imports
+    .filter((i) => i.kind === 'function' && !(settings.wasi && i.module === WASI_MODULE))
+    .map((i) => ({ module: i.module, name: i.name, params: i.type!.params, results: i.type!.results }))
+  settings.exportNames = info.exports.filter((e) => e.kind === 'function').map((e) => e.name)
+  return { module, info, settings, signaturesKnown: true }
+}
+
+/** Compiled modules shared by every sandbox of this process or page. */
+const MODULES = new ModuleCache<{ module: unknown; info: ModuleInfo }>()
+
+async function compileMetered(platform: Platform, input: Uint8Array | string, options: MeterOptions): Promise<{ module: unknown; info: ModuleInfo }> {
+  const bytes = typeof input === 'string' ? await platform.watToWasm(input) : input
+  const metered = meter(bytes, options)
   let module: unknown
   try {
     module = await platform.compile(metered.bytes)
@@ -45,12 +64,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
     }
     throw new SandboxError('INTERNAL', `the metered module does not compile although the original does (a wasm-sandbox bug): ${(meteredError as Error).message}`, { cause: meteredError })
   }
-  // Host functions, numbered in import order (checkImports has made sure they are granted).
-  settings.hostImports = metered.info.imports
-    .filter((i) => i.kind === 'function' && !(settings.wasi && i.module === WASI_MODULE))
-    .map((i) => ({ module: i.module, name: i.name, params: i.type!.params, results: i.type!.results }))
-  settings.exportNames = metered.info.exports.filter((e) => e.kind === 'function').map((e) => e.name)
-  return { module, info: metered.info, settings, signaturesKnown: true }
+  return { module, info: metered.info }
 }
 
 /** A module the caller compiled: only accepted when it was compiled from `meter()` output. */

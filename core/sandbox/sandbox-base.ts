@@ -264,7 +264,7 @@ export class SandboxBase {
     })
     const started = this.platform.now()
     const timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${request.fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
-      kind: 'time', limit: timeoutMs, used: this.platform.now() - started, export: request.fn,
+      kind: 'time', limit: timeoutMs, used: Math.max(this.platform.now() - started, timeoutMs), export: request.fn,
       suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
     }), live), timeoutMs)
     const onAbort = () => void this.kill(new SandboxError('CANCELLED', `${request.fn}() was cancelled`, { export: request.fn }), live)
@@ -336,7 +336,7 @@ export class SandboxBase {
           started = this.platform.now()
           const fn = current().fn
           timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
-            kind: 'time', limit: timeoutMs, used: this.platform.now() - started, export: fn,
+            kind: 'time', limit: timeoutMs, used: Math.max(this.platform.now() - started, timeoutMs), export: fn,
             suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
           }), live), timeoutMs)
         }
