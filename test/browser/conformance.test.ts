@@ -4,7 +4,7 @@ import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as api from 'wasm-sandbox'
 import { cases, runSuite } from '../conformance/suite.js'
-import { launchChromium, serveStatic } from './chromium.js'
+import { launchChromium, serveStatic } from './chromium.mjs'
 
 // The same suite, run against the Node adapter here and the browser adapter in Chromium
 // (a page built with Vite that imports 'wasm-sandbox' through the package exports).

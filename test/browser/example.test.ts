@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { build } from 'vite'
 import { expect, it } from 'vitest'
-import { launchChromium, serveStatic } from './chromium.js'
+import { launchChromium, serveStatic } from './chromium.mjs'
 
 // examples/browser builds with Vite (resolving 'wasm-sandbox' through the package exports)
 // and runs in Chromium.

@@ -1,12 +1,14 @@
+// Chromium for tests and benchmarks: Debian's /usr/bin/chromium driven by playwright-core
+// (no browser download), and a static server on 127.0.0.1 with optional COOP/COEP headers.
 import { createReadStream, existsSync, statSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import { extname, join, normalize } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium } from 'playwright-core'
 
-/** Debian's Chromium, driven by playwright-core (no browser download). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
-export function launchChromium(): Promise<Browser> {
+/** @returns {Promise<import('playwright-core').Browser>} */
+export function launchChromium() {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -14,14 +16,16 @@ export function launchChromium(): Promise<Browser> {
   })
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.json': 'application/json', '.wat': 'text/plain' }
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.json': 'application/json', '.wat': 'text/plain' }
 
 /**
  * Serves a built directory on 127.0.0.1. With `isolated`, sends the COOP/COEP headers that
- * make the page cross-origin isolated (SharedArrayBuffer, so host functions and the fast
- * call path).
+ * make the page cross-origin isolated (SharedArrayBuffer: host functions, the fast call path).
+ * @param {string} root
+ * @param {boolean} isolated
+ * @returns {Promise<{ url: string, server: import('node:http').Server }>}
  */
-export async function serveStatic(root: string, isolated: boolean): Promise<{ url: string; server: Server }> {
+export async function serveStatic(root, isolated) {
   const server = createServer((req, res) => {
     const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)))
     const file = path.startsWith(root) && existsSync(path) && statSync(path).isDirectory() ? join(path, 'index.html') : path
@@ -33,6 +37,6 @@ export async function serveStatic(root: string, isolated: boolean): Promise<{ ur
     }
     createReadStream(file).pipe(res)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server }
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${server.address().port}/`, server }
 }
