@@ -43,7 +43,10 @@ const RESTORE_FRAME = 10
  * throw, and after the `end` of a construct that control can reach other than by falling
  * through (an `if`, a `try`, or a `block` some branch targets). A plain `block` nobody
  * branches to, and the end of a `loop`, do not split a segment: that merge is what keeps
- * the overhead low. The charge for a segment is only known at its end, so the pass records
+ * the overhead low. A call does not end a segment either, except inside a try body, where
+ * the callee may throw to a handler in this function: there the code after the call is
+ * charged after it returns. (Frames an exception unwinds have paid for the rest of their
+ * current segment, as a trap's frame has.) The charge for a segment is only known at its end, so the pass records
  * edits (position, kind, argument) and then splices them into a copy of the body: one
  * decoding pass, linear in the body size.
  */
@@ -63,10 +66,13 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
   const depthLimited = ctx.stackDepth !== null
 
   // Scratch arrays, reused across functions.
-  const { editPos, editKind, editArg, segmentCost, kinds, targeted, caught } = SCRATCH
+  const { editPos, editKind, editArg, segmentCost, kinds, targeted, caught, tryBody } = SCRATCH
   editPos.length = editKind.length = editArg.length = segmentCost.length = 0
-  kinds.length = targeted.length = caught.length = 0
-  kinds.push(FUNCTION); targeted.push(false); caught.push(false)
+  kinds.length = targeted.length = caught.length = tryBody.length = 0
+  kinds.push(FUNCTION); targeted.push(false); caught.push(false); tryBody.push(false)
+  // How many enclosing try bodies (legacy try before its first catch, or try_table) there
+  // are: a call inside one may throw to a handler here, so it ends its segment.
+  let tryDepth = 0
   let segment = -1
   let cost = 0
   const insert = (pos: number, kind: number, arg = 0): void => {
@@ -88,7 +94,15 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     targeted[index] = true
     if (handler) caught[index] = true
   }
-  const push = (kind: number): void => { kinds.push(kind); targeted.push(false); caught.push(false) }
+  const push = (kind: number, body = false): void => {
+    kinds.push(kind); targeted.push(false); caught.push(false); tryBody.push(body)
+    if (body) tryDepth++
+  }
+  /** Leaves the try body of the innermost frame, if it is in one. */
+  const leaveTryBody = (): void => {
+    if (tryBody[tryBody.length - 1]) { tryBody[tryBody.length - 1] = false; tryDepth-- }
+  }
+  const pop = (): void => { leaveTryBody(); kinds.pop(); targeted.pop(); caught.pop(); tryBody.pop() }
 
   if (depthLimited) insert(r.pos, ENTER_FRAME)
   insert(r.pos, RELOAD_FUEL)
@@ -103,17 +117,18 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       case 0x02: skipBlockType(r); push(BLOCK); break // block
       case 0x03: skipBlockType(r); push(LOOP); startSegment(r.pos); break // loop: the header pays each iteration
       case 0x04: skipBlockType(r); push(IF); startSegment(r.pos); break // if
-      case 0x06: skipBlockType(r); push(TRY); break // try (legacy exception handling)
+      case 0x06: skipBlockType(r); push(TRY, true); break // try (legacy exception handling)
       case 0x05: startSegment(r.pos); break // else
       case 0x07: // catch tag
       case 0x19: // catch_all
         if (op === 0x07) r.u32()
+        leaveTryBody() // a handler's own calls throw past this try
         if (depthLimited) insert(r.pos, RESTORE_FRAME)
         insert(r.pos, RELOAD_FUEL) // the frames the exception unwound charged the global
         startSegment(r.pos)
         break
       case 0x18: // delegate label: ends the try
-        r.u32(); kinds.pop(); targeted.pop(); caught.pop(); startSegment(r.pos); break
+        r.u32(); pop(); startSegment(r.pos); break
       case 0x1f: { // try_table bt catch*: handlers branch to enclosing labels
         skipBlockType(r)
         const n = r.u32()
@@ -123,13 +138,14 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
           else if (kind > 3) r.fail(`unknown catch kind ${kind}`)
           markTarget(r.u32(), true)
         }
-        push(BLOCK)
+        push(BLOCK, true)
         break
       }
       case 0x0b: { // end
-        const kind = kinds.pop()!
-        const joins = targeted.pop()!
-        const handlerTarget = caught.pop()!
+        const kind = kinds[kinds.length - 1]!
+        const joins = targeted[targeted.length - 1]!
+        const handlerTarget = caught[caught.length - 1]!
+        pop()
         if (kind === FUNCTION) {
           if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
           if (depthLimited) insert(at, END_AND_LEAVE)
@@ -174,9 +190,12 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
         r.u32(); startSegment(r.pos); break
       case 0x10: // call f
       case 0x14: // call_ref type
-        r.u32(); insert(r.pos, RELOAD_FUEL); break // the callee charged the global
       case 0x11: // call_indirect type table
-        r.u32(); r.u32(); insert(r.pos, RELOAD_FUEL); break
+        r.u32()
+        if (op === 0x11) r.u32()
+        insert(r.pos, RELOAD_FUEL) // the callee charged the global
+        if (tryDepth > 0) startSegment(r.pos) // the callee may throw to a handler of ours
+        break
       case 0x40: // memory.grow mem
         insert(at, DYNAMIC_PAGES)
         insert(r.pos + lebLength(code, r.pos), DENIED_MEMORY_GROW, r.u32())
@@ -252,7 +271,7 @@ const SCRATCH_LOCALS = [0x03, 0x7f, 0x01, 0x7e]
 
 const SCRATCH = {
   editPos: [] as number[], editKind: [] as number[], editArg: [] as number[], segmentCost: [] as number[],
-  kinds: [] as number[], targeted: [] as boolean[], caught: [] as boolean[],
+  kinds: [] as number[], targeted: [] as boolean[], caught: [] as boolean[], tryBody: [] as boolean[],
 }
 
 /** Byte length of the LEB128 at `pos`. */
