@@ -251,9 +251,7 @@ export class SandboxBase {
 
   /** One call through shared memory: no message, no structured clone. */
   private async fastCall(live: Live, request: CallRequest, index: number, options: CallOptions): Promise<unknown> {
-    const timeoutMs = options.timeout === undefined ? this.policy.timeoutMs : parseDuration(options.timeout, 'timeout')
-    const signal = options.signal
-    if (signal?.aborted) throw new SandboxError('CANCELLED', `${request.fn}() was cancelled`, { export: request.fn })
+    if (options.signal?.aborted) throw cancelled(request.fn)
     const id = this.nextId++
     let killed: SandboxError | null = null
     let onKilled = () => {}
@@ -262,13 +260,8 @@ export class SandboxBase {
       if (reason instanceof SandboxError) killed = reason
       onKilled()
     })
-    const started = this.platform.now()
-    const timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${request.fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
-      kind: 'time', limit: timeoutMs, used: Math.max(this.platform.now() - started, timeoutMs), export: request.fn,
-      suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
-    }), live), timeoutMs)
-    const onAbort = () => void this.kill(new SandboxError('CANCELLED', `${request.fn}() was cancelled`, { export: request.fn }), live)
-    signal?.addEventListener('abort', onAbort, { once: true })
+    const guard = this.guard(live, options)
+    guard.arm(request.fn)
     const channel = live.channel!
     channel.sendCall(index, request.args)
     let done: number
@@ -280,10 +273,9 @@ export class SandboxBase {
       // A host function that never settles must not outlive a timeout or cancellation.
       await Promise.race([this.serveHostCall(live, hostCall.index, hostCall.args), killedSignal])
     }
-    this.platform.clearTimer(timer)
-    signal?.removeEventListener('abort', onAbort)
+    guard.stop()
     live.pending.delete(id)
-    const wallMs = this.platform.now() - started
+    const wallMs = this.platform.now() - guard.started()
     if (done === Done.KILLED || killed) {
       const error: SandboxError = killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
       error.usage = this.record(undefined, wallMs, true)
@@ -315,10 +307,8 @@ export class SandboxBase {
    * the rest go on in a fresh worker; cancelling fails all that have not finished.
    */
   private async dispatch(calls: CallRequest[], options: CallOptions): Promise<BatchResult[]> {
-    const timeoutMs = options.timeout === undefined ? this.policy.timeoutMs : parseDuration(options.timeout, 'timeout')
     const signal = options.signal
     const outcomes: BatchResult[] = []
-    const cancelled = (fn: string) => new SandboxError('CANCELLED', `${fn}() was cancelled`, { export: fn })
     while (outcomes.length < calls.length) {
       const rest = calls.slice(outcomes.length)
       if (signal?.aborted) {
@@ -328,27 +318,14 @@ export class SandboxBase {
       const live = await this.worker()
       await new Promise<void>((resolve) => {
         const id = this.nextId++
-        let started = this.platform.now()
-        let timer: unknown = null
-        const current = () => rest[outcomes.length - (calls.length - rest.length)]!
-        const arm = () => {
-          if (timer !== null) this.platform.clearTimer(timer)
-          started = this.platform.now()
-          const fn = current().fn
-          timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
-            kind: 'time', limit: timeoutMs, used: Math.max(this.platform.now() - started, timeoutMs), export: fn,
-            suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
-          }), live), timeoutMs)
-        }
-        const onAbort = () => void this.kill(cancelled(current().fn), live)
+        const guard = this.guard(live, options)
         const finish = () => {
-          if (timer !== null) this.platform.clearTimer(timer)
-          signal?.removeEventListener('abort', onAbort)
+          guard.stop()
           live.pending.delete(id)
           resolve()
         }
         live.pending.set(id, (reply) => {
-          const wallMs = this.platform.now() - started
+          const wallMs = this.platform.now() - guard.started()
           if (reply instanceof SandboxError || reply.type === 'error') {
             const error = reply instanceof SandboxError ? reply : SandboxError.from(reply.error)
             const report = reply instanceof SandboxError ? undefined : reply.report
@@ -363,10 +340,9 @@ export class SandboxBase {
             outcomes.push({ ok: true, value: reply.value })
           }
           if (outcomes.length === calls.length) finish()
-          else arm()
+          else guard.arm(calls[outcomes.length]!.fn)
         })
-        arm()
-        signal?.addEventListener('abort', onAbort, { once: true })
+        guard.arm(rest[0]!.fn)
         const message: HostMessage = rest.length === 1
           ? { v: PROTOCOL_VERSION, id, type: 'call', call: rest[0]! }
           : { v: PROTOCOL_VERSION, id, type: 'batch', calls: rest }
@@ -375,6 +351,37 @@ export class SandboxBase {
       })
     }
     return outcomes
+  }
+
+  /**
+   * The per-call timeout and the caller's AbortSignal, for one request to `live`: either
+   * kills the worker, which settles what waits on it with TIMEOUT or CANCELLED. `arm(fn)`
+   * (re)starts the clock for the call now running.
+   */
+  private guard(live: Live, options: CallOptions): { arm(fn: string): void; started(): number; stop(): void } {
+    const timeoutMs = options.timeout === undefined ? this.policy.timeoutMs : parseDuration(options.timeout, 'timeout')
+    let fn = ''
+    let started = this.platform.now()
+    let timer: unknown = null
+    const onTimeout = () => void this.kill(new SandboxError('TIMEOUT', `${fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
+      kind: 'time', limit: timeoutMs, used: Math.max(this.platform.now() - started, timeoutMs), export: fn,
+      suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
+    }), live)
+    const onAbort = () => void this.kill(cancelled(fn), live)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    return {
+      arm: (name) => {
+        if (timer !== null) this.platform.clearTimer(timer)
+        fn = name
+        started = this.platform.now()
+        timer = this.platform.setTimer(onTimeout, timeoutMs)
+      },
+      started: () => started,
+      stop: () => {
+        if (timer !== null) this.platform.clearTimer(timer)
+        options.signal?.removeEventListener('abort', onAbort)
+      },
+    }
   }
 
   /** Records one call's usage (as `lastUsage` and in the total) and returns it. */
@@ -485,6 +492,10 @@ export async function runOnce(Sandbox: { create(source: unknown, options?: Sandb
   } finally {
     await sandbox.close()
   }
+}
+
+function cancelled(fn: string): SandboxError {
+  return new SandboxError('CANCELLED', `${fn}() was cancelled`, { export: fn })
 }
 
 function noSuchExport(fn: string, exports: ExportDescriptor[]): SandboxError {

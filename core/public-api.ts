@@ -1,0 +1,9 @@
+// What `import ... from 'wasm-sandbox'` gives besides Sandbox and run, the same from both
+// adapters (each index re-exports this and adds its own Sandbox and run).
+export {
+  SandboxError, ErrorCode, isSandboxError, meter, PRESETS, DEFAULT_POLICY, DEFAULT_FUEL, DEFAULT_MEMORY_BYTES,
+  DEFAULT_STACK_DEPTH, DEFAULT_TABLE_ELEMENTS, DEFAULT_TIMEOUT_MS, MAX_FUEL,
+} from './index.js'
+export type {
+  BatchCall, BatchResult, CallOptions, CommandOptions, CommandOutput, SecurityEvent, ExportDescriptor, HostContext, HostFunction, PolicyPreset, SandboxErrorDetails, SandboxOptions, Usage, ValueTypeName, WasiOptions,
+} from './index.js'
