@@ -3,7 +3,7 @@ import { createMeterControl, MAX_FUEL, METER_EXPORTS, type MeterControl } from '
 import { CallChannel } from '../protocol/call-channel.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import {
-  PROTOCOL_VERSION, type CallReport, type CallRequest, type Endpoint, type GuestSettings, type HostMessage, type WorkerMessage,
+  PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type Endpoint, type GuestSettings, type HostMessage, type WorkerMessage,
 } from '../protocol/messages.js'
 import { callBytes } from './bytes-abi.js'
 import { classifyError } from './classify-error.js'
@@ -93,7 +93,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     })
     const exitCode = fresh.wasi!.exitCode
     if (!outcome.ok && exitCode === null) return outcome
-    const result = { exitCode: exitCode ?? 0, stdout: fresh.wasi!.stdout.bytes(), stderr: fresh.wasi!.stderr.bytes() }
+    const result: CommandResult = { exitCode: exitCode ?? 0, stdout: fresh.wasi!.stdout.bytes(), stderr: fresh.wasi!.stderr.bytes(), files: fresh.wasi!.files() }
     return { ok: true, value: result, report: outcome.report }
   }
 
@@ -106,9 +106,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
 
   const postOutcome = (id: number, outcome: Outcome, index?: number): void => {
     if (outcome.ok) {
-      const value = outcome.value as { stdout?: unknown; stderr?: unknown } | null
-      const transfer = outcome.value instanceof Uint8Array ? [outcome.value.buffer]
-        : value?.stdout instanceof Uint8Array && value.stderr instanceof Uint8Array ? [value.stdout.buffer, value.stderr.buffer] : undefined
+      const transfer = outcome.value instanceof Uint8Array ? [outcome.value.buffer] : isCommandResult(outcome.value) ? commandBuffers(outcome.value) : undefined
       post({ v: PROTOCOL_VERSION, id, type: 'result', value: outcome.value, report: outcome.report, index }, transfer)
     } else {
       post({ v: PROTOCOL_VERSION, id, type: 'error', error: outcome.error.toJSON(), report: outcome.report, index })
@@ -214,4 +212,13 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       serveChannel()
     })()
   })
+}
+
+function isCommandResult(value: unknown): value is CommandResult {
+  return typeof value === 'object' && value !== null && (value as CommandResult).stdout instanceof Uint8Array && 'files' in value
+}
+
+/** The buffers of a command's output, moved rather than copied to the host. */
+function commandBuffers(result: CommandResult): ArrayBufferLike[] {
+  return [result.stdout.buffer, result.stderr.buffer, ...Object.values(result.files).flatMap((files) => Object.values(files).map((f) => f.buffer))]
 }

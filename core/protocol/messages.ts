@@ -60,6 +60,8 @@ export interface CommandResult {
   exitCode: number
   stdout: Uint8Array
   stderr: Uint8Array
+  /** Writable in-memory preopens after the run: guest path -> relative path -> bytes. */
+  files: Record<string, Record<string, Uint8Array>>
 }
 
 type Envelope<T> = T & { v: typeof PROTOCOL_VERSION; id: number }

@@ -27,6 +27,11 @@ export interface CommandOutput {
   stderr: string
   stdoutBytes: Uint8Array
   stderrBytes: Uint8Array
+  /**
+   * The writable in-memory preopens as the run left them: `files['/out']['report.txt']`.
+   * (Each run starts again from the files given in the options.)
+   */
+  files: Record<string, Record<string, Uint8Array>>
   usage: Usage
 }
 
@@ -183,7 +188,7 @@ export class SandboxBase {
     const result = outcome!.value as CommandResult
     return {
       exitCode: result.exitCode, stdout: decodeUtf8(result.stdout), stderr: decodeUtf8(result.stderr),
-      stdoutBytes: result.stdout, stderrBytes: result.stderr, usage: this.lastUsage!,
+      stdoutBytes: result.stdout, stderrBytes: result.stderr, files: result.files, usage: this.lastUsage!,
     }
   }
 

@@ -1,4 +1,4 @@
-import { File, OpenFile, PreopenDirectory, WASI, WASIProcExit, type Fd } from '@bjorn3/browser_wasi_shim'
+import { Directory, File, OpenFile, PreopenDirectory, WASI, WASIProcExit, type Fd, type Inode } from '@bjorn3/browser_wasi_shim'
 import type { SecurityEvent } from '../audit/security-event.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { Errno, MAX_PATH_BYTES } from './errno.js'
@@ -42,6 +42,8 @@ export class WasiHost {
   private readonly mountOf = new Map<number, number>()
   private readonly readonlyMount: boolean[] = []
   private memory: () => ArrayBuffer = () => new ArrayBuffer(0)
+  /** The writable in-memory preopens, by guest path, to read back after a run. */
+  private readonly writableTrees = new Map<string, Map<string, Inode>>()
   readonly imports: Record<string, WasiFunction>
 
   constructor(private readonly settings: WasiSettings, command: CommandOptions | null, platform: WasiPlatform) {
@@ -50,9 +52,13 @@ export class WasiHost {
     const stdinData = command?.stdin === undefined ? settings.stdin : typeof command.stdin === 'string' ? encodeUtf8(command.stdin) : command.stdin
     const fds: Fd[] = [new OpenFile(new File(stdinData.slice(), { readonly: true })), this.stdout, this.stderr]
     settings.preopens.forEach((preopen, mount) => {
-      const fd = preopen.host !== undefined
-        ? platform.mountHostDirectory?.(preopen.host, preopen.guestPath, preopen.readonly)
-        : new PreopenDirectory(preopen.guestPath, memoryTree(preopen.files, preopen.readonly))
+      let fd: Fd | undefined
+      if (preopen.host !== undefined) fd = platform.mountHostDirectory?.(preopen.host, preopen.guestPath, preopen.readonly)
+      else {
+        const tree = memoryTree(preopen.files, preopen.readonly)
+        if (!preopen.readonly) this.writableTrees.set(preopen.guestPath, tree)
+        fd = new PreopenDirectory(preopen.guestPath, tree)
+      }
       if (!fd) throw new TypeError('host directories can only be mounted in Node')
       this.mountOf.set(fds.length, mount)
       this.readonlyMount.push(preopen.readonly)
@@ -67,6 +73,19 @@ export class WasiHost {
     const exports = instance.exports as { memory?: { buffer: ArrayBuffer } }
     ;(this.shim as unknown as { inst: unknown }).inst = instance
     this.memory = () => exports.memory?.buffer ?? new ArrayBuffer(0)
+  }
+
+  /** The files of every writable in-memory preopen now, by guest path and relative path. */
+  files(): Record<string, Record<string, Uint8Array>> {
+    const out: Record<string, Record<string, Uint8Array>> = {}
+    const walk = (entries: Map<string, Inode>, prefix: string, into: Record<string, Uint8Array>) => {
+      for (const [name, inode] of entries) {
+        if (inode instanceof File) into[prefix + name] = inode.data.slice()
+        else if (inode instanceof Directory) walk(inode.contents, `${prefix}${name}/`, into)
+      }
+    }
+    for (const [guestPath, tree] of this.writableTrees) walk(tree, '', (out[guestPath] = {}))
+    return out
   }
 
   /** Security events since the last call. */
