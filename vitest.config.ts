@@ -8,5 +8,6 @@ export default defineConfig({
     // Each sandbox is a real worker thread; two cores run two test files at a time.
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', './test/support/plain-summary.ts'],
   },
 })
