@@ -1,4 +1,4 @@
-import { runOnce, SandboxBase, type Platform, type SandboxOptions } from '../core/index.js'
+import { runOnce, SandboxBase, SandboxPoolBase, type Platform, type SandboxOptions } from '../core/index.js'
 import { browserPlatform } from './platform.js'
 
 /**
@@ -12,4 +12,10 @@ export class Sandbox extends SandboxBase {
 /** Creates a sandbox, calls `fn` once with `args`, closes it and returns the result. */
 export function run(source: unknown, fn: string, args: unknown[] = [], options: SandboxOptions = {}): Promise<any> {
   return runOnce(Sandbox, source, fn, args, options)
+}
+
+/** Several sandboxes of one module behind one queue (see the README, "Pools"). */
+export class SandboxPool extends SandboxPoolBase<Sandbox> {
+  protected static override Sandbox = Sandbox
+  protected static override timers = browserPlatform
 }

@@ -1,2 +1,2 @@
-export { Sandbox, run } from './sandbox.js'
+export { Sandbox, SandboxPool, run } from './sandbox.js'
 export * from '../core/public-api.js'

@@ -1,0 +1,2 @@
+export { SandboxPoolBase } from './sandbox-pool.js'
+export type { PoolOptions, PoolStats } from './sandbox-pool.js'

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest'
+import { SandboxPool } from 'wasm-sandbox'
+import { rejectsWith } from './helpers.js'
+
+const WAT = `(module
+  (global $calls (mut i32) (i32.const 0))
+  (func (export "add") (param i32 i32) (result i32)
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (i32.add (local.get 0) (local.get 1)))
+  (func (export "calls") (result i32) (global.get $calls))
+  (func (export "boom") unreachable)
+  (func (export "spin") (loop $l (br $l))))`
+
+describe('SandboxPool', () => {
+  it('starts min sandboxes, grows to max under load, and answers every call', async () => {
+    const pool = await SandboxPool.create(WAT, { min: 2, max: 4 })
+    expect(pool.stats()).toMatchObject({ size: 2, idle: 2, busy: 0, queued: 0, calls: 0, failures: 0 })
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => pool.call('add', i, 1)))
+    expect(results).toEqual(Array.from({ length: 100 }, (_, i) => i + 1))
+    const stats = pool.stats()
+    expect(stats.size).toBeGreaterThanOrEqual(2)
+    expect(stats.size).toBeLessThanOrEqual(4)
+    expect(stats).toMatchObject({ busy: 0, queued: 0, calls: 100, failures: 0 })
+    await pool.close()
+  })
+
+  it('counts failures, and a trapping or timed-out call does not take the pool down', async () => {
+    const pool = await SandboxPool.create(WAT, { max: 2, fuel: 'unlimited', timeout: '200ms' })
+    await rejectsWith(pool.call('boom'), 'TRAP')
+    await rejectsWith(pool.call('spin'), 'TIMEOUT')
+    expect(await pool.call('add', 2, 3)).toBe(5)
+    expect(pool.stats()).toMatchObject({ calls: 3, failures: 2 })
+    await pool.close()
+  })
+
+  it('rejects with OVERLOADED beyond maxQueued', async () => {
+    const pool = await SandboxPool.create(WAT, { max: 1, maxQueued: 1, fuel: 'unlimited', timeout: '300ms' })
+    const running = pool.call('spin')
+    const queued = pool.call('add', 1, 1)
+    const error = await rejectsWith(pool.call('add', 2, 2), 'OVERLOADED')
+    expect(error).toMatchObject({ kind: 'queue', limit: 1, used: 1 })
+    await rejectsWith(running, 'TIMEOUT')
+    expect(await queued).toBe(2)
+    await pool.close()
+  })
+
+  it('close() lets running calls finish and refuses new ones', async () => {
+    const pool = await SandboxPool.create(WAT, { max: 1 })
+    const running = pool.call('add', 20, 22)
+    const closing = pool.close()
+    expect(await running).toBe(42)
+    await closing
+    await rejectsWith(pool.call('add', 1, 1), 'CLOSED')
+    expect(pool.stats()).toMatchObject({ busy: 0, calls: 1 })
+  })
+
+  it('shares the compiled module and keeps instance state per sandbox', async () => {
+    const pool = await SandboxPool.create(WAT, { min: 1, max: 1 })
+    for (let i = 0; i < 5; i++) await pool.call('add', 1, 1)
+    expect(await pool.call('calls')).toBe(5)
+    await pool.close()
+  })
+
+  it('validates its options', async () => {
+    expect((await rejectsWith(SandboxPool.create(WAT, { min: 5, max: 2 }), 'CONFIG')).field).toBe('min')
+    expect((await rejectsWith(SandboxPool.create(WAT, { max: 0 }), 'CONFIG')).field).toBe('max')
+    expect((await rejectsWith(SandboxPool.create(WAT, { fuel: 'x' as never }), 'CONFIG')).field).toBe('fuel')
+    await rejectsWith(SandboxPool.create('(module (import "env" "f" (func)))'), 'LINK_ERROR')
+  })
+
+  it('closes idle sandboxes above min after idleTimeoutMs', async () => {
+    const pool = await SandboxPool.create(WAT, { min: 0, max: 3, idleTimeoutMs: 20 })
+    await Promise.all([pool.call('add', 1, 1), pool.call('add', 1, 1), pool.call('add', 1, 1)])
+    await new Promise((r) => setTimeout(r, 300))
+    expect(pool.stats().size).toBe(0)
+    expect(await pool.call('add', 1, 2)).toBe(3)
+    await pool.close()
+  })
+})
