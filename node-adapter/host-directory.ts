@@ -59,6 +59,19 @@ export class HostMount {
     return { ret: wasi.ERRNO_SUCCESS, parts, real: missing ? join(real, missing) : real }
   }
 
+  /**
+   * For operations on a directory entry itself (unlink, rmdir, rename): the real path of its
+   * parent directory (which must lie inside the root) joined with its own name, so a symlink
+   * is acted on, never what it points to. A final `.` or `..` names no entry: EINVAL.
+   */
+  resolveEntry(base: readonly string[], path: string): { ret: number; entry: string } {
+    const last = path.split('/').filter((p) => p !== '').pop()
+    if (last === undefined || last === '.' || last === '..') return { ret: wasi.ERRNO_INVAL, entry: '' }
+    const parent = this.resolve(base, path.slice(0, path.lastIndexOf(last)) || '.')
+    if (parent.ret) return { ret: parent.ret, entry: '' }
+    return { ret: wasi.ERRNO_SUCCESS, entry: join(parent.real, last) }
+  }
+
   inside(real: string): boolean {
     return real === this.rootReal || real.startsWith(this.rootReal + sep)
   }
@@ -152,14 +165,17 @@ export class HostDirectoryFd extends Fd {
   }
 
   override path_unlink_file(path: string): number {
-    return this.change(path, (real) => {
-      if (lstatSync(real).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
-      unlinkSync(real)
-    }, false)
+    return this.changeEntry(path, (entry) => {
+      if (lstatSync(entry).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
+      unlinkSync(entry)
+    })
   }
 
   override path_remove_directory(path: string): number {
-    return this.change(path, (real) => rmdirSync(real), false)
+    return this.changeEntry(path, (entry) => {
+      if (!lstatSync(entry).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
+      rmdirSync(entry)
+    })
   }
 
   override path_readlink(path: string): { ret: number; data: string | null } {
@@ -176,30 +192,31 @@ export class HostDirectoryFd extends Fd {
   renameTo(oldPath: string, to: unknown, newPath: string): number {
     if (!(to instanceof HostDirectoryFd) || to.mount !== this.mount) return 75 // EXDEV
     if (this.mount.readonly) return wasi.ERRNO_ROFS
-    const from = this.mount.resolve(this.parts, oldPath)
+    const from = this.mount.resolveEntry(this.parts, oldPath)
     if (from.ret) return from.ret
-    const dest = to.mount.resolve(to.parts, newPath)
+    const dest = to.mount.resolveEntry(to.parts, newPath)
     if (dest.ret) return dest.ret
     try {
-      // Rename the entry itself, not what a symlink at that name points to.
-      renameSync(join(dirname(from.real), lastPart(oldPath) ?? ''), dest.real)
+      renameSync(from.entry, dest.entry)
       return 0
     } catch (error) {
       return errno(error)
     }
   }
 
-  private change(path: string, action: (real: string) => void, resolveFinal = true): number {
+  private change(path: string, action: (real: string) => void): number {
     if (this.mount.readonly) return wasi.ERRNO_ROFS
     const target = this.mount.resolve(this.parts, path)
     if (target.ret) return target.ret
-    try {
-      // For unlink/rmdir act on the name itself (a symlink is removed, not followed).
-      action(resolveFinal ? target.real : join(dirname(target.real), lastPart(path) ?? ''))
-      return 0
-    } catch (error) {
-      return errno(error)
-    }
+    return attempt(() => action(target.real))
+  }
+
+  /** unlink/rmdir: act on the entry itself (a symlink is removed, not followed). */
+  private changeEntry(path: string, action: (entry: string) => void): number {
+    if (this.mount.readonly) return wasi.ERRNO_ROFS
+    const target = this.mount.resolveEntry(this.parts, path)
+    if (target.ret) return target.ret
+    return attempt(() => action(target.entry))
   }
 }
 
@@ -289,8 +306,13 @@ class HostFileFd extends Fd {
   }
 }
 
-function lastPart(path: string): string | undefined {
-  return path.split('/').filter((p) => p !== '' && p !== '.').pop()
+function attempt(action: () => void): number {
+  try {
+    action()
+    return 0
+  } catch (error) {
+    return errno(error)
+  }
 }
 
 function fileType(s: Stats): number {

@@ -19,8 +19,11 @@ export const PROGRAM_NAME = 'main.wasm'
 
 const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | 8 /* trunc */
 const FDFLAGS_APPEND = 1
-/** fd_write | fd_allocate | fd_filestat_set_size | fd_filestat_set_times | path_create_* etc. */
-const RIGHTS_WRITE = (1n << 6n) | (1n << 8n) | (1n << 9n) | (1n << 10n) | (1n << 22n) | (1n << 23n)
+/** fd_write | fd_allocate | fd_filestat_set_size: the rights libc asks for only when opening to write. */
+const RIGHTS_WRITE = (1n << 6n) | (1n << 8n) | (1n << 22n)
+const RIGHTS_FD_WRITE = 1n << 6n
+/** The 29 rights of preview1. */
+const ALL_RIGHTS = (1n << 29n) - 1n
 const DENIALS = new Set<number>([Errno.ACCES, Errno.NOTCAPABLE, Errno.PERM, Errno.ROFS, Errno.NAMETOOLONG])
 
 /**
@@ -109,6 +112,10 @@ export class WasiHost {
     return new DataView(this.memory())
   }
 
+  private isDirectory(fd: number): boolean {
+    return this.shim.fds[fd]?.fd_fdstat_get().fdstat?.fs_filetype === 3 /* directory */
+  }
+
   private readonlyFd(fd: number): boolean {
     const mount = this.mountOf.get(fd)
     return mount !== undefined && this.readonlyMount[mount] === true
@@ -189,6 +196,10 @@ export class WasiHost {
         }
         if (name === 'path_open' && ret === Errno.SUCCESS) {
           const opened = this.view().getUint32(args[8] as number, true)
+          if (this.isDirectory(opened) && (BigInt(args[5]) & RIGHTS_FD_WRITE) !== 0n) { // a directory opened for writing
+            shim.fd_close!(opened)
+            return Errno.ISDIR
+          }
           const mount = this.mountOf.get(fd)
           if (mount !== undefined) this.mountOf.set(opened, mount)
         }
@@ -204,21 +215,39 @@ export class WasiHost {
     pathCall('path_readlink', 1, () => false)
     const rename = layer.path_rename!
     layer.path_rename = (fd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number) => {
-      const path = oldLen <= MAX_PATH_BYTES ? this.readString(oldPtr, oldLen) : undefined
-      if (this.readonlyFd(newFd)) return deny('filesystem', 'path_rename', Errno.ROFS, 'the mount is read-only', path)
+      if (oldLen > MAX_PATH_BYTES || newLen > MAX_PATH_BYTES) return deny('filesystem', 'path_rename', Errno.NAMETOOLONG, `path longer than ${MAX_PATH_BYTES} bytes`)
+      const path = this.readString(oldPtr, oldLen)
+      const newPath = this.readString(newPtr, newLen)
+      if (this.readonlyFd(fd) || this.readonlyFd(newFd)) return deny('filesystem', 'path_rename', Errno.ROFS, 'the mount is read-only', path)
       if (this.mountOf.get(fd) !== this.mountOf.get(newFd)) return deny('filesystem', 'path_rename', 75 /* XDEV */, 'renames across mounts are not allowed', path)
       // Mounts that are not in memory (Node host directories) rename by path themselves.
       const from = this.shim.fds[fd] as Fd & { renameTo?: (oldPath: string, to: unknown, newPath: string) => number }
-      if (from?.renameTo && oldLen <= MAX_PATH_BYTES && newLen <= MAX_PATH_BYTES) {
-        return from.renameTo(this.readString(oldPtr, oldLen), this.shim.fds[newFd], this.readString(newPtr, newLen))
-      }
-      return rename(fd, oldPtr, oldLen, newFd, newPtr, newLen)
+      const ret = (from?.renameTo ? from.renameTo(path, this.shim.fds[newFd], newPath) : rename(fd, oldPtr, oldLen, newFd, newPtr, newLen)) as number
+      if (DENIALS.has(ret)) this.deny('filesystem', 'path_rename', ret === Errno.NOTCAPABLE ? `the path leaves the preopened directory (to ${newPath})` : `denied with errno ${ret}`, path)
+      return ret
     }
 
-    // Writes through fds of read-only mounts.
-    for (const name of ['fd_write', 'fd_pwrite', 'fd_allocate', 'fd_filestat_set_size', 'fd_filestat_set_times']) {
+    // Writes through fds of read-only mounts; reads and writes of directories.
+    for (const name of ['fd_write', 'fd_pwrite', 'fd_allocate', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_read', 'fd_pread']) {
       const inner = shim[name]!
-      layer[name] = (...args: any[]) => (this.readonlyFd(args[0]) ? deny('filesystem', name, Errno.ROFS, 'the mount is read-only') : inner(...args))
+      const writes = !name.includes('read')
+      layer[name] = (...args: any[]) => {
+        if (writes && this.readonlyFd(args[0])) return deny('filesystem', name, Errno.ROFS, 'the mount is read-only')
+        if (name !== 'fd_filestat_set_times' && this.isDirectory(args[0])) return Errno.ISDIR
+        return inner(...args)
+      }
+    }
+    // Directories report every right as inheritable, so libc asks for the rights an open
+    // really needs (write, truncate...) and the checks above see them; the shim reports none.
+    const fdstat = shim.fd_fdstat_get!
+    layer.fd_fdstat_get = (fd: number, ptr: number) => {
+      const ret = fdstat(fd, ptr) as number
+      if (ret === Errno.SUCCESS && this.isDirectory(fd)) {
+        const view = this.view()
+        view.setBigUint64(ptr + 8, ALL_RIGHTS, true)
+        view.setBigUint64(ptr + 16, ALL_RIGHTS, true)
+      }
+      return ret
     }
     // Fd bookkeeping for the mount map.
     const close = shim.fd_close!
