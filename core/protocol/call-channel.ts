@@ -20,8 +20,7 @@ const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS
 const TAGS = 16 // Int32 index of the value tags
 export const MAX_CHANNEL_VALUES = 32
 const SLOTS_BYTES = 256 // byte offset of the value slots
-const REPORT_BYTES = SLOTS_BYTES + MAX_CHANNEL_VALUES * 8 // fuel (i64), memory bytes (f64)
-const DATA_BYTES = 1024
+const DATA_OFFSET = 1024 // byte offset of the data area (error details)
 const CHANNEL_BYTES = 64 * 1024
 
 /** `Atomics.waitAsync` (ES2024; the core compiles against ES2022). */
@@ -53,7 +52,7 @@ export class CallChannel {
     this.control = new Int32Array(buffer, 0, SLOTS_BYTES / 4)
     this.f64 = new Float64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 2)
     this.i64 = new BigInt64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 2)
-    this.data = new Uint8Array(buffer, DATA_BYTES)
+    this.data = new Uint8Array(buffer, DATA_OFFSET)
   }
 
   static create(): CallChannel {
