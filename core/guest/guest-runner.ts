@@ -170,12 +170,10 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
 
   let mailbox: Mailbox | null = null
 
-  const init = async (id: number, message: Extract<HostMessage, { type: 'init' }>): Promise<void> => {
-    const { settings } = message
-    mailbox = message.mailbox ? new Mailbox(message.mailbox) : null
+  const init = async (id: number, module: unknown, settings: GuestSettings, channel: CallChannel | null): Promise<void> => {
     currentId = id
     try {
-      const g = await instantiate(message.module, settings, null, message.channel ? new CallChannel(message.channel) : null)
+      const g = await instantiate(module, settings, null, channel)
       // A WASI reactor initializes itself once; a command runs per runCommand.
       if (typeof g.exports._initialize === 'function' && typeof g.exports._start !== 'function') {
         const outcome = run(g, '_initialize', () => (g.exports._initialize as () => void)())
@@ -197,12 +195,18 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       return
     }
     if (message.type === 'init') {
-      void init(message.id, message)
+      mailbox = message.mailbox ? new Mailbox(message.mailbox) : null
+      void init(message.id, message.module, message.settings, message.channel ? new CallChannel(message.channel) : null)
       return
     }
     handledMessages++
     const g = guest
     if (!g) return
+    if (message.type === 'reset') {
+      guest = null
+      void init(message.id, message.module ?? g.module, message.settings ?? g.settings, g.channel)
+      return
+    }
     void (async () => {
       currentId = message.id
       if (message.type === 'call') postOutcome(message.id, await runRequest(g, message.call))

@@ -71,6 +71,8 @@ export type HostMessage = Envelope<
   | { type: 'call'; call: CallRequest }
   /** Runs the calls in order, answering each with its own `result`/`error` (`index` set). */
   | { type: 'batch'; calls: CallRequest[] }
+  /** A fresh instance: of the same module, or (hot reload) of `module` with `settings`. Answered by `ready`. */
+  | { type: 'reset'; module?: unknown; settings?: GuestSettings }
 >
 
 export type WorkerMessage = Envelope<

@@ -18,6 +18,18 @@ import { prepareModule, type PreparedModule } from './prepare-module.js'
 import { addUsage, emptyUsage } from './usage.js'
 
 type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** What `reload` found, and whether it swapped the module. */
+export interface ReloadReport {
+  /** No export was removed or changed. */
+  compatible: boolean
+  applied: boolean
+  removed: string[]
+  /** Same name, another kind or signature. */
+  changed: string[]
+  added: string[]
+}
 
 /** What `runCommand` resolves with. */
 export interface CommandOutput {
@@ -79,7 +91,7 @@ export class SandboxBase {
 
   protected constructor(
     private readonly platform: Platform,
-    private readonly prepared: PreparedModule,
+    private prepared: PreparedModule,
     protected readonly policy: NormalizedPolicy,
   ) {
     this.total = emptyUsage(policy.fuel)
@@ -429,11 +441,7 @@ export class SandboxBase {
         : new SandboxError('INTERNAL', `the sandbox worker died: ${error.message}`, { cause: error })
       for (const settle of [...live.pending.values()]) settle(failure)
     })
-    const ready = await new Promise<Reply | SandboxError>((resolve) => {
-      const id = this.nextId++
-      live.pending.set(id, (reply) => { live.pending.delete(id); resolve(reply) })
-      worker.post({ v: PROTOCOL_VERSION, id, type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null, channel: channel?.buffer ?? null })
-    })
+    const ready = await this.request(live, { type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null, channel: channel?.buffer ?? null })
     if (ready instanceof SandboxError || ready.type === 'error') {
       await worker.terminate()
       throw ready instanceof SandboxError ? ready : SandboxError.from(ready.error)
@@ -446,6 +454,60 @@ export class SandboxBase {
     this.total.memoryPeakBytes = Math.max(this.total.memoryPeakBytes, ready.report.memoryBytes)
     this.live = live
     return live
+  }
+
+  /** One request answered by one reply (init, reset). */
+  private request(live: Live, payload: DistributiveOmit<HostMessage, 'v' | 'id'>): Promise<Reply | SandboxError> {
+    return new Promise((resolve) => {
+      const id = this.nextId++
+      live.pending.set(id, (reply) => { live.pending.delete(id); resolve(reply) })
+      live.worker.post({ ...payload, v: PROTOCOL_VERSION, id } as HostMessage)
+      if (payload.type !== 'init') live.channel?.announceMessage()
+    })
+  }
+
+  /**
+   * Swaps in a fresh instance — of the same module, or of `next` — once the calls before
+   * it have finished. A dead worker needs nothing: the next call starts a fresh one. If the
+   * new instance fails to start (its start function traps), the worker is stopped and the
+   * error thrown; the next call starts afresh from the module in force.
+   */
+  private async renew(next?: PreparedModule): Promise<void> {
+    const live = this.live
+    const needsMailbox = (next ?? this.prepared).settings.hostImports.length > 0
+    if (live && (live.mailbox !== null) !== needsMailbox) await this.kill(new SandboxError('CLOSED', 'replaced'), live)
+    if (this.live) {
+      const reply = await this.request(this.live, { type: 'reset', ...(next ? { module: next.module, settings: next.settings } : {}) })
+      if (reply instanceof SandboxError || reply.type === 'error') {
+        await this.kill(new SandboxError('CLOSED', 'replaced'), this.live ?? undefined)
+        throw reply instanceof SandboxError ? reply : SandboxError.from(reply.error)
+      }
+    }
+    if (next) this.prepared = next
+  }
+
+  /** A fresh instance of the module, after the calls queued before this one. */
+  reset(): Promise<void> {
+    return this.enqueue(() => this.renew())
+  }
+
+  /**
+   * Hot reload: compiles `source` under the same policy and compares it with the module in
+   * force. A compatible module (no export removed or changed) — or any, with `force` —
+   * replaces it once the calls already queued have finished: they run on the old module,
+   * later calls on the new one, and none is dropped. Resolves with the comparison and
+   * whether it was applied.
+   */
+  reload(source: unknown, options: { force?: boolean } = {}): Promise<ReloadReport> {
+    return this.enqueue(async () => {
+      if (this.closed) throw new SandboxError('CLOSED', 'cannot reload: the sandbox is closed')
+      const next = await prepareModule(this.platform, source, this.policy)
+      checkImports(next.info, this.policy)
+      const report = compareModules(this.prepared.info.exports, next.info.exports)
+      if (!report.compatible && !options.force) return { ...report, applied: false }
+      await this.renew(next)
+      return { ...report, applied: true }
+    })
   }
 
   private onMessage(live: Live, message: WorkerMessage): void {
@@ -515,6 +577,16 @@ function forTransfer(calls: CallRequest[]): { calls: CallRequest[]; transfer: Ar
     return { ...call, args: [copy] }
   })
   return { calls: sent, transfer }
+}
+
+function compareModules(before: ExportDescriptor[], after: ExportDescriptor[]): Omit<ReloadReport, 'applied'> {
+  const signature = (e: ExportDescriptor) => `${e.kind}(${e.params})->(${e.results})`
+  const next = new Map(after.map((e) => [e.name, e]))
+  const previous = new Set(before.map((e) => e.name))
+  const removed = before.filter((e) => !next.has(e.name)).map((e) => e.name)
+  const changed = before.filter((e) => next.has(e.name) && signature(next.get(e.name)!) !== signature(e)).map((e) => e.name)
+  const added = after.filter((e) => !previous.has(e.name)).map((e) => e.name)
+  return { compatible: removed.length === 0 && changed.length === 0, removed, changed, added }
 }
 
 function cancelled(fn: string): SandboxError {
