@@ -3,7 +3,7 @@ import { configError, normalizeOptions } from '../policy/normalize.js'
 import type { SandboxOptions } from '../policy/options.js'
 import type { CallOptions } from '../sandbox/call-args.js'
 import { splitCallArgs } from '../sandbox/call-args.js'
-import type { SandboxBase } from '../sandbox/sandbox-base.js'
+import type { ReloadReport, SandboxBase } from '../sandbox/sandbox-base.js'
 
 /** Options of `SandboxPool.create`: the pool's own, plus any sandbox option. */
 export interface PoolOptions extends SandboxOptions {
@@ -15,6 +15,12 @@ export interface PoolOptions extends SandboxOptions {
   idleTimeoutMs?: number
   /** Most calls waiting for a sandbox; beyond, calls reject with OVERLOADED. Default 1000. */
   maxQueued?: number
+  /**
+   * `'instance'` (default): a sandbox keeps its instance between calls (fast; state carries
+   * over). `'fresh'`: every call gets a fresh instance (no state leaks from call to call).
+   * Either way, a sandbox whose call trapped gets a fresh instance before its next call.
+   */
+  reuse?: 'instance' | 'fresh'
 }
 
 export interface PoolStats {
@@ -33,7 +39,10 @@ export interface PoolStats {
 interface Member<S> { sandbox: S; idleTimer: unknown }
 
 type Timers = { setTimer(callback: () => void, ms: number): unknown; clearTimer(handle: unknown): void }
-type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued'>>
+type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued' | 'reuse'>>
+
+/** Errors after which the instance may be half-way through something: it is replaced. */
+const GUEST_FAULTS = new Set(['TRAP', 'FUEL_EXHAUSTED', 'STACK_OVERFLOW', 'MEMORY_LIMIT', 'HOST_ERROR'])
 type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions): Promise<S> }
 
 /**
@@ -57,19 +66,25 @@ export class SandboxPoolBase<S extends SandboxBase> {
   private closed = false
   private drained: (() => void) | null = null
 
-  protected constructor(private readonly createSandbox: () => Promise<S>, private readonly timers: Timers, private readonly limits: Limits) {}
+  protected constructor(
+    private createSandbox: () => Promise<S>,
+    private readonly timers: Timers,
+    private readonly limits: Limits,
+    private readonly sandboxOptions: SandboxOptions,
+  ) {}
 
   /** Validates the options and starts `min` sandboxes (at least one, so a bad module fails here). */
   static async create<P extends SandboxPoolBase<SandboxBase>>(this: { prototype: P }, source: unknown, options: PoolOptions = {}): Promise<P> {
-    const Self = this as unknown as { Sandbox: SandboxClass<SandboxBase>; timers: Timers; new (create: () => Promise<SandboxBase>, timers: Timers, limits: Limits): P }
-    const { min = 1, max = 4, idleTimeoutMs = 30_000, maxQueued = 1000, ...sandboxOptions } = options
+    const Self = this as unknown as { Sandbox: SandboxClass<SandboxBase>; timers: Timers; new (create: () => Promise<SandboxBase>, timers: Timers, limits: Limits, options: SandboxOptions): P }
+    const { min = 1, max = 4, idleTimeoutMs = 30_000, maxQueued = 1000, reuse = 'instance', ...sandboxOptions } = options
     normalizeOptions(sandboxOptions) // fail fast on bad sandbox options
     const count = (value: unknown, field: string, least: number) => {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) throw configError(field, `expected a whole number of at least ${least}, got ${String(value)}`)
     }
     count(min, 'min', 0); count(max, 'max', 1); count(idleTimeoutMs, 'idleTimeoutMs', 0); count(maxQueued, 'maxQueued', 0)
     if (min > max) throw configError('min', `min (${min}) is above max (${max})`)
-    const pool = new Self(() => Self.Sandbox.create(source, sandboxOptions), Self.timers, { min, max, idleTimeoutMs, maxQueued })
+    if (reuse !== 'instance' && reuse !== 'fresh') throw configError('reuse', `expected 'instance' or 'fresh', got ${JSON.stringify(reuse)}`)
+    const pool = new Self(() => Self.Sandbox.create(source, sandboxOptions), Self.timers, { min, max, idleTimeoutMs, maxQueued, reuse }, sandboxOptions)
     const first = await Promise.all(Array.from({ length: Math.max(1, min) }, () => pool.grow()))
     for (const member of first) pool.release(member)
     return pool
@@ -105,8 +120,43 @@ export class SandboxPoolBase<S extends SandboxBase> {
     await Promise.all(this.idle.splice(0).map((m) => { this.timers.clearTimer(m.idleTimer); return m.sandbox.close() }))
   }
 
+  /**
+   * Resizes the pool to `size` sandboxes: starts them now (raising `max` if needed) and
+   * lets idle ones above it close; `size` becomes the new `min`.
+   */
+  async scale(size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw configError('size', `expected a whole number of at least 0, got ${String(size)}`)
+    this.limits.min = size
+    this.limits.max = Math.max(this.limits.max, size, 1)
+    const missing = size - (this.idle.length + this.busy.size + this.starting)
+    const started = await Promise.all(Array.from({ length: Math.max(0, missing) }, () => this.grow()))
+    for (const member of started) this.release(member)
+    for (const member of this.idle.splice(Math.max(0, size - this.busy.size))) {
+      this.timers.clearTimer(member.idleTimer)
+      void member.sandbox.close()
+    }
+  }
+
+  /**
+   * Hot reload of every sandbox (see `Sandbox.reload`): idle ones at once, busy ones after
+   * their call. Resolves with the comparison; an incompatible module is refused unless
+   * `force`, and new sandboxes start from the new module.
+   */
+  async reload(source: unknown, options: { force?: boolean } = {}): Promise<ReloadReport> {
+    const members = [...this.idle.map((m) => m.sandbox), ...this.busy]
+    if (members.length === 0) throw new SandboxError('CLOSED', 'the pool has no sandbox to reload')
+    const [first, ...rest] = members
+    const report = await first!.reload(source, options)
+    if (report.applied) {
+      await Promise.all(rest.map((sb) => sb.reload(source, { force: true })))
+      this.createSandbox = () => (this.constructor as unknown as { Sandbox: SandboxClass<S> }).Sandbox.create(source, this.sandboxOptions)
+    }
+    return report
+  }
+
   private async use<R>(task: (sandbox: S) => Promise<R>): Promise<R> {
     const member = await this.acquire()
+    let fault = false
     try {
       const result = await task(member.sandbox)
       this.calls++
@@ -114,10 +164,23 @@ export class SandboxPoolBase<S extends SandboxBase> {
     } catch (error) {
       this.calls++
       this.failures++
+      fault = error instanceof SandboxError && GUEST_FAULTS.has(error.code)
       throw error
     } finally {
-      this.release(member)
+      if (fault || this.limits.reuse === 'fresh') {
+        // A fresh instance before the next call; a sandbox that cannot restart is dropped.
+        member.sandbox.reset().then(() => this.release(member), () => this.drop(member))
+      } else {
+        this.release(member)
+      }
     }
+  }
+
+  /** Forgets a broken sandbox (a replacement starts on demand). */
+  private drop(member: Member<S>): void {
+    this.busy.delete(member.sandbox)
+    void member.sandbox.close()
+    if (this.closed && this.busy.size === 0) this.drained?.()
   }
 
   private acquire(): Promise<Member<S>> {

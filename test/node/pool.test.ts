@@ -77,3 +77,52 @@ describe('SandboxPool', () => {
     await pool.close()
   })
 })
+
+describe('SandboxPool reuse, replacement, scale and reload', () => {
+  it("reuse: 'fresh' gives every call a fresh instance; 'instance' keeps state", async () => {
+    const fresh = await SandboxPool.create(WAT, { min: 1, max: 1, reuse: 'fresh' })
+    for (let i = 0; i < 3; i++) await fresh.call('add', 1, 1)
+    expect(await fresh.call('calls')).toBe(0)
+    await fresh.close()
+    const kept = await SandboxPool.create(WAT, { min: 1, max: 1, reuse: 'instance' })
+    for (let i = 0; i < 3; i++) await kept.call('add', 1, 1)
+    expect(await kept.call('calls')).toBe(3)
+    await kept.close()
+  })
+
+  it('replaces the instance of a sandbox whose call trapped', async () => {
+    const pool = await SandboxPool.create(WAT, { min: 1, max: 1 })
+    await pool.call('add', 1, 1)
+    await rejectsWith(pool.call('boom'), 'TRAP')
+    expect(await pool.call('calls')).toBe(0)
+    await pool.close()
+  })
+
+  it('scale(n) starts and retires sandboxes', async () => {
+    const pool = await SandboxPool.create(WAT, { min: 1, max: 2 })
+    await pool.scale(4)
+    expect(pool.stats().size).toBe(4)
+    await pool.scale(1)
+    expect(pool.stats().size).toBe(1)
+    expect(await pool.call('add', 2, 2)).toBe(4)
+    await pool.close()
+  })
+
+  it('reload swaps the module of every sandbox while calls keep succeeding', async () => {
+    const pool = await SandboxPool.create(WAT, { min: 3, max: 3 })
+    const V2 = WAT.replace('(i32.add (local.get 0) (local.get 1))', '(i32.mul (local.get 0) (local.get 1))')
+    const load = Array.from({ length: 300 }, (_, i) => pool.call('add', 3, 4).then((v) => [i, v] as const))
+    await new Promise((r) => setTimeout(r, 5))
+    const report = await pool.reload(V2)
+    const results = await Promise.all(load)
+    expect(report).toMatchObject({ compatible: true, applied: true })
+    expect(results.every(([, v]) => v === 7 || v === 12)).toBe(true)
+    expect(results.length).toBe(300)
+    expect(await pool.call('add', 3, 4)).toBe(12)
+    await pool.scale(5) // new sandboxes start from the new module
+    const after = await Promise.all(Array.from({ length: 20 }, () => pool.call('add', 3, 4)))
+    expect(new Set(after)).toEqual(new Set([12]))
+    expect(pool.stats()).toMatchObject({ failures: 0 })
+    await pool.close()
+  })
+})
