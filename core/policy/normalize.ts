@@ -4,7 +4,7 @@ import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
-const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'imports', 'wasi', 'network', 'profile'] as const
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'imports', 'wasi', 'network', 'profile', 'onEvent'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
 
 /** Largest wasm32 memory: 65536 pages of 64 KiB. */
@@ -36,6 +36,7 @@ export function normalizeOptions(options: SandboxOptions = {}, extraKeys: readon
     wasi: parseWasi(options.wasi, base.wasiClock, base.wasiRandom),
     networkAllow: parseNetwork(options.network),
     profile: parseBoolean(options.profile, 'profile') ?? false,
+    onEvent: parseHandler(options.onEvent),
   }
 }
 
@@ -63,6 +64,19 @@ function positiveInteger(value: unknown, field: string, max: number, min = 1): n
 function parseBoolean(value: unknown, field: string): boolean | undefined {
   if (value === undefined || typeof value === 'boolean') return value
   throw configError(field, `expected true or false, got ${describe(value)}`)
+}
+
+function parseHandler(value: unknown): NormalizedPolicy['onEvent'] {
+  if (value === undefined) return null
+  if (typeof value !== 'function') throw configError('onEvent', `expected a function, got ${describe(value)}`)
+  const handler = value as NonNullable<NormalizedPolicy['onEvent']>
+  return (event) => {
+    try {
+      handler(event)
+    } catch {
+      // An observer must not break the sandbox it observes.
+    }
+  }
 }
 
 function parseImports(value: unknown): NormalizedPolicy['imports'] {

@@ -1,3 +1,5 @@
+import type { EventHandler } from '../observe/sandbox-event.js'
+
 /** A host function: receives the guest's arguments, then a {@link HostContext}. */
 export type HostFunction = (...args: any[]) => unknown
 
@@ -46,6 +48,11 @@ export interface SandboxOptions {
   network?: { allow: string[] }
   /** Count calls and fuel per function. */
   profile?: boolean
+  /**
+   * Called with every finished call and every audit event (denials, imports not granted,
+   * quotas). Runs on the host thread; an exception it throws is ignored.
+   */
+  onEvent?: EventHandler
 }
 
 /** Options after presets and unit parsing: units in the names, nothing left to interpret. */
@@ -61,4 +68,5 @@ export interface NormalizedPolicy {
   wasi: WasiOptions | null
   networkAllow: string[]
   profile: boolean
+  onEvent: EventHandler | null
 }

@@ -1,4 +1,5 @@
 import { SandboxError } from '../errors/index.js'
+import { MetricsRecorder, type Metrics } from '../observe/metrics.js'
 import { configError, normalizeOptions } from '../policy/normalize.js'
 import type { SandboxOptions } from '../policy/options.js'
 import type { CallOptions } from '../sandbox/call-args.js'
@@ -38,7 +39,7 @@ export interface PoolStats {
 
 interface Member<S> { sandbox: S; idleTimer: unknown }
 
-type Timers = { setTimer(callback: () => void, ms: number): unknown; clearTimer(handle: unknown): void }
+type Timers = { setTimer(callback: () => void, ms: number): unknown; clearTimer(handle: unknown): void; now(): number }
 type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued' | 'reuse'>>
 
 /** Errors after which the instance may be half-way through something: it is replaced. */
@@ -65,6 +66,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
   private failures = 0
   private closed = false
   private drained: (() => void) | null = null
+  private readonly metricsRecorder = new MetricsRecorder()
 
   protected constructor(
     private createSandbox: () => Promise<S>,
@@ -154,17 +156,26 @@ export class SandboxPoolBase<S extends SandboxBase> {
     return report
   }
 
+  /** Calls, failures by code, fuel and wall-time percentiles (queueing included) of the pool. */
+  metrics(): Metrics {
+    return this.metricsRecorder.snapshot()
+  }
+
   private async use<R>(task: (sandbox: S) => Promise<R>): Promise<R> {
+    const started = this.timers.now()
     const member = await this.acquire()
     let fault = false
     try {
       const result = await task(member.sandbox)
       this.calls++
+      this.metricsRecorder.record(this.timers.now() - started, member.sandbox.lastUsage?.fuelUsed ?? 0n)
       return result
     } catch (error) {
       this.calls++
       this.failures++
-      fault = error instanceof SandboxError && GUEST_FAULTS.has(error.code)
+      const code = error instanceof SandboxError ? error.code : 'INTERNAL'
+      this.metricsRecorder.record(this.timers.now() - started, (error as SandboxError).usage?.fuelUsed ?? 0n, code)
+      fault = GUEST_FAULTS.has(code)
       throw error
     } finally {
       if (fault || this.limits.reuse === 'fresh') {

@@ -7,6 +7,7 @@ import { CallChannel, channelSupported, Done } from '../protocol/call-channel.js
 import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { MAX_AUDIT_EVENTS, type SecurityEvent } from '../audit/security-event.js'
+import { MetricsRecorder, type Metrics } from '../observe/metrics.js'
 import type { CommandOptions } from '../wasi/wasi-settings.js'
 import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
@@ -88,6 +89,7 @@ export class SandboxBase {
   private nextId = 1
   private closed = false
   private readonly auditLog: SecurityEvent[] = []
+  private readonly metricsRecorder = new MetricsRecorder()
 
   protected constructor(
     private readonly platform: Platform,
@@ -105,7 +107,14 @@ export class SandboxBase {
     const Self = this as unknown as { platform: Platform; new (platform: Platform, prepared: PreparedModule, policy: NormalizedPolicy): T }
     const policy = normalizeOptions(options)
     const prepared = await prepareModule(Self.platform, source, policy)
-    checkImports(prepared.info, policy)
+    try {
+      checkImports(prepared.info, policy)
+    } catch (error) {
+      for (const name of (error as SandboxError).imports ?? []) {
+        policy.onEvent?.({ type: 'audit', time: Date.now(), capability: 'import', operation: 'link', detail: `${name} is not granted by the policy` })
+      }
+      throw error
+    }
     if (prepared.settings.hostImports.length > 0 && !(Self.platform.sharedMemory && typeof SharedArrayBuffer !== 'undefined')) {
       const suggestion = 'serve the page cross-origin isolated, with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp'
       throw new SandboxError('CONFIG', `imports: host functions need SharedArrayBuffer, which this page does not have; ${suggestion}`, { field: 'imports', suggestion })
@@ -295,16 +304,16 @@ export class SandboxBase {
     const wallMs = this.platform.now() - guard.started()
     if (done === Done.KILLED || killed) {
       const error: SandboxError = killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
-      error.usage = this.record(undefined, wallMs, true)
+      error.usage = this.record(request.fn, undefined, wallMs, error)
       throw error
     }
     const answer = channel.readAnswer()
     if (!answer.ok) {
       const error = SandboxError.from(answer.error)
-      error.usage = this.record(answer.report, wallMs, true)
+      error.usage = this.record(request.fn, answer.report, wallMs, error)
       throw error
     }
-    this.record(answer.report, wallMs, false)
+    this.record(request.fn, answer.report, wallMs)
     const results = this.prepared.info.exports.find((e) => e.name === request.fn)!.results.length
     return results === 1 ? answer.values[0] : results === 0 ? undefined : answer.values
   }
@@ -346,14 +355,14 @@ export class SandboxBase {
           if (reply instanceof SandboxError || reply.type === 'error') {
             const error = reply instanceof SandboxError ? reply : SandboxError.from(reply.error)
             const report = reply instanceof SandboxError ? undefined : reply.report
-            error.usage = this.record(report, wallMs, true)
+            error.usage = this.record(calls[outcomes.length]!.fn, report, wallMs, error)
             outcomes.push({ ok: false, error })
             if (reply instanceof SandboxError) { // the worker is gone
               if (error.code === 'CANCELLED') while (outcomes.length < calls.length) outcomes.push({ ok: false, error: cancelled(calls[outcomes.length]!.fn) })
               return finish()
             }
           } else if (reply.type === 'result') {
-            this.record(reply.report, wallMs, false)
+            this.record(calls[outcomes.length]!.fn, reply.report, wallMs)
             outcomes.push({ ok: true, value: reply.value })
           }
           if (outcomes.length === calls.length) finish()
@@ -403,20 +412,31 @@ export class SandboxBase {
   }
 
   /** Records one call's usage (as `lastUsage` and in the total) and returns it. */
-  private record(report: CallReport | undefined, wallMs: number, failed: boolean): Usage {
+  private record(fn: string, report: CallReport | undefined, wallMs: number, error?: SandboxError): Usage {
     const memoryBytes = report?.memoryBytes ?? this.total.memoryBytes
     const usage: Usage = {
       fuelUsed: report?.fuelUsed ?? 0n, fuelLimit: this.policy.fuel, memoryBytes,
-      memoryPeakBytes: Math.max(this.total.memoryPeakBytes, memoryBytes), wallMs, calls: 1, traps: failed ? 1 : 0,
+      memoryPeakBytes: Math.max(this.total.memoryPeakBytes, memoryBytes), wallMs, calls: 1, traps: error ? 1 : 0,
       hostCalls: report?.hostCalls ?? 0,
     }
     this.lastUsage = usage
     addUsage(this.total, usage)
-    if (report?.audit) {
-      this.auditLog.push(...report.audit)
-      if (this.auditLog.length > MAX_AUDIT_EVENTS) this.auditLog.splice(0, this.auditLog.length - MAX_AUDIT_EVENTS)
-    }
+    this.metricsRecorder.record(wallMs, usage.fuelUsed, error?.code)
+    for (const event of report?.audit ?? []) this.recordAudit(event)
+    this.policy.onEvent?.({ type: 'call', time: Date.now(), export: fn, ok: !error, ...(error ? { code: error.code } : {}), usage: { ...usage } })
     return usage
+  }
+
+  /** Keeps an audit event (the last {@link MAX_AUDIT_EVENTS}) and tells `onEvent`. */
+  protected recordAudit(event: SecurityEvent): void {
+    this.auditLog.push(event)
+    if (this.auditLog.length > MAX_AUDIT_EVENTS) this.auditLog.splice(0, this.auditLog.length - MAX_AUDIT_EVENTS)
+    this.policy.onEvent?.({ type: 'audit', ...event })
+  }
+
+  /** Calls, failures by code, fuel and wall-time percentiles of this sandbox. */
+  metrics(): Metrics {
+    return this.metricsRecorder.snapshot()
   }
 
   /** The live worker, spawning and initializing one if there is none. */
