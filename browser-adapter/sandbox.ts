@@ -1,4 +1,4 @@
-import { runOnce, SandboxBase, SandboxPoolBase, type Platform, type SandboxOptions } from '../core/index.js'
+import { runOnce, SandboxBase, SandboxPoolBase, Tenant, type Platform, type SandboxOptions, type TenantQuota } from '../core/index.js'
 import { browserPlatform } from './platform.js'
 
 /**
@@ -18,4 +18,9 @@ export function run(source: unknown, fn: string, args: unknown[] = [], options: 
 export class SandboxPool extends SandboxPoolBase<Sandbox> {
   protected static override Sandbox = Sandbox
   protected static override timers = browserPlatform
+}
+
+/** A tenant: every sandbox and pool made through it counts against `quota` (see the README, "Tenants"). */
+export function createTenant(id: string, quota: TenantQuota = {}): Tenant<Sandbox, SandboxPool> {
+  return new Tenant(id, quota, Sandbox, SandboxPool)
 }

@@ -1,2 +1,2 @@
-export { Sandbox, SandboxPool, run } from './sandbox.js'
+export { createTenant, Sandbox, SandboxPool, run } from './sandbox.js'
 export * from '../core/public-api.js'

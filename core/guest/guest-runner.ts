@@ -55,8 +55,8 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   }
 
   /** Runs one call under a fresh budget. */
-  const run = (g: Guest, fn: string, invoke: () => unknown): Outcome => {
-    g.control.set(g.settings.fuel ?? MAX_FUEL)
+  const run = (g: Guest, fn: string, invoke: () => unknown, fuel?: bigint): Outcome => {
+    g.control.set(fuel ?? g.settings.fuel ?? MAX_FUEL)
     g.host.reset()
     try {
       const value = invoke()
@@ -74,12 +74,12 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   }
 
   const runRequest = async (g: Guest, call: CallRequest): Promise<Outcome> => {
-    if (call.command) return runCommand(g, call.command)
-    return run(g, call.fn, () => invoke(g, call))
+    if (call.command) return runCommand(g, call.command, call.fuel)
+    return run(g, call.fn, () => invoke(g, call), call.fuel)
   }
 
   /** A WASI command: `_start` on a fresh instance of the same module, with its own stdio. */
-  const runCommand = async (g: Guest, command: CommandOptions): Promise<Outcome> => {
+  const runCommand = async (g: Guest, command: CommandOptions, fuel?: bigint): Promise<Outcome> => {
     let fresh: Guest
     try {
       fresh = await instantiate(g.module, g.settings, command, g.channel)
@@ -90,7 +90,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       const start = fresh.exports._start
       if (typeof start !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'runCommand needs a WASI command: the module does not export _start', { export: '_start' })
       start()
-    })
+    }, fuel)
     const exitCode = fresh.wasi!.exitCode
     if (!outcome.ok && exitCode === null) return outcome
     const result: CommandResult = { exitCode: exitCode ?? 0, stdout: fresh.wasi!.stdout.bytes(), stderr: fresh.wasi!.stderr.bytes(), files: fresh.wasi!.files() }
@@ -117,7 +117,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   const serveChannel = (): void => {
     const g = guest
     if (!g?.channel) return
-    g.channel.serve(handledMessages, (index, args) => {
+    g.channel.serve(handledMessages, (index, args, fuel) => {
       currentId = 0
       const name = g.settings.exportNames[index] ?? ''
       const fn = g.functions[index]
@@ -126,7 +126,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
         return run(g, name, () => {
           if (typeof fn !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `the module has no exported function ${JSON.stringify(name)}`, { export: name })
           return fn(...args)
-        })
+        }, fuel)
       } finally {
         inChannelCall = false
       }

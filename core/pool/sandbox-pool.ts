@@ -4,7 +4,7 @@ import { configError, normalizeOptions } from '../policy/normalize.js'
 import type { SandboxOptions } from '../policy/options.js'
 import type { CallOptions } from '../sandbox/call-args.js'
 import { splitCallArgs } from '../sandbox/call-args.js'
-import type { ReloadReport, SandboxBase } from '../sandbox/sandbox-base.js'
+import type { ReloadReport, SandboxBase, SandboxOwner } from '../sandbox/sandbox-base.js'
 
 /** Options of `SandboxPool.create`: the pool's own, plus any sandbox option. */
 export interface PoolOptions extends SandboxOptions {
@@ -44,7 +44,7 @@ type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQ
 
 /** Errors after which the instance may be half-way through something: it is replaced. */
 const GUEST_FAULTS = new Set(['TRAP', 'FUEL_EXHAUSTED', 'STACK_OVERFLOW', 'MEMORY_LIMIT', 'HOST_ERROR'])
-type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions): Promise<S> }
+type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions, owner?: SandboxOwner | null): Promise<S> }
 
 /**
  * Several sandboxes of one module, one call per sandbox at a time. Calls beyond the busy
@@ -67,6 +67,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
   private closed = false
   private drained: (() => void) | null = null
   private readonly metricsRecorder = new MetricsRecorder()
+  private makeOwner: (() => SandboxOwner) | null = null
 
   protected constructor(
     private createSandbox: () => Promise<S>,
@@ -76,7 +77,13 @@ export class SandboxPoolBase<S extends SandboxBase> {
   ) {}
 
   /** Validates the options and starts `min` sandboxes (at least one, so a bad module fails here). */
-  static async create<P extends SandboxPoolBase<SandboxBase>>(this: { prototype: P }, source: unknown, options: PoolOptions = {}): Promise<P> {
+  static async create<P extends SandboxPoolBase<SandboxBase>>(
+    this: { prototype: P },
+    source: unknown,
+    options: PoolOptions = {},
+    /** @internal An owner for each sandbox the pool starts (a tenant). */
+    makeOwner: (() => SandboxOwner) | null = null,
+  ): Promise<P> {
     const Self = this as unknown as { Sandbox: SandboxClass<SandboxBase>; timers: Timers; new (create: () => Promise<SandboxBase>, timers: Timers, limits: Limits, options: SandboxOptions): P }
     const { min = 1, max = 4, idleTimeoutMs = 30_000, maxQueued = 1000, reuse = 'instance', ...sandboxOptions } = options
     normalizeOptions(sandboxOptions) // fail fast on bad sandbox options
@@ -86,7 +93,8 @@ export class SandboxPoolBase<S extends SandboxBase> {
     count(min, 'min', 0); count(max, 'max', 1); count(idleTimeoutMs, 'idleTimeoutMs', 0); count(maxQueued, 'maxQueued', 0)
     if (min > max) throw configError('min', `min (${min}) is above max (${max})`)
     if (reuse !== 'instance' && reuse !== 'fresh') throw configError('reuse', `expected 'instance' or 'fresh', got ${JSON.stringify(reuse)}`)
-    const pool = new Self(() => Self.Sandbox.create(source, sandboxOptions), Self.timers, { min, max, idleTimeoutMs, maxQueued, reuse }, sandboxOptions)
+    const pool = new Self(() => Self.Sandbox.create(source, sandboxOptions, makeOwner?.() ?? null), Self.timers, { min, max, idleTimeoutMs, maxQueued, reuse }, sandboxOptions)
+    pool.makeOwner = makeOwner
     const first = await Promise.all(Array.from({ length: Math.max(1, min) }, () => pool.grow()))
     for (const member of first) pool.release(member)
     return pool
@@ -151,7 +159,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
     const report = await first!.reload(source, options)
     if (report.applied) {
       await Promise.all(rest.map((sb) => sb.reload(source, { force: true })))
-      this.createSandbox = () => (this.constructor as unknown as { Sandbox: SandboxClass<S> }).Sandbox.create(source, this.sandboxOptions)
+      this.createSandbox = () => (this.constructor as unknown as { Sandbox: SandboxClass<S> }).Sandbox.create(source, this.sandboxOptions, this.makeOwner?.() ?? null)
     }
     return report
   }

@@ -16,7 +16,7 @@ import type { CallReport } from './messages.js'
  * - `POSTED`: messages the host posted; the worker returns to its event loop to take them.
  * - `DONE`: the worker's answer word, which the host waits on.
  */
-const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS = 6, HOST_CALLS = 7, DATA_LENGTH = 8
+const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS = 6, HOST_CALLS = 7, DATA_LENGTH = 8, HAS_FUEL = 9
 const TAGS = 16 // Int32 index of the value tags
 export const MAX_CHANNEL_VALUES = 32
 const SLOTS_BYTES = 256 // byte offset of the value slots
@@ -50,8 +50,8 @@ export class CallChannel {
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.control = new Int32Array(buffer, 0, SLOTS_BYTES / 4)
-    this.f64 = new Float64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 2)
-    this.i64 = new BigInt64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 2)
+    this.f64 = new Float64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 3)
+    this.i64 = new BigInt64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 3)
     this.data = new Uint8Array(buffer, DATA_OFFSET)
   }
 
@@ -86,10 +86,12 @@ export class CallChannel {
 
   // Host side ---------------------------------------------------------------------------
 
-  /** Puts a call in the slot and wakes the worker. */
-  sendCall(fnIndex: number, args: readonly unknown[]): void {
+  /** Puts a call in the slot (with a fuel budget of its own, when given) and wakes the worker. */
+  sendCall(fnIndex: number, args: readonly unknown[], fuel?: bigint): void {
     const c = this.control
     c[FN] = fnIndex
+    c[HAS_FUEL] = fuel === undefined ? 0 : 1
+    if (fuel !== undefined) this.i64[MAX_CHANNEL_VALUES + 2] = fuel
     this.writeValues(args)
     Atomics.store(c, DONE, Done.PENDING)
     Atomics.store(c, CALL_PENDING, 1)
@@ -152,14 +154,14 @@ export class CallChannel {
    * Serves calls from the slot until a message is posted (then returns, so the caller's
    * event loop can take it). `handled` is how many messages the worker has taken so far.
    */
-  serve(handled: number, run: (fnIndex: number, args: unknown[]) => { ok: true; value: unknown; report: CallReport } | { ok: false; error: SandboxError; report: CallReport }): void {
+  serve(handled: number, run: (fnIndex: number, args: unknown[], fuel: bigint | undefined) => { ok: true; value: unknown; report: CallReport } | { ok: false; error: SandboxError; report: CallReport }): void {
     const c = this.control
     for (;;) {
       const seq = Atomics.load(c, SEQ)
       if (Atomics.load(c, POSTED) !== handled) return
       if (Atomics.load(c, CALL_PENDING) === 1) {
         Atomics.store(c, CALL_PENDING, 0)
-        const answer = run(c[FN]!, this.readValues())
+        const answer = run(c[FN]!, this.readValues(), c[HAS_FUEL] ? this.i64[MAX_CHANNEL_VALUES + 2] : undefined)
         this.i64[MAX_CHANNEL_VALUES] = answer.report.fuelUsed
         this.f64[MAX_CHANNEL_VALUES + 1] = answer.report.memoryBytes
         c[HOST_CALLS] = answer.report.hostCalls

@@ -53,6 +53,8 @@ export interface CallRequest {
   bytes?: boolean
   /** A WASI command run (`_start` on a fresh instance); the result is a {@link CommandResult}. */
   command?: CommandOptions
+  /** This call's fuel budget, when lower than the sandbox's (a tenant's remaining total). */
+  fuel?: bigint
 }
 
 /** What a WASI command run produces in the worker. */

@@ -19,6 +19,18 @@ import { prepareModule, type PreparedModule } from './prepare-module.js'
 import { addUsage, emptyUsage } from './usage.js'
 
 type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
+
+/** Whoever accounts for a sandbox's use, such as a tenant. @internal */
+export interface SandboxOwner {
+  /** Before a call: throws QUOTA_EXCEEDED, or returns the most fuel the call may use (or undefined). */
+  admit(): bigint | undefined
+  /** After a call, with its usage. */
+  charge(usage: Usage): void
+  /** The error for a call that ran out of the fuel `admit` allowed. */
+  exhausted(): SandboxError
+  /** Once, when the sandbox closes. */
+  release(): void
+}
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 /** What `reload` found, and whether it swapped the module. */
@@ -90,6 +102,7 @@ export class SandboxBase {
   private closed = false
   private readonly auditLog: SecurityEvent[] = []
   private readonly metricsRecorder = new MetricsRecorder()
+  private owner: SandboxOwner | null = null
 
   protected constructor(
     private readonly platform: Platform,
@@ -103,8 +116,23 @@ export class SandboxBase {
    * Loads, validates, meters and compiles `source`, checks its imports against the policy
    * and starts its worker (running the start function, if any, under the fuel budget).
    */
-  static async create<T extends SandboxBase>(this: { prototype: T }, source: unknown, options: SandboxOptions = {}): Promise<T> {
-    const Self = this as unknown as { platform: Platform; new (platform: Platform, prepared: PreparedModule, policy: NormalizedPolicy): T }
+  static async create<T extends SandboxBase>(
+    this: { prototype: T },
+    source: unknown,
+    options: SandboxOptions = {},
+    /** @internal An owner that accounts for the sandbox (a tenant); released on close, or on failure here. */
+    owner: SandboxOwner | null = null,
+  ): Promise<T> {
+    try {
+      return await (this as unknown as typeof SandboxBase).start(source, options, owner) as T
+    } catch (error) {
+      owner?.release()
+      throw error
+    }
+  }
+
+  private static async start(source: unknown, options: SandboxOptions, owner: SandboxOwner | null): Promise<SandboxBase> {
+    const Self = this as unknown as { platform: Platform; new (platform: Platform, prepared: PreparedModule, policy: NormalizedPolicy): SandboxBase }
     const policy = normalizeOptions(options)
     const prepared = await prepareModule(Self.platform, source, policy)
     try {
@@ -126,6 +154,7 @@ export class SandboxBase {
       await sandbox.close()
       throw error
     }
+    sandbox.owner = owner // from here on, close() releases it
     return sandbox
   }
 
@@ -203,7 +232,7 @@ export class SandboxBase {
     if (!this.policy.wasi) throw new SandboxError('CONFIG', 'runCommand needs WASI: create the sandbox with `wasi: true` or `wasi: { ... }`', { field: 'wasi' })
     const { signal, timeout, ...run } = command
     const checked = wasiSettings({ ...this.policy.wasi, ...(run.args ? { args: run.args } : {}), ...(run.stdin !== undefined ? { stdin: run.stdin } : {}) }, true)!
-    const request: CallRequest = { fn: '_start', args: [], command: { args: checked.args, stdin: checked.stdin, env: run.env ?? {} } }
+    const request = this.admit({ fn: '_start', args: [], command: { args: checked.args, stdin: checked.stdin, env: run.env ?? {} } })
     const [outcome] = await this.enqueue(() => this.dispatch([request], { signal, timeout }))
     if (!outcome!.ok) throw outcome!.error
     const result = outcome!.value as CommandResult
@@ -232,6 +261,7 @@ export class SandboxBase {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.owner?.release()
     await this.kill(new SandboxError('CLOSED', 'the sandbox was closed'))
   }
 
@@ -242,7 +272,7 @@ export class SandboxBase {
   }
 
   private async single(request: CallRequest, options: CallOptions): Promise<unknown> {
-    const checked = this.checkRequest(request)
+    const checked = this.admit(this.checkRequest(request))
     const fast = this.live?.channel ? this.fastIndex(checked) : null
     if (fast !== null) return this.fastCall(this.live!, checked, fast, options)
     const [outcome] = await this.dispatch([checked], options)
@@ -256,7 +286,7 @@ export class SandboxBase {
     const valid: CallRequest[] = []
     for (const call of calls) {
       try {
-        valid.push(this.checkRequest({ fn: call?.fn, args: call?.args ?? [] }))
+        valid.push(this.admit(this.checkRequest({ fn: call?.fn, args: call?.args ?? [] })))
         results.push(null)
       } catch (error) {
         results.push({ ok: false, error: error as SandboxError })
@@ -264,6 +294,27 @@ export class SandboxBase {
     }
     const outcomes = valid.length ? await this.dispatch(valid, options) : []
     return results.map((r) => r ?? outcomes.shift()!)
+  }
+
+  /** Asks the owner (a tenant) to admit a call: it may refuse, or lower its fuel budget. */
+  private admit(request: CallRequest): CallRequest {
+    let budget: bigint | undefined
+    try {
+      budget = this.owner?.admit()
+    } catch (error) {
+      this.recordAudit({ time: Date.now(), capability: 'quota', operation: request.fn, detail: (error as Error).message })
+      throw error
+    }
+    if (budget === undefined || (this.policy.fuel !== null && budget >= this.policy.fuel)) return request
+    return { ...request, fuel: budget }
+  }
+
+  /** Fuel running out under a budget the owner lowered is the owner's quota, not the call's. */
+  private quotaError(request: CallRequest, error: SandboxError): SandboxError {
+    if (request.fuel === undefined || error.code !== 'FUEL_EXHAUSTED' || !this.owner) return error
+    const quota = this.owner.exhausted()
+    this.recordAudit({ time: Date.now(), capability: 'quota', operation: request.fn, detail: quota.message })
+    return quota
   }
 
   /** The call-channel index of a call that can take the fast path, or null. */
@@ -289,7 +340,7 @@ export class SandboxBase {
     const guard = this.guard(live, options)
     guard.arm(request.fn)
     const channel = live.channel!
-    channel.sendCall(index, request.args)
+    channel.sendCall(index, request.args, request.fuel)
     let done: number
     for (;;) {
       const waited = channel.waitDone()
@@ -309,7 +360,7 @@ export class SandboxBase {
     }
     const answer = channel.readAnswer()
     if (!answer.ok) {
-      const error = SandboxError.from(answer.error)
+      const error = this.quotaError(request, SandboxError.from(answer.error))
       error.usage = this.record(request.fn, answer.report, wallMs, error)
       throw error
     }
@@ -353,7 +404,7 @@ export class SandboxBase {
         live.pending.set(id, (reply) => {
           const wallMs = this.platform.now() - guard.started()
           if (reply instanceof SandboxError || reply.type === 'error') {
-            const error = reply instanceof SandboxError ? reply : SandboxError.from(reply.error)
+            const error = reply instanceof SandboxError ? reply : this.quotaError(calls[outcomes.length]!, SandboxError.from(reply.error))
             const report = reply instanceof SandboxError ? undefined : reply.report
             error.usage = this.record(calls[outcomes.length]!.fn, report, wallMs, error)
             outcomes.push({ ok: false, error })
@@ -422,6 +473,7 @@ export class SandboxBase {
     this.lastUsage = usage
     addUsage(this.total, usage)
     this.metricsRecorder.record(wallMs, usage.fuelUsed, error?.code)
+    this.owner?.charge(usage)
     for (const event of report?.audit ?? []) this.recordAudit(event)
     this.policy.onEvent?.({ type: 'call', time: Date.now(), export: fn, ok: !error, ...(error ? { code: error.code } : {}), usage: { ...usage } })
     return usage

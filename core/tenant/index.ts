@@ -1,0 +1,2 @@
+export { Tenant } from './tenant.js'
+export type { TenantQuota, TenantUsage } from './tenant.js'
