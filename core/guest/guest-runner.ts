@@ -1,5 +1,5 @@
 import { SandboxError } from '../errors/index.js'
-import { createMeterControl, MAX_FUEL, METER_EXPORTS, type MeterControl } from '../meter/meter-control.js'
+import { createMeterControl, MAX_FUEL, METER_EXPORTS, readProfile, type MeterControl } from '../meter/meter-control.js'
 import { CallChannel } from '../protocol/call-channel.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import {
@@ -22,6 +22,7 @@ interface Guest {
   settings: GuestSettings
   module: unknown
   exports: Record<string, unknown>
+  instance: { exports: object }
   /** Exported functions by fast-channel index. */
   functions: unknown[]
   control: MeterControl
@@ -153,6 +154,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     const imports = g.host.object()
     if (g.wasi) imports.wasi_snapshot_preview1 = g.wasi.imports
     const instance = await engine.instantiate(module, imports)
+    g.instance = instance
     g.exports = instance.exports as Record<string, unknown>
     g.functions = settings.exportNames.map((n) => g.exports[n])
     g.control = createMeterControl(instance, settings.fuel ?? MAX_FUEL, settings.stackDepth)
@@ -202,6 +204,11 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     handledMessages++
     const g = guest
     if (!g) return
+    if (message.type === 'profile') {
+      post({ v: PROTOCOL_VERSION, id: message.id, type: 'result', value: readProfile(g.instance), report: report() })
+      serveChannel()
+      return
+    }
     if (message.type === 'reset') {
       guest = null
       void init(message.id, message.module ?? g.module, message.settings ?? g.settings, g.channel)

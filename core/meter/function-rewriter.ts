@@ -15,6 +15,8 @@ export interface FunctionContext {
   stackDepth: number | null
   /** Scratch space for the rewritten body, reused across functions. */
   body: Writer
+  /** Profile counter globals of this function, when profiling. */
+  profile: { calls: number; fuel: number } | null
 }
 
 // Control frame kinds.
@@ -32,6 +34,7 @@ const ENTER_FRAME = 7 // depth++ and the wrapping block
 const LEAVE_FRAME = 8
 const END_AND_LEAVE = 9 // the wrapping block's end, then depth--
 const RESTORE_FRAME = 10
+const COUNT_CALL = 11 // profiling: this function's call counter
 
 /**
  * Rewrites one function body (`r` positioned at its local declarations, ending at the body's
@@ -106,6 +109,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
 
   if (depthLimited) insert(r.pos, ENTER_FRAME)
   insert(r.pos, RELOAD_FUEL)
+  if (ctx.profile) insert(r.pos, COUNT_CALL)
   startSegment(r.pos)
 
   for (;;) {
@@ -249,7 +253,12 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       if (pos > from) { body.copy(code, from, pos); from = pos }
       const arg = editArg[i]!
       switch (editKind[i]) {
-        case CHARGE: if (segmentCost[arg]! > 0) inject.charge(body, segmentCost[arg]!); break
+        case CHARGE:
+          if (segmentCost[arg]! > 0) {
+            inject.charge(body, segmentCost[arg]!)
+            if (ctx.profile) inject.addToGlobal(body, ctx.profile.fuel, segmentCost[arg]!)
+          }
+          break
         case RELOAD_FUEL: inject.loadFuel(body); break
         case DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
         case DYNAMIC_TABLE: inject.dynamicCharge(body, 'tableElements'); break
@@ -257,6 +266,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
         case DENIED_MEMORY_GROW: inject.recordDeniedGrow(body, 'memory', arg); break
         case DENIED_TABLE_GROW: inject.recordDeniedGrow(body, 'table', arg); break
         case ENTER_FRAME: inject.enterFrame(body, ctx.stackDepth!); body.byte(0x02); body.bytes(ctx.resultBlockType); break
+        case COUNT_CALL: inject.addToGlobal(body, ctx.profile!.calls, 1); break
         case LEAVE_FRAME: inject.leaveFrame(body); break
         case END_AND_LEAVE: body.byte(0x0b); inject.leaveFrame(body); break
         case RESTORE_FRAME: inject.restoreFrame(body); break

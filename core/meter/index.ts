@@ -1,5 +1,5 @@
 export { meter } from './meter.js'
 export type { MeterOptions, MeterResult } from './meter.js'
-export { MAX_FUEL, METER_EXPORTS } from './meter-control.js'
-export type { FuelControl, MeterControl } from './meter-control.js'
+export { MAX_FUEL, METER_EXPORTS, readProfile } from './meter-control.js'
+export type { FuelControl, FunctionProfile, MeterControl } from './meter-control.js'
 export type { ExportDescriptor, ExternKind, FunctionType, ImportDescriptor, ModuleInfo, ValueTypeName } from './module-types.js'

@@ -78,6 +78,14 @@ export class Injector {
     out.bytes(this.chargeTail)
   }
 
+  /** Profiling: `global += amount` on an i64 counter. */
+  addToGlobal(out: Writer, global: number, amount: number): void {
+    out.byte(0x23); out.u32(global)
+    out.byte(0x42); out.s64(amount)
+    out.byte(0x7c) // i64.add
+    out.byte(0x24); out.u32(global)
+  }
+
   /** `local.fuel = global.fuel`: on entry, and after anything that may have charged. */
   loadFuel(out: Writer): void {
     out.bytes(this.reload)

@@ -10,6 +10,8 @@ export const METER_EXPORTS = {
   depth: '__wasm_sandbox_depth',
   memory: '__wasm_sandbox_memory',
   start: '__wasm_sandbox_start',
+  profileCalls: '__wasm_sandbox_profile_calls_',
+  profileFuel: '__wasm_sandbox_profile_fuel_',
 } as const
 
 /** Fuel of one instance of a metered module. */
@@ -67,4 +69,27 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
     deniedTableElements: () => Number(tableGrowDenied.value as bigint),
     memoryBytes: () => (memory ? memory.buffer.byteLength : null),
   }
+}
+
+/** One function's counters from a module metered with `profile: true`. */
+export interface FunctionProfile {
+  /** Function index (imports first, as in the binary). */
+  index: number
+  calls: bigint
+  /** Fuel of the function's own segments (not its callees'), without bulk-operation charges. */
+  fuel: bigint
+}
+
+/** Reads the profile counters of an instance, hottest (most fuel) first; [] without profiling. */
+export function readProfile(instance: { exports: object }): FunctionProfile[] {
+  const exports = instance.exports as Record<string, { value: bigint } | undefined>
+  const out: FunctionProfile[] = []
+  for (const name of Object.keys(exports)) {
+    if (!name.startsWith(METER_EXPORTS.profileCalls)) continue
+    const index = Number(name.slice(METER_EXPORTS.profileCalls.length))
+    const calls = exports[name]!.value
+    const fuel = exports[METER_EXPORTS.profileFuel + index]?.value ?? 0n
+    if (calls > 0n || fuel > 0n) out.push({ index, calls, fuel })
+  }
+  return out.sort((a, b) => (b.fuel > a.fuel ? 1 : b.fuel < a.fuel ? -1 : a.index - b.index))
 }

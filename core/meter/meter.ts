@@ -26,7 +26,11 @@ export interface MeterOptions {
   memory?: number | string
   /** Cap on the elements of every table: maxima are clamped to it. */
   tableElements?: number
-  /** Reserved for per-function profiling; not available yet. */
+  /**
+   * Per-function profiling: each defined function counts its calls and the fuel of its
+   * segments in globals of its own (`__wasm_sandbox_profile_*`); read them with
+   * `readProfile(instance)`. Costs a counter update per call and per segment.
+   */
   profile?: boolean
   /**
    * Removes the start section and exports the start function as `__wasm_sandbox_start`
@@ -105,8 +109,12 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
     section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b]) // memory grow denied
     section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b]) // table grow denied
     if (settings.stackDepth !== null) section.bytes([0x7f, 0x01, 0x41, 0x00, 0x0b]) // depth
+    for (let i = 0; i < profiled(); i++) section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7e, 0x01, 0x42, 0x00, 0x0b]) // calls, fuel
   }
-  const ourGlobalCount = () => (settings.stackDepth !== null ? 4 : 3)
+  /** Defined functions that get profile counters. */
+  const profiled = () => (settings.profile ? funcTypes.length - importedFuncs : 0)
+  const fixedGlobals = () => (settings.stackDepth !== null ? 4 : 3)
+  const ourGlobalCount = () => fixedGlobals() + 2 * profiled()
   const writeOurExports = (section: Writer): void => {
     const exportEntry = (name: string, kind: number, index: number) => {
       section.bytes(nameBytes(name)); section.byte(kind); section.u32(index)
@@ -117,8 +125,12 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
     if (settings.stackDepth !== null) exportEntry(METER_EXPORTS.depth, 3, fuelGlobal() + 3)
     if (memories > 0) exportEntry(METER_EXPORTS.memory, 2, 0)
     if (deferredStart !== null) exportEntry(METER_EXPORTS.start, 0, deferredStart)
+    for (let i = 0; i < profiled(); i++) {
+      exportEntry(`${METER_EXPORTS.profileCalls}${importedFuncs + i}`, 3, fuelGlobal() + fixedGlobals() + 2 * i)
+      exportEntry(`${METER_EXPORTS.profileFuel}${importedFuncs + i}`, 3, fuelGlobal() + fixedGlobals() + 2 * i + 1)
+    }
   }
-  const ourExportCount = () => ourGlobalCount() + (memories > 0 ? 1 : 0) + (deferredStart !== null ? 1 : 0)
+  const ourExportCount = () => fixedGlobals() + 2 * profiled() + (memories > 0 ? 1 : 0) + (deferredStart !== null ? 1 : 0)
   const emitGlobalsIfMissing = (): void => {
     if (globalsWritten) return
     const section = new Writer(64)
@@ -299,7 +311,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         const section = new Writer(size + (size >> 1) + (size >> 2) + 64)
         section.u32(count)
         const globals = { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, tableGrowDenied: fuelGlobal() + 2, depth: fuelGlobal() + 3 }
-        ctx = { params: 0, resultBlockType: [], inject: new Injector(globals), stackDepth: settings.stackDepth, body: new Writer(1 << 16) }
+        ctx = { params: 0, resultBlockType: [], inject: new Injector(globals), stackDepth: settings.stackDepth, body: new Writer(1 << 16), profile: null }
         const body = new Reader(bytes)
         for (let i = 0; i < count; i++) {
           const bodySize = s.u32()
@@ -309,6 +321,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           const type = types[typeIndex] ?? s.fail(`function ${importedFuncs + i} has unknown type ${typeIndex}`)
           ctx.params = type.paramCount
           ctx.resultBlockType = resultBlockTypes[typeIndex]!
+          ctx.profile = settings.profile ? { calls: fuelGlobal() + fixedGlobals() + 2 * i, fuel: fuelGlobal() + fixedGlobals() + 2 * i + 1 } : null
           body.pos = s.pos
           body.end = bodyEnd
           rewriteFunction(body, bodyEnd, ctx, section)
@@ -339,6 +352,7 @@ interface MeterSettings {
   stackDepth: number | null
   memoryPages: number | null
   tableElements: number | null
+  profile: boolean
 }
 
 function normalize(options: MeterOptions): MeterSettings {
@@ -355,12 +369,13 @@ function normalize(options: MeterOptions): MeterSettings {
   if (tableElements !== undefined && !(Number.isSafeInteger(tableElements) && tableElements >= 0 && tableElements < 2 ** 32)) {
     throw config('tableElements', 'must be a whole number below 2^32')
   }
-  if (profile) throw config('profile', 'per-function profiling is not available yet')
+  if (profile !== undefined && typeof profile !== 'boolean') throw config('profile', 'must be true or false')
   return {
     initialFuel,
     stackDepth: stackDepth ?? null,
     memoryPages: memory === undefined ? null : Math.floor(parseBytes(memory, 'memory') / PAGE),
     tableElements: tableElements ?? null,
+    profile: profile ?? false,
   }
 }
 

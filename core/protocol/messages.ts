@@ -75,6 +75,8 @@ export type HostMessage = Envelope<
   | { type: 'batch'; calls: CallRequest[] }
   /** A fresh instance: of the same module, or (hot reload) of `module` with `settings`. Answered by `ready`. */
   | { type: 'reset'; module?: unknown; settings?: GuestSettings }
+  /** The profile counters (a module metered with `profile: true`); answered by `result`. */
+  | { type: 'profile' }
 >
 
 export type WorkerMessage = Envelope<

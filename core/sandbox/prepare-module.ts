@@ -32,6 +32,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   const meterOptions = {
     fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
     deferStart: true,
+    profile: policy.profile,
   } as const
   const input = loaded.kind === 'text' ? loaded.text : loaded.bytes
   const hash = await sourceHash(input)

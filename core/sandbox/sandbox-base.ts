@@ -1,4 +1,5 @@
-import { SandboxError, type Usage } from '../errors/index.js'
+import { SandboxError, type SerializedError, type Usage } from '../errors/index.js'
+import type { FunctionProfile } from '../meter/meter-control.js'
 import type { ExportDescriptor } from '../meter/module-types.js'
 import { normalizeOptions } from '../policy/normalize.js'
 import type { NormalizedPolicy, SandboxOptions } from '../policy/options.js'
@@ -32,6 +33,14 @@ export interface SandboxOwner {
   release(): void
 }
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** One function in `profile()`. */
+export interface ProfileEntry {
+  name: string
+  index: number
+  calls: number
+  fuel: bigint
+}
 
 /** What `reload` found, and whether it swapped the module. */
 export interface ReloadReport {
@@ -245,6 +254,23 @@ export class SandboxBase {
   /** Denied capability uses so far, oldest first (the last {@link MAX_AUDIT_EVENTS}). */
   audit(): SecurityEvent[] {
     return this.auditLog.map((e) => ({ ...e }))
+  }
+
+  /**
+   * With `profile: true`: calls and fuel per function since the instance started, hottest
+   * first, named from the module's name section where it has one (`func[12]` otherwise).
+   * Fuel is each function's own segments, not its callees'.
+   */
+  profile(): Promise<ProfileEntry[]> {
+    if (!this.policy.profile) return Promise.reject(new SandboxError('CONFIG', 'profile() needs the sandbox created with `profile: true`', { field: 'profile' }))
+    return this.enqueue(async () => {
+      const live = await this.worker()
+      const reply = await this.request(live, { type: 'profile' })
+      if (reply instanceof SandboxError) throw reply
+      if (reply.type !== 'result') throw SandboxError.from((reply as { error: SerializedError }).error)
+      const names = this.prepared.info.functionNames
+      return (reply.value as FunctionProfile[]).map((p) => ({ name: names.get(p.index) ?? `func[${p.index}]`, index: p.index, calls: Number(p.calls), fuel: p.fuel }))
+    })
   }
 
   /** The module's exports: `[{ name, kind, params, results }]`. */

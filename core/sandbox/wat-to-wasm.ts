@@ -22,7 +22,7 @@ export async function watToWasm(text: string): Promise<Uint8Array> {
     module = lib.parseWat('module.wat', text, FEATURES)
     module.resolveNames()
     module.validate()
-    return module.toBinary({}).buffer
+    return module.toBinary({ write_debug_names: true }).buffer // names feed profile()
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     const at = /module\.wat:(\d+):(\d+): error: ([^\n]*)/.exec(message)
