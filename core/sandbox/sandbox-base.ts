@@ -9,6 +9,8 @@ import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { MAX_AUDIT_EVENTS, type SecurityEvent } from '../audit/security-event.js'
 import { MetricsRecorder, type Metrics } from '../observe/metrics.js'
+import { parseManifest, type PluginManifest } from '../manifest/plugin-manifest.js'
+import { sourceHash } from './module-cache.js'
 import type { CommandOptions } from '../wasi/wasi-settings.js'
 import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
@@ -112,6 +114,8 @@ export class SandboxBase {
   private readonly auditLog: SecurityEvent[] = []
   private readonly metricsRecorder = new MetricsRecorder()
   private owner: SandboxOwner | null = null
+  /** A manifest's entry points: the only exports callers see. */
+  private entryPoints: Set<string> | null = null
 
   protected constructor(
     private readonly platform: Platform,
@@ -165,6 +169,36 @@ export class SandboxBase {
     }
     sandbox.owner = owner // from here on, close() releases it
     return sandbox
+  }
+
+  /**
+   * A sandbox from a plugin manifest (an object or JSON text; see `PluginManifest`): checks
+   * the manifest, loads the module from its `path` or `url`, verifies its SHA-256 before
+   * anything runs (a mismatch is SECURITY_VIOLATION), applies its `permissions`, and
+   * exposes only its `entryPoints`. `options` adds what JSON cannot carry: host functions
+   * and `onEvent`.
+   */
+  static async fromManifest<T extends SandboxBase>(this: { prototype: T }, manifest: PluginManifest | string, options: Pick<SandboxOptions, 'imports' | 'onEvent'> = {}): Promise<T> {
+    const Self = this as unknown as typeof SandboxBase
+    const m = parseManifest(manifest)
+    const loaded = await Self.platform.loadSource(m.module.path ?? new URL(m.module.url!))
+    if (loaded.kind === 'module') throw new SandboxError('CONFIG', 'manifest.module must name a file or URL', { field: 'manifest.module' })
+    const bytes = loaded.kind === 'text' ? encodeUtf8(loaded.text) : loaded.bytes
+    const actual = await sourceHash(bytes)
+    if (actual === null) throw new SandboxError('CONFIG', 'cannot verify manifest.module.sha256: this runtime has no Web Crypto (an insecure page?)', { field: 'manifest.module.sha256' })
+    if (actual !== m.module.sha256) {
+      throw new SandboxError('SECURITY_VIOLATION', `plugin ${m.id}: the module's SHA-256 is ${actual}, the manifest says ${m.module.sha256}`, {
+        capability: 'integrity', suggestion: 'the module changed since the manifest was written: check where it came from, then update the digest',
+      })
+    }
+    const sandbox = await Self.create(loaded.kind === 'text' ? loaded.text : bytes, { ...m.permissions, ...options })
+    sandbox.entryPoints = m.entryPoints ? new Set(m.entryPoints) : null
+    const missing = m.entryPoints?.find((name) => !sandbox.prepared.info.exports.some((e) => e.name === name && e.kind === 'function'))
+    if (missing) {
+      await sandbox.close()
+      throw new SandboxError('LINK_ERROR', `plugin ${m.id}: entry point ${JSON.stringify(missing)} is not an exported function of the module`, { export: missing })
+    }
+    return sandbox as T
   }
 
   /** Calls an exported function. A trailing `{ signal, timeout }` object is the call's options. */
@@ -275,7 +309,7 @@ export class SandboxBase {
 
   /** The module's exports: `[{ name, kind, params, results }]`. */
   exports(): ExportDescriptor[] {
-    return this.prepared.info.exports.map((e) => ({ ...e, params: [...e.params], results: [...e.results] }))
+    return this.prepared.info.exports.filter((e) => this.visible(e.name)).map((e) => ({ ...e, params: [...e.params], results: [...e.results] }))
   }
 
   /** Cumulative usage of every call so far. */
@@ -320,6 +354,10 @@ export class SandboxBase {
     }
     const outcomes = valid.length ? await this.dispatch(valid, options) : []
     return results.map((r) => r ?? outcomes.shift()!)
+  }
+
+  private visible(name: string): boolean {
+    return this.entryPoints === null || this.entryPoints.has(name)
   }
 
   /** Asks the owner (a tenant) to admit a call: it may refuse, or lower its fuel budget. */
@@ -398,8 +436,8 @@ export class SandboxBase {
   /** Validates a request against the exports (throws CONFIG/NO_SUCH_EXPORT/CLOSED). */
   private checkRequest(request: CallRequest): CallRequest {
     if (this.closed) throw new SandboxError('CLOSED', `cannot call ${request.fn}(): the sandbox is closed`)
-    const exp = this.prepared.info.exports.find((e) => e.name === request.fn && e.kind === 'function')
-    if (!exp) throw noSuchExport(request.fn, this.prepared.info.exports)
+    const exp = this.prepared.info.exports.find((e) => e.name === request.fn && e.kind === 'function' && this.visible(e.name))
+    if (!exp) throw noSuchExport(request.fn, this.exports())
     if (request.bytes || !this.prepared.signaturesKnown) return request
     return { fn: request.fn, args: toWasmArgs(exp, request.args) }
   }

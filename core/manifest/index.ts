@@ -1,0 +1,2 @@
+export { parseManifest } from './plugin-manifest.js'
+export type { PluginManifest } from './plugin-manifest.js'
