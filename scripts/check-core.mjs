@@ -17,7 +17,7 @@ const walk = (dir) => {
     if (statSync(path).isDirectory()) walk(path)
     else if (path.endsWith('.ts')) {
       readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-        if (/^\s*(\/\/|\*)/.test(line)) return
+        if (/^\s*(\/\/|\/?\*)/.test(line)) return
         for (const [pattern, what] of FORBIDDEN) if (pattern.test(line)) problems.push(`${path}:${i + 1}: ${what}: ${line.trim()}`)
       })
     }

@@ -181,7 +181,7 @@ export class SandboxBase {
   static async fromManifest<T extends SandboxBase>(this: { prototype: T }, manifest: PluginManifest | string, options: Pick<SandboxOptions, 'imports' | 'onEvent'> = {}): Promise<T> {
     const Self = this as unknown as typeof SandboxBase
     const m = parseManifest(manifest)
-    const loaded = await Self.platform.loadSource(m.module.path ?? new URL(m.module.url!))
+    const loaded = await Self.platform.loadSource(m.module.path ?? m.module.url!) // a URL string is fetched
     if (loaded.kind === 'module') throw new SandboxError('CONFIG', 'manifest.module must name a file or URL', { field: 'manifest.module' })
     const bytes = loaded.kind === 'text' ? encodeUtf8(loaded.text) : loaded.bytes
     const actual = await sourceHash(bytes)
