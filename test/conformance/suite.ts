@@ -159,6 +159,24 @@ export const cases: Record<string, (api: Api) => Promise<unknown>> = {
     await sb.close()
     return results
   },
+  async 'pools, tenants, reload and profiling'({ SandboxPool, Sandbox, createTenant }) {
+    const tenant = createTenant('conformance', { maxInstances: 3, fuelTotal: 100_000 })
+    const pool = await tenant.createPool(KITCHEN, { min: 1, max: 2 })
+    const sums = await Promise.all([pool.call('sum', 10), pool.call('sum', 20), pool.call('sum', 30)])
+    const overQuota = await outcome(tenant.createSandbox(KITCHEN, {}).then(async (a) => { const b = await tenant.createSandbox(KITCHEN); await a.close(); await b.close() }))
+    await pool.close()
+    const plainPool = await SandboxPool.create(ADD, { max: 1, reuse: 'fresh' })
+    const fresh = await plainPool.call('add', 1, 2)
+    await plainPool.close()
+    const sb = await Sandbox.create(KITCHEN, { profile: true })
+    await sb.call('sum', 5)
+    const profile = (await sb.profile()).map((p) => ({ ...p, fuel: `${p.fuel}n` }))
+    const reload = await sb.reload(ADD)
+    const forced = await sb.reload(ADD, { force: true })
+    const afterReload = await outcome(sb.call('add', 2, 2))
+    await sb.close()
+    return { sums, overQuota, usage: plain(tenant.usage()), fresh, profile, reload, forced, afterReload }
+  },
   async 'WASI command with an in-memory preopen, under the policy'({ Sandbox }) {
     const sb = await Sandbox.create(WASI_CAT, { wasi: { preopens: { '/data': { files: { 'notes.txt': 'from a virtual file\n' }, readonly: true } } } })
     const out = await sb.runCommand()
