@@ -97,6 +97,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   let importedFuncs = 0, importedGlobals = 0, definedGlobals = 0, memories = 0
   const info: ModuleInfo = { imports: [], exports: [], memoryInitialBytes: null, hasStart: false, functionNames: new Map() }
   const exportNames = new Set<string>()
+  const exportedFunctionNames = new Map<number, string>()
   let globalsWritten = false, exportsWritten = false
   let ctx: FunctionContext | null = null
   let lastOrder = 0
@@ -286,6 +287,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           exportNames.add(name)
           const entry: ExportDescriptor = { name, kind, params: [], results: [] }
           if (kindByte === 0) {
+            if (!exportedFunctionNames.has(index)) exportedFunctionNames.set(index, name)
             const t = funcTypes[index] ?? s.fail(`export ${JSON.stringify(name)} names function ${index}, which does not exist`, at)
             const sig = signature(types, t, s)
             entry.params = sig.params
@@ -337,6 +339,8 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   }
   emitGlobalsIfMissing()
   emitExportsIfMissing()
+  // Functions the name section does not name go by their export name.
+  for (const [index, name] of exportedFunctionNames) if (!info.functionNames.has(index)) info.functionNames.set(index, name)
   if (ctx === null && funcTypes.length > importedFuncs) r.fail('function section without code section')
 
   return {

@@ -32,7 +32,7 @@ export interface ModuleInfo {
   memoryInitialBytes: number | null
   /** Whether the module has a start function. */
   hasStart: boolean
-  /** Function names from the name section, by function index (when present). */
+  /** Function names by index: from the name section, else the first export name. */
   functionNames: Map<number, string>
 }
 
