@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildFixtures, type Fixtures } from '../wasi/build.js'
+
+// The real bin, spawned as a user would run it.
+const CLI = fileURLToPath(new URL('../../dist/node-adapter/cli.js', import.meta.url))
+
+function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'pipe' })
+    let stdout = '', stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.end(stdin)
+  })
+}
+
+const ADD = '(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))) (func (export "big") (param i64) (result i64) (i64.mul (local.get 0) (i64.const 3))) (func (export "spin") (loop $l (br $l))))'
+
+describe('wasm-sandbox CLI', () => {
+  let dir: string
+  let programs: Fixtures
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cli-'))
+    await writeFile(join(dir, 'add.wat'), ADD)
+    programs = await buildFixtures()
+  }, 120_000)
+  afterAll(() => rm(dir, { recursive: true }))
+
+  it('prints help, and fails with a one-line error and exit 2 on bad usage', async () => {
+    const help = await cli(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('usage: wasm-sandbox <command>')
+    expect((await cli(['run', '--help'])).stdout).toContain('--dir HOST:GUEST[:ro]')
+    const bad = await cli(['frobnicate'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1)
+    expect((await cli(['run', 'x.wasm', '--bogus'])).code).toBe(2)
+  })
+
+  it('run passes args, env, stdin and the exit code through', async () => {
+    const hello = await cli(['run', programs.hello!, '--', 'from', 'the cli'])
+    expect(hello.code).toBe(0)
+    expect(hello.stdout).toContain('the cli')
+    const cat = await cli(['run', programs.cat!], 'piped input\n')
+    expect(cat.stdout).toBe('piped input\n')
+    const env = await cli(['run', programs.envargs!, '--env', 'GREETING=hi'])
+    expect(env.stdout).toContain('GREETING=hi')
+    expect((await cli(['run', programs.exitcode!])).code).toBe(42)
+  })
+
+  it('run mounts a host directory read-only with --dir', async () => {
+    await writeFile(join(dir, 'a.txt'), 'alpha\n')
+    const out = await cli(['run', programs.tree!, '--dir', `${dir}:/data:ro`, '--json'])
+    const json = JSON.parse(out.stdout)
+    expect(json.exitCode).toBe(0)
+    expect(json.stdout).toContain('a.txt')
+    expect(await readFile(join(dir, 'a.txt'), 'utf8')).toBe('alpha\n')
+  })
+
+  it('call prints the result and usage; limits give typed one-line errors', async () => {
+    const add = await cli(['call', join(dir, 'add.wat'), 'add', '40', '2'])
+    expect(add.code).toBe(0)
+    expect(add.stdout.trim()).toBe('42')
+    expect(add.stderr).toMatch(/^fuel 3, memory 0 bytes/)
+    expect((await cli(['call', join(dir, 'add.wat'), 'big', '3000000000'])).stdout.trim()).toBe('9000000000')
+    const spin = await cli(['call', join(dir, 'add.wat'), 'spin', '--fuel', '1000'])
+    expect(spin.code).toBe(1)
+    expect(spin.stderr).toMatch(/^wasm-sandbox: FUEL_EXHAUSTED: /)
+    const missing = await cli(['call', join(dir, 'nope.wasm'), 'add'])
+    expect(missing.stderr).toMatch(/^wasm-sandbox: CONFIG: .*no such file/)
+  })
+
+  it('inspect lists exports with signatures and sections', async () => {
+    const out = await cli(['inspect', join(dir, 'add.wat'), '--json'])
+    const report = JSON.parse(out.stdout)
+    expect(report).toMatchObject({ component: false, exports: ['add: function (i32, i32) -> (i32)', 'big: function (i64) -> (i64)', 'spin: function () -> ()'] })
+    expect(report.sections.some((s: string) => s.startsWith('code:'))).toBe(true)
+  })
+})
