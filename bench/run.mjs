@@ -7,9 +7,10 @@
 //   3. Sandbox round trips vs a raw worker_threads postMessage round trip
 //   4. host-function calls from the guest, bytes-call throughput (1 MiB, 64 MiB)
 //   5. WASI runCommand of a C hello world, cold and warm, vs node:wasi in a fresh worker
+//   6. SandboxPool throughput (size 1, 2, 4; trivial and ~0.5 ms calls) and first-call latency
 // Options: --quick (fewer rounds, for a smoke test), --only=fib,sort (kernel subset),
-//          --skip=kernels,rewrite,sandbox,rpc,wasi (sections to leave out).
-// Exits 1 if a checksum disagrees or a kernel fails its self-check.
+//          --skip=kernels,rewrite,sandbox,rpc,wasi,pool (sections to leave out).
+// Exits 1 if a checksum disagrees or a kernel fails its self-check (or a pool call returns a wrong value).
 
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -545,6 +546,178 @@ async function sectionWasi() {
   return { cold: median(cold), warm: median(warm), node: median(node) }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Section 6: pools
+
+const POOL_SIZES = [1, 2, 4]
+const POOL_RUN_MS = QUICK ? 400 : 1500  // how long each throughput measurement keeps the pool busy
+const POOL_IN_FLIGHT = 16               // calls in flight per sandbox: the queue never runs dry
+const POOL_CREATE_RUNS = QUICK ? 3 : 10
+const KERNEL_TARGET_MS = 0.5            // the compute kernel's n is calibrated to take about this
+
+// sum(n) = 1 + 2 + ... + n in an i64 (a compute-bound loop); add is the trivial export.
+const POOL_WAT = `(module
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "sum") (param $n i32) (result i64) (local $i i32) (local $acc i64)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (local.set $acc (i64.add (local.get $acc) (i64.extend_i32_u (local.get $i))))
+      (br $next)))
+    (local.get $acc)))`
+const POOL_OPTIONS = { fuel: 'unlimited', timeout: '10s' }
+const sumOf = (n) => (BigInt(n) * BigInt(n + 1)) / 2n
+
+/** n such that one sum(n) call takes about KERNEL_TARGET_MS of guest time in a sandbox. */
+async function calibrateSum(Sandbox) {
+  const sb = await Sandbox.create(POOL_WAT, POOL_OPTIONS)
+  try {
+    let n = 100_000
+    for (let attempt = 0; attempt < 4; attempt++) {
+      for (let i = 0; i < 20; i++) await sb.call('sum', n) // warm up (Liftoff -> TurboFan)
+      const ms = []
+      for (let i = 0; i < 30; i++) {
+        const t0 = performance.now()
+        await sb.call('sum', n)
+        ms.push(performance.now() - t0)
+      }
+      const next = Math.max(1000, Math.round(n * (KERNEL_TARGET_MS / median(ms))))
+      if (Math.abs(next - n) / n < 0.1) break
+      n = next
+    }
+    return n
+  } finally {
+    await sb.close()
+  }
+}
+
+/**
+ * Keeps size * POOL_IN_FLIGHT calls in flight for POOL_RUN_MS on a pool of `size`; checks
+ * every result. `size` 0: the same load (POOL_IN_FLIGHT calls) on one bare Sandbox, which
+ * queues them itself.
+ */
+async function poolThroughput({ Sandbox, SandboxPool }, size, fn, args, expected) {
+  const bare = size === 0
+  const pool = bare
+    ? await withTimeout(Sandbox.create(POOL_WAT, POOL_OPTIONS), 'Sandbox.create')
+    : await withTimeout(SandboxPool.create(POOL_WAT, { ...POOL_OPTIONS, min: size, max: size, maxQueued: size * POOL_IN_FLIGHT }), 'SandboxPool.create')
+  try {
+    const drive = async (ms) => {
+      let calls = 0, wrong = 0, sample = ''
+      const until = performance.now() + ms
+      const runner = async () => {
+        while (performance.now() < until) {
+          const v = await pool.call(fn, ...args)
+          if (v !== expected && wrong++ === 0) sample = `call #${calls + 1} returned ${typeof v} ${String(v)}, expected ${String(expected)}`
+          calls++
+        }
+      }
+      const t0 = performance.now()
+      await withTimeout(Promise.all(Array.from({ length: Math.max(1, size) * POOL_IN_FLIGHT }, runner)), `pool ${fn}`)
+      return { calls, wrong, sample, s: (performance.now() - t0) / 1000 }
+    }
+    const what = bare ? 'bare sandbox' : `pool of ${size}`
+    const warm = await drive(Math.min(300, POOL_RUN_MS / 4)) // warm-up: every sandbox's code tiered up
+    if (warm.wrong) fail(`${what}, warm-up: ${warm.wrong} of ${warm.calls} calls of ${fn} returned a wrong value (first: ${warm.sample})`)
+    const before = bare ? null : pool.stats()
+    const run = await drive(POOL_RUN_MS)
+    if (run.wrong) fail(`${what}: ${run.wrong} of ${run.calls} calls of ${fn} returned a wrong value (first: ${run.sample})`)
+    if (!bare) {
+      const after = pool.stats()
+      if (after.failures !== before.failures) fail(`pool of ${size}: ${after.failures - before.failures} calls of ${fn} failed`)
+      if (after.calls - before.calls !== run.calls) fail(`pool of ${size}: stats counted ${after.calls - before.calls} calls, ${run.calls} finished`)
+    }
+    return { size, calls: run.calls, perS: run.calls / run.s }
+  } finally {
+    await pool.close()
+  }
+}
+
+async function sectionPool() {
+  console.log('\n== 6. Pools: SandboxPool throughput and first-call latency')
+  const { Sandbox, SandboxPool } = await import('wasm-sandbox')
+  if (typeof SandboxPool?.create !== 'function') {
+    console.log('  skipped: SandboxPool is not available')
+    return null
+  }
+  try {
+    const n = await calibrateSum(Sandbox)
+    const workloads = [
+      { id: 'add', label: 'add(40, 2) (trivial)', fn: 'add', args: [40, 2], expected: 42 },
+      { id: 'sum', label: `sum(${fmtInt(n)}) (compute)`, fn: 'sum', args: [n], expected: sumOf(n) },
+    ]
+    const rows = []
+    const throughput = {}
+    for (const w of workloads) {
+      throughput[w.id] = []
+      const bare = await poolThroughput({ Sandbox, SandboxPool }, 0, w.fn, w.args, w.expected)
+      rows.push([w.label, 'no pool', fmtInt(Math.round(bare.perS)), '', `${fmt(1e6 / bare.perS, 1)} us`, fmtInt(bare.calls)])
+      for (const size of POOL_SIZES) {
+        const r = await poolThroughput({ Sandbox, SandboxPool }, size, w.fn, w.args, w.expected)
+        throughput[w.id].push(r)
+        const base = throughput[w.id][0].perS
+        rows.push([w.label, size, fmtInt(Math.round(r.perS)), `${fmt(r.perS / base, 2)}x`, `${fmt((1e6 * size) / r.perS, 1)} us`, fmtInt(r.calls)])
+      }
+    }
+    console.log()
+    table(['workload', 'pool size', 'calls/s', 'vs size 1', 'time per call per sandbox', 'calls'], rows, ['l', 'r', 'r', 'r', 'r', 'r'])
+    console.log(`  ${POOL_IN_FLIGHT} calls in flight per sandbox for ${fmt(POOL_RUN_MS / 1000, 1)} s each, after a warm-up; n calibrated to ~${KERNEL_TARGET_MS} ms per sum call on one sandbox.`)
+    console.log(`  'no pool' = the same ${POOL_IN_FLIGHT} calls in flight on one bare Sandbox (its own call queue): the pool's own cost is the difference to size 1.`)
+    console.log(`  ${os.cpus().length} cores: sizes beyond the core count share them (the main thread dispatching calls needs one too).`)
+
+    // First call: borrow + call on a warm pool just created, vs a cold Sandbox.create + first
+    // call. The Node adapter keeps one spare worker thread started ahead of need, so "cold"
+    // is measured both with the spare ready and without one (two creates at once: the second
+    // starts a worker thread from scratch).
+    const warmCall = [], laterCall = [], poolCreate = [], cold = [], coldNoSpare = []
+    for (let i = 0; i < POOL_CREATE_RUNS; i++) {
+      let t0 = performance.now()
+      const pool = await withTimeout(SandboxPool.create(POOL_WAT, { ...POOL_OPTIONS, min: 4, max: 4 }), 'SandboxPool.create')
+      poolCreate.push(performance.now() - t0)
+      t0 = performance.now()
+      const v = await withTimeout(pool.call('add', i, 2), 'pool.call')
+      warmCall.push(performance.now() - t0)
+      if (v !== i + 2) fail(`pool.call('add', ${i}, 2) returned ${v}`)
+      for (let j = 0; j < 50; j++) {
+        t0 = performance.now()
+        const y = await withTimeout(pool.call('add', j, 2), 'pool.call')
+        laterCall.push(performance.now() - t0)
+        if (y !== j + 2) fail(`pool.call('add', ${j}, 2) returned ${y}`)
+      }
+      await pool.close()
+      await new Promise((resolve) => setTimeout(resolve, 100)) // the spare worker is up again
+      t0 = performance.now()
+      const sb = await withTimeout(Sandbox.create(POOL_WAT, POOL_OPTIONS), 'Sandbox.create')
+      const w = await withTimeout(sb.call('add', i, 2), 'call')
+      cold.push(performance.now() - t0)
+      if (w !== i + 2) fail(`sb.call('add', ${i}, 2) returned ${w}`)
+      await sb.close()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      t0 = performance.now()
+      const both = [Sandbox.create(POOL_WAT, POOL_OPTIONS), Sandbox.create(POOL_WAT, POOL_OPTIONS)]
+      const second = await withTimeout(both[1], 'Sandbox.create')
+      const x = await withTimeout(second.call('add', i, 2), 'call')
+      coldNoSpare.push(performance.now() - t0)
+      if (x !== i + 2) fail(`sb.call('add', ${i}, 2) returned ${x}`)
+      await Promise.all(both.map(async (p) => (await p).close()))
+    }
+    const us = (ms) => `${fmt(ms * 1000, 0)} us`
+    console.log()
+    table(['measure', 'median', 'p90', 'n'], [
+      ['first pool.call right after SandboxPool.create (min = max = 4)', us(median(warmCall)), us(percentile(warmCall, 90)), warmCall.length],
+      ['  (the next 50 pool.call, one at a time)', us(median(laterCall)), us(percentile(laterCall, 90)), laterCall.length],
+      ['cold Sandbox.create + first call (spare worker ready)', `${fmt(median(cold), 1)} ms`, `${fmt(percentile(cold, 90), 1)} ms`, cold.length],
+      ['cold Sandbox.create + first call (no spare: new worker thread)', `${fmt(median(coldNoSpare), 1)} ms`, `${fmt(percentile(coldNoSpare, 90), 1)} ms`, coldNoSpare.length],
+      ['  (SandboxPool.create itself, 4 sandboxes)', `${fmt(median(poolCreate), 1)} ms`, `${fmt(percentile(poolCreate, 90), 1)} ms`, poolCreate.length],
+    ], ['l', 'r', 'r', 'r'])
+    console.log(`\n  a warm pool answers its first call ${fmt(median(cold) / median(warmCall), 0)}x sooner than a sandbox created for it (${fmt(median(coldNoSpare) / median(warmCall), 0)}x without a spare worker)`)
+    return { n, throughput, warmCallMs: median(warmCall), coldMs: median(cold), coldNoSpareMs: median(coldNoSpare), poolCreateMs: median(poolCreate) }
+  } catch (e) {
+    fail(`pool section: ${e.code ? `${e.code}: ` : ''}${e.message}`)
+    return null
+  }
+}
+
 function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
@@ -565,6 +738,7 @@ const rewrite = SKIP.has('rewrite') ? [] : await sectionRewrite()
 const sandbox = SKIP.has('sandbox') ? null : await sectionSandbox()
 const rpc = SKIP.has('rpc') ? null : await sectionRpc()
 const wasiBench = SKIP.has('wasi') ? null : await sectionWasi()
+const poolBench = SKIP.has('pool') ? null : await sectionPool()
 
 const totalS = (performance.now() - started) / 1000
 console.log(`\n  total ${fmt(totalS, 1)} s; load average at end: ${os.loadavg().map((x) => fmt(x, 2)).join(' ')}`)
@@ -592,6 +766,10 @@ if (rpc) {
 }
 if (wasiBench) {
   console.log(`WASI hello: cold ${fmt(wasiBench.cold, 1)} ms, warm ${fmt(wasiBench.warm, 2)} ms; node:wasi in a fresh worker ${fmt(wasiBench.node, 1)} ms`)
+}
+if (poolBench) {
+  const perS = (rs) => rs.map((r) => `${r.size}: ${fmtInt(Math.round(r.perS))}`).join(', ')
+  console.log(`SandboxPool calls/s by size — add: ${perS(poolBench.throughput.add)}; sum (~${KERNEL_TARGET_MS} ms): ${perS(poolBench.throughput.sum)}; first call on a warm pool ${fmt(poolBench.warmCallMs * 1000, 0)} us vs Sandbox.create + first call ${fmt(poolBench.coldMs, 1)} ms (${fmt(poolBench.coldNoSpareMs, 1)} ms without a spare worker)`)
 }
 console.log('```')
 

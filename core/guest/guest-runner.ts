@@ -174,6 +174,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
 
   const init = async (id: number, module: unknown, settings: GuestSettings, channel: CallChannel | null): Promise<void> => {
     currentId = id
+    post({ v: PROTOCOL_VERSION, id, type: 'starting' })
     try {
       const g = await instantiate(module, settings, null, channel)
       // A WASI reactor initializes itself once; a command runs per runCommand.

@@ -126,7 +126,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
     if (this.closed) return
     this.closed = true
     for (const waiter of this.waiting.splice(0)) waiter.reject(new SandboxError('CLOSED', 'the pool was closed'))
-    if (this.busy.size > 0) await new Promise<void>((resolve) => { this.drained = resolve })
+    if (this.busy.size > 0 || this.starting > 0) await new Promise<void>((resolve) => { this.drained = resolve })
     await Promise.all(this.idle.splice(0).map((m) => { this.timers.clearTimer(m.idleTimer); return m.sandbox.close() }))
   }
 
@@ -171,7 +171,15 @@ export class SandboxPoolBase<S extends SandboxBase> {
 
   private async use<R>(task: (sandbox: S) => Promise<R>): Promise<R> {
     const started = this.timers.now()
-    const member = await this.acquire()
+    let member: Member<S>
+    try {
+      member = await this.acquire()
+    } catch (error) { // OVERLOADED, CLOSED, or no sandbox could start: a failed call too
+      this.calls++
+      this.failures++
+      this.metricsRecorder.record(this.timers.now() - started, 0n, error instanceof SandboxError ? error.code : 'INTERNAL')
+      throw error
+    }
     let fault = false
     try {
       const result = await task(member.sandbox)
@@ -195,11 +203,28 @@ export class SandboxPoolBase<S extends SandboxBase> {
     }
   }
 
-  /** Forgets a broken sandbox (a replacement starts on demand). */
+  /**
+   * Forgets a broken sandbox. Calls waiting for one get a replacement (or, if none can start,
+   * its error); the pool refills to `min` in the background.
+   */
   private drop(member: Member<S>): void {
     this.busy.delete(member.sandbox)
     void member.sandbox.close()
-    if (this.closed && this.busy.size === 0) this.drained?.()
+    if (this.closed) {
+      this.checkDrained()
+      return
+    }
+    const missing = Math.max(this.waiting.length > 0 ? 1 : 0, this.limits.min - (this.idle.length + this.busy.size + this.starting))
+    for (let i = 0; i < missing; i++) {
+      this.grow().then((m) => this.release(m), (error: unknown) => {
+        const waiter = this.waiting.shift()
+        waiter?.reject(error instanceof SandboxError ? error : new SandboxError('INTERNAL', String(error)))
+      })
+    }
+  }
+
+  private checkDrained(): void {
+    if (this.busy.size === 0 && this.starting === 0) this.drained?.()
   }
 
   private acquire(): Promise<Member<S>> {
@@ -223,18 +248,25 @@ export class SandboxPoolBase<S extends SandboxBase> {
 
   private async grow(): Promise<Member<S>> {
     this.starting++
+    let sandbox: S
     try {
-      return { sandbox: await this.createSandbox(), idleTimer: null }
+      sandbox = await this.createSandbox()
     } finally {
       this.starting--
     }
+    if (this.closed) { // closed while it started: it never serves
+      await sandbox.close()
+      this.checkDrained()
+      throw new SandboxError('CLOSED', 'the pool was closed')
+    }
+    return { sandbox, idleTimer: null }
   }
 
   private release(member: Member<S>): void {
     this.busy.delete(member.sandbox)
     if (this.closed) {
-      this.idle.push(member)
-      if (this.busy.size === 0) this.drained?.()
+      void member.sandbox.close()
+      this.checkDrained()
       return
     }
     const waiter = this.waiting.shift()

@@ -106,16 +106,28 @@ export class CallChannel {
     Atomics.notify(this.control, SEQ)
   }
 
-  /** Resolves with the DONE state once the worker answers (spinning briefly, then parking). */
+  /**
+   * Resolves with the DONE state once the worker answers (spinning briefly, then parking).
+   * A wake-up is not an answer: the worker's `notify` for the previous call can arrive late,
+   * after this call was sent, so the state is checked again after every wake-up.
+   */
   waitDone(): Promise<number> | number {
     const c = this.control
     for (let i = 0; i < HOST_SPIN; i++) {
       const done = Atomics.load(c, DONE)
       if (done !== Done.PENDING) return done
     }
-    const waiting = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, DONE, Done.PENDING)
-    if (!waiting.async) return Atomics.load(c, DONE)
-    return waiting.value.then(() => Atomics.load(c, DONE))
+    return this.parkUntilDone()
+  }
+
+  private async parkUntilDone(): Promise<number> {
+    const c = this.control
+    for (;;) {
+      const waiting = (Atomics as unknown as AtomicsWaitAsync).waitAsync(c, DONE, Done.PENDING)
+      if (waiting.async) await waiting.value
+      const done = Atomics.load(c, DONE)
+      if (done !== Done.PENDING) return done
+    }
   }
 
   /** Takes a host-function call the worker announced with `Done.HOST_CALL`. */

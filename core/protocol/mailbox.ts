@@ -74,8 +74,11 @@ export class Mailbox {
       const command = Atomics.load(this.control, COMMAND)
       if (command !== Command.NONE) return command
     }
-    Atomics.wait(this.control, COMMAND, Command.NONE)
-    return Atomics.load(this.control, COMMAND)
+    for (;;) { // a wake-up without a command (a late notify) is not a command
+      Atomics.wait(this.control, COMMAND, Command.NONE)
+      const command = Atomics.load(this.control, COMMAND)
+      if (command !== Command.NONE) return command
+    }
   }
 
   /** Marks the command handled, so the next one can be sent. */

@@ -81,6 +81,8 @@ export type HostMessage = Envelope<
 
 export type WorkerMessage = Envelope<
   | { type: 'ready'; report: CallReport }
+  /** The worker has booted and begins instantiating (the start function's clock starts). */
+  | { type: 'starting' }
   | { type: 'result'; value: unknown; report: CallReport; index?: number }
   | { type: 'error'; error: SerializedError; report: CallReport; index?: number }
   /** The guest called host function `index`; the worker waits on the mailbox. */

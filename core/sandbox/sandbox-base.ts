@@ -89,6 +89,10 @@ interface Live {
   pending: Map<number, (reply: Reply | SandboxError) => void>
   /** The host-function call in progress, if any. */
   session: HostCallSession | null
+  /** Set once the worker is stopped or has died: nothing more is sent to it. */
+  dead: boolean
+  /** Called when the worker reports it begins instantiating. */
+  onStarting?: () => void
 }
 
 /**
@@ -568,16 +572,28 @@ export class SandboxBase {
     const shared = typeof SharedArrayBuffer !== 'undefined' && this.platform.sharedMemory
     const mailbox = shared && this.prepared.settings.hostImports.length > 0 ? Mailbox.create() : null
     const channel = shared && channelSupported ? CallChannel.create() : null
-    const live: Live = { worker, mailbox, channel, pending: new Map(), session: null }
+    const live: Live = { worker, mailbox, channel, pending: new Map(), session: null, dead: false }
     worker.onMessage((message) => this.onMessage(live, message))
     worker.onExit((error) => {
+      live.dead = true
       if (this.live === live) this.live = null
       const failure = /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(`${error.message} ${(error as { code?: string }).code}`)
         ? new SandboxError('MEMORY_LIMIT', `the sandbox worker ran out of JavaScript heap: ${error.message}`, { kind: 'heap', suggestion: 'pass smaller values across the boundary' })
         : new SandboxError('INTERNAL', `the sandbox worker died: ${error.message}`, { cause: error })
       for (const settle of [...live.pending.values()]) settle(failure)
     })
+    // Instantiation runs the start function (and _initialize): the call timeout bounds it,
+    // counted from when the worker has booted and begins.
+    const limit = this.policy.timeoutMs
+    let timer: unknown = null
+    live.onStarting = () => {
+      timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `starting the module (its start function) took longer than the timeout of ${limit}ms`, {
+        kind: 'time', limit, used: limit, suggestion: 'raise the `timeout` option, or set a `fuel` budget',
+      }), live), limit)
+    }
     const ready = await this.request(live, { type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null, channel: channel?.buffer ?? null })
+    if (timer !== null) this.platform.clearTimer(timer)
+    live.onStarting = undefined // later resets are bounded by the calls that follow them
     if (ready instanceof SandboxError || ready.type === 'error') {
       await worker.terminate()
       throw ready instanceof SandboxError ? ready : SandboxError.from(ready.error)
@@ -654,6 +670,9 @@ export class SandboxBase {
       case 'mailbox':
         live.session?.deliver(message.ok ? message : { ok: false, error: SandboxError.from(message.error) })
         return
+      case 'starting':
+        live.onStarting?.()
+        return
       default:
         live.pending.get(message.id)?.(message)
     }
@@ -667,9 +686,9 @@ export class SandboxBase {
     live.session = session
     try {
       const result = await fn(...args, session)
-      if (this.live === live) await session.finish(result, imp.results[0])
+      if (!live.dead) await session.finish(result, imp.results[0]) // also while the worker starts
     } catch (error) {
-      if (this.live === live) await session.fail(error)
+      if (!live.dead) await session.fail(error)
     } finally {
       if (live.session === session) live.session = null
     }
@@ -677,9 +696,10 @@ export class SandboxBase {
 
   /** Stops the worker; whatever waits on it gets `reason`. The next call starts afresh. */
   private async kill(reason: SandboxError, only?: Live): Promise<void> {
-    const live = this.live
-    if (!live || (only && live !== only)) return
-    this.live = null
+    const live = only ?? this.live
+    if (!live || live.dead) return
+    live.dead = true
+    if (this.live === live) this.live = null
     for (const settle of [...live.pending.values()]) settle(reason)
     live.channel?.abandon()
     await live.worker.terminate()

@@ -51,7 +51,7 @@ describe('SandboxPool', () => {
     expect(await running).toBe(42)
     await closing
     await rejectsWith(pool.call('add', 1, 1), 'CLOSED')
-    expect(pool.stats()).toMatchObject({ busy: 0, calls: 1 })
+    expect(pool.stats()).toMatchObject({ busy: 0, calls: 2, failures: 1 }) // the refused call counts as failed
   })
 
   it('shares the compiled module and keeps instance state per sandbox', async () => {
@@ -123,6 +123,42 @@ describe('SandboxPool reuse, replacement, scale and reload', () => {
     const after = await Promise.all(Array.from({ length: 20 }, () => pool.call('add', 3, 4)))
     expect(new Set(after)).toEqual(new Set([12]))
     expect(pool.stats()).toMatchObject({ failures: 0 })
+    await pool.close()
+  })
+})
+
+describe('SandboxPool edge cases', () => {
+  it('close() while a sandbox is still starting leaves nothing running', async () => {
+    const pool = await SandboxPool.create(WAT, { min: 0, max: 2 })
+    await pool.scale(0)
+    const pending = pool.call('add', 1, 1)
+    await pool.close()
+    const settled = await pending.then((v) => v, (e) => e.code)
+    expect([2, 'CLOSED']).toContain(settled)
+    expect(pool.stats()).toMatchObject({ size: 0, busy: 0 })
+  })
+
+  it('a sandbox that cannot restart after a trap is replaced, or its waiting calls get the error', async () => {
+    let starts = 0
+    const START = `(module (import "env" "init" (func $init)) (start $init)
+      (func (export "boom") unreachable) (func (export "ok") (result i32) (i32.const 1)))`
+    const pool = await SandboxPool.create(START, { max: 1, imports: { env: { init: () => { if (++starts > 1) throw new Error('no second start') } } } })
+    const boom = pool.call('boom')
+    const queued = pool.call('ok')
+    await rejectsWith(boom, 'TRAP')
+    const outcome = await queued.then((v) => v, (e) => e.code)
+    expect(outcome).toBe('HOST_ERROR')
+    expect(pool.stats()).toMatchObject({ busy: 0, queued: 0 })
+    await pool.close()
+  })
+
+  it('counts calls rejected before they reach a sandbox', async () => {
+    const pool = await SandboxPool.create(WAT, { max: 1, maxQueued: 0, fuel: 'unlimited', timeout: '200ms' })
+    const running = pool.call('spin')
+    await rejectsWith(pool.call('add', 1, 1), 'OVERLOADED')
+    await rejectsWith(running, 'TIMEOUT')
+    expect(pool.stats()).toMatchObject({ calls: 2, failures: 2 })
+    expect(pool.metrics().failures).toEqual({ OVERLOADED: 1, TIMEOUT: 1 })
     await pool.close()
   })
 })

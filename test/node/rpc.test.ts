@@ -265,3 +265,28 @@ describe('batch, stream and cancellation', () => {
     await unlimited.close()
   })
 })
+
+describe('call channel under concurrency', () => {
+  it('every concurrent call gets its own result (no stale wake-up reads a previous answer)', async () => {
+    const sb = await Sandbox.create('(module (func (export "f") (param i32 i32) (result i32) (i32.add (i32.mul (local.get 0) (i32.const 1000)) (i32.add (local.get 1) (i32.const 1)))))')
+    let wrong = 0
+    for (let round = 0; round < 200; round++) {
+      const results = await Promise.all(Array.from({ length: 16 }, (_, i) => sb.call('f', round, i)))
+      results.forEach((v, i) => { if (v !== round * 1000 + i + 1) wrong++ })
+    }
+    expect(wrong).toBe(0)
+    await sb.close()
+  })
+
+  it('a start function may call host functions; one that runs forever is bounded by the timeout', async () => {
+    const calls: number[] = []
+    const sb = await Sandbox.create('(module (import "env" "hello" (func $h (param i32))) (func $s (call $h (i32.const 7))) (start $s) (func (export "x") (result i32) (i32.const 1)))', {
+      imports: { env: { hello: (n: number) => { calls.push(n) } } },
+    })
+    expect(calls).toEqual([7])
+    expect(await sb.call('x')).toBe(1)
+    await sb.close()
+    const error = await rejectsWith(Sandbox.create('(module (func $s (loop $l (br $l))) (start $s))', { fuel: 'unlimited', timeout: '200ms' }), 'TIMEOUT')
+    expect(error).toMatchObject({ kind: 'time', limit: 200 })
+  })
+})
