@@ -5,6 +5,7 @@ import type { SandboxOptions } from '../policy/options.js'
 import type { CallOptions } from '../sandbox/call-args.js'
 import { splitCallArgs } from '../sandbox/call-args.js'
 import type { ReloadReport, SandboxBase, SandboxOwner } from '../sandbox/sandbox-base.js'
+import type { ExportDescriptor } from '../meter/module-types.js'
 
 /** Options of `SandboxPool.create`: the pool's own, plus any sandbox option. */
 export interface PoolOptions extends SandboxOptions {
@@ -112,6 +113,12 @@ export class SandboxPoolBase<S extends SandboxBase> {
 
   callBytes(fn: string, input: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     return this.use((sb) => sb.callBytes(fn, input, options))
+  }
+
+  /** The module's exports (as `Sandbox.exports()`). */
+  exports(): ExportDescriptor[] {
+    const any = this.idle[0]?.sandbox ?? this.busy.values().next().value
+    return any ? any.exports() : []
   }
 
   stats(): PoolStats {

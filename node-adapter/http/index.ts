@@ -1,0 +1,5 @@
+export { createHandler, DEFAULT_BODY_LIMIT } from './create-handler.js'
+export type { HandlerOptions, ModuleSpec, SandboxHandler } from './create-handler.js'
+export { serve } from './serve.js'
+export type { ServeOptions, Server } from './serve.js'
+export type { GuestRequest, GuestResponse, MiddlewareAction } from './guest-http.js'

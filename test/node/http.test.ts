@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createHandler, serve, type Server } from 'wasm-sandbox/http'
+
+// The example guests of test/fixtures/http, compiled from C with clang as a user would.
+const FIXTURES = fileURLToPath(new URL('../fixtures/http/', import.meta.url))
+const out = mkdtempSync(join(tmpdir(), 'http-guests-'))
+const guest = (name: string) => {
+  const file = join(out, `${name}.wasm`)
+  execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic', join(FIXTURES, `${name}.c`), '-o', file])
+  return file
+}
+const HANDLER = guest('handler'), AUTH = guest('auth'), RATELIMIT = guest('ratelimit'), HEADERS = guest('headers')
+afterAll(() => rmSync(out, { recursive: true }))
+
+describe('createHandler', () => {
+  it('is a fetch-style handler: the guest echoes the body', async () => {
+    const handler = createHandler(HANDLER)
+    await handler.ready
+    const response = await handler(new Request('http://x/api/echo', { method: 'POST', body: 'héllo body' }))
+    expect(response.status).toBe(200)
+    expect(response.headers.get('x-guest')).toBe('echo')
+    expect(await response.text()).toBe('héllo body')
+    await handler.close()
+  })
+
+  it('maps a malformed guest reply to 502 and a trap to 500, with a JSON error body', async () => {
+    const handler = createHandler(HANDLER)
+    const bad = await handler(new Request('http://x/api/bad'))
+    expect(bad.status).toBe(502)
+    expect((await bad.json()).error.code).toBe('BAD_GUEST_REPLY')
+    const trap = await handler(new Request('http://x/api/trap'))
+    expect(trap.status).toBe(500)
+    expect(await trap.json()).toMatchObject({ error: { code: 'TRAP' } })
+    await handler.close()
+  })
+})
+
+describe('serve', () => {
+  let server: Server
+  beforeAll(async () => {
+    server = await serve({
+      routes: {
+        '/api/*': { source: HANDLER, options: { timeout: '300ms', fuel: 'unlimited', max: 2 } },
+        '/limited/*': { source: HANDLER },
+      },
+      middleware: [AUTH, HEADERS],
+      bodyLimit: '1KB',
+    })
+  })
+  afterAll(() => server.close())
+  const get = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, { ...init, headers: { 'x-api-key': 'secret', ...init.headers } })
+
+  it('serves routes through the middleware chain (auth, then the response rewriter)', async () => {
+    const ok = await get('/api/echo', { method: 'POST', body: 'ping' })
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toBe('ping')
+    expect(ok.headers.get('x-powered-by')).toBe('wasm-sandbox')
+    expect(ok.headers.get('x-guest')).toBe('rewritten')
+    const denied = await fetch(`${server.url}/api/echo`)
+    expect(denied.status).toBe(401)
+    expect(await denied.text()).toBe('unauthorized')
+  })
+
+  it('answers /health, 404 for unknown paths, 413 beyond the body limit', async () => {
+    expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok' })
+    expect((await get('/nowhere')).status).toBe(404)
+    const big = await get('/api/echo', { method: 'POST', body: 'x'.repeat(2000) })
+    expect(big.status).toBe(413)
+  })
+
+  it('ends a guest that loops forever with 504 within its timeout, and keeps serving', async () => {
+    const slow = await get('/api/loop')
+    expect(slow.status).toBe(504)
+    expect((await slow.json()).error.code).toBe('TIMEOUT')
+    expect((await get('/api/echo', { method: 'POST', body: 'still here' })).status).toBe(200)
+  })
+
+  it('keeps state in a guest middleware: the rate limiter', async () => {
+    const limited = await serve({ routes: { '/*': HANDLER }, middleware: [{ source: RATELIMIT, options: { max: 1 } }] })
+    const statuses = []
+    for (let i = 0; i < 5; i++) statuses.push((await fetch(`${limited.url}/x`, { method: 'POST', body: 'b' })).status)
+    expect(statuses).toEqual([200, 200, 200, 429, 429])
+    await limited.close()
+  })
+
+  it('fails to start with the module error when a route cannot load', async () => {
+    await expect(serve({ routes: { '/': '(module (func (result i32) i64.const 1))' } })).rejects.toMatchObject({ code: 'INVALID_MODULE' })
+  })
+})
