@@ -12,6 +12,7 @@ commands:
   run <file> [-- args...]        run a WASI command (_start); its exit code is ours
   call <file> <export> [args...] call an export and print the result and usage
   inspect <file>                 list imports, exports, memories and sections
+  serve --route /path=file ...   serve HTTP routes (and middleware) from wasm
 
 Run \`wasm-sandbox <command> --help\` for a command's options.`,
   run: `usage: wasm-sandbox run <file.wasm|file.wat> [options] [-- args...]
@@ -31,6 +32,15 @@ Arguments are numbers (i64 as integers); with --json the single argument is JSON
 bytes/JSON export (see the README, "Bytes and JSON calls").
   --fuel N, --memory SIZE, --timeout TIME, --policy NAME   as for run
   --json              JSON in and out (callJson), and JSON output`,
+  serve: `usage: wasm-sandbox serve --route /api/*=route.wasm [--route ...] [options]
+
+Serves HTTP on 127.0.0.1 until interrupted (see the README, "HTTP").
+  --route PATTERN=FILE  a route (repeatable; a trailing * matches the rest of the path)
+  --middleware FILE     a middleware module (repeatable, outermost first)
+  --port N              default 8080 (0 picks a free port)
+  --host HOST           default 127.0.0.1
+  --body-limit SIZE     default 16MB
+  --fuel N, --memory SIZE, --timeout TIME, --policy NAME   for every route`,
   inspect: `usage: wasm-sandbox inspect <file> [--json]
 
 Prints the module's size, whether it is a component, imports, exports with signatures,
@@ -52,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'run') return runCommand(rest)
   if (command === 'call') return callExport(rest)
+  if (command === 'serve') return serveRoutes(rest)
   return inspect(rest)
 }
 
@@ -148,6 +159,31 @@ async function callExport(argv: string[]): Promise<number> {
   } finally {
     await sandbox.close()
   }
+}
+
+async function serveRoutes(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: { ...LIMIT_OPTIONS, route: { type: 'string', multiple: true }, middleware: { type: 'string', multiple: true }, port: { type: 'string' }, host: { type: 'string' }, 'body-limit': { type: 'string' } },
+  })
+  const routes: Record<string, { source: string; options: object }> = {}
+  for (const spec of values.route ?? []) {
+    const at = spec.indexOf('=')
+    if (at <= 0 || !spec.startsWith('/')) throw new UsageError(`--route ${spec}: expected /path=file.wasm`)
+    routes[spec.slice(0, at)] = { source: spec.slice(at + 1), options: limits(values) }
+  }
+  if (Object.keys(routes).length === 0) throw new UsageError('serve needs at least one --route /path=file.wasm')
+  const port = Number(values.port ?? 8080)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${values.port}: expected a port number`)
+  const { serve } = await import('./http/index.js')
+  const server = await serve({ routes, middleware: values.middleware ?? [], port, host: values.host ?? '127.0.0.1', ...(values['body-limit'] ? { bodyLimit: values['body-limit'] } : {}) })
+  console.log(`wasm-sandbox: serving ${Object.keys(routes).join(', ')} on ${server.url}`)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  await server.close()
+  return 0
 }
 
 async function inspect(argv: string[]): Promise<number> {

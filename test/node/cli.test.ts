@@ -83,3 +83,26 @@ describe('wasm-sandbox CLI', () => {
     expect(report.sections.some((s: string) => s.startsWith('code:'))).toBe(true)
   })
 })
+
+describe('wasm-sandbox serve', () => {
+  it('serves a route from the command line until interrupted', async () => {
+    const route = join(tmpdir(), `route-${process.pid}.wat`)
+    // a handle that always answers 200 with body "hi" (base64 aGk=)
+    const reply = '{"status":200,"headers":{},"body":"aGk="}'
+    await writeFile(route, `(module (memory (export "memory") 1) (global $h (mut i32) (i32.const 1024))
+      (data (i32.const 0) ${JSON.stringify(reply)})
+      (func (export "alloc") (param i32) (result i32) (local i32) (local.set 1 (global.get $h)) (global.set $h (i32.add (global.get $h) (local.get 0))) (local.get 1))
+      (func (export "handle") (param i32 i32) (result i64) (i64.const ${reply.length})))`)
+    const child = spawn(process.execPath, [CLI, 'serve', '--route', `/hi=${route}`, '--port', '0'], { stdio: 'pipe' })
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => { const m = /on (http:\/\/\S+)/.exec(String(d)); if (m) resolve(m[1]!) })
+      child.on('exit', (code) => reject(new Error(`serve exited with ${code}`)))
+    })
+    const response = await fetch(`${url}/hi`)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe('hi')
+    child.kill('SIGINT')
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0)
+    await rm(route)
+  })
+})
