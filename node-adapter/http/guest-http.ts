@@ -34,6 +34,11 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN)
   if (declared > limit) throw new PayloadTooLarge(limit)
   if (!request.body) return new Uint8Array()
+  if (Number.isInteger(declared)) { // the length is known and allowed: one read (streams are slow)
+    const body = new Uint8Array(await request.arrayBuffer())
+    if (body.length > limit) throw new PayloadTooLarge(limit)
+    return body
+  }
   const chunks: Uint8Array[] = []
   let size = 0
   for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {

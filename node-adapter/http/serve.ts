@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { Readable } from 'node:stream'
-import { createHandler, type HandlerOptions, type ModuleSpec, type SandboxHandler } from './create-handler.js'
+import { parseBytes } from '../../core/index.js'
+import { createHandler, DEFAULT_BODY_LIMIT, type HandlerOptions, type ModuleSpec, type SandboxHandler } from './create-handler.js'
 import { errorResponse } from './guest-http.js'
 
 export interface ServeOptions {
@@ -29,6 +29,7 @@ export interface Server {
  */
 export async function serve(options: ServeOptions): Promise<Server> {
   const { port = 0, host = '127.0.0.1', routes, middleware = [], bodyLimit } = options
+  const limit = parseBytes(bodyLimit ?? DEFAULT_BODY_LIMIT, 'bodyLimit')
   const table: { pattern: string; prefix: boolean; handler: SandboxHandler }[] = []
   for (const [pattern, module] of Object.entries(routes ?? {})) {
     const m = module as { source?: unknown; options?: HandlerOptions }
@@ -53,12 +54,12 @@ export async function serve(options: ServeOptions): Promise<Server> {
       const route = table.find((r) => (r.prefix ? url.pathname.startsWith(r.pattern) : url.pathname === r.pattern))
       if (!route) response = errorResponse(404, 'NOT_FOUND', `no route for ${url.pathname}`)
       else {
-        const hasBody = req.method !== 'GET' && req.method !== 'HEAD'
-        const request = new Request(url, {
-          method: req.method, headers: req.headers as Record<string, string>,
-          ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
-        } as RequestInit)
-        response = await route.handler(request)
+        const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, limit)
+        if (body === TOO_LARGE) response = errorResponse(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`)
+        else {
+          const headers = req.headers as Record<string, string>
+          response = await route.handler(new Request(url, { method: req.method, headers, ...(body ? { body: body as unknown as BodyInit } : {}) }))
+        }
       }
     }
     res.writeHead(response.status, Object.fromEntries(response.headers))
@@ -74,4 +75,25 @@ export async function serve(options: ServeOptions): Promise<Server> {
       await Promise.all(table.map((r) => r.handler.close()))
     },
   }
+}
+
+const TOO_LARGE = Symbol('too large')
+
+/** The request body as one buffer, or TOO_LARGE past `limit` (without reading the rest). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.resolve(TOO_LARGE)
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        req.removeAllListeners('data')
+        req.resume()
+        resolve(TOO_LARGE)
+      } else chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
 }
