@@ -4,7 +4,8 @@ import { configError, normalizeOptions } from '../policy/normalize.js'
 import type { SandboxOptions } from '../policy/options.js'
 import type { CallOptions } from '../sandbox/call-args.js'
 import { splitCallArgs } from '../sandbox/call-args.js'
-import type { ReloadReport, SandboxBase, SandboxOwner } from '../sandbox/sandbox-base.js'
+import type { SandboxBase } from '../sandbox/sandbox-base.js'
+import type { ReloadReport, SandboxOwner } from '../sandbox/sandbox-types.js'
 import type { ExportDescriptor } from '../meter/module-types.js'
 
 /** Options of `SandboxPool.create`: the pool's own, plus any sandbox option. */

@@ -1,5 +1,5 @@
 export { runOnce, SandboxBase } from './sandbox-base.js'
-export type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-base.js'
+export type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-types.js'
 export type { HostContext } from './host-context.js'
 export { isWatText, bytesLookLikeText } from './detect-source.js'
 export type { CallOptions, AbortSignalLike } from './call-args.js'

@@ -20,65 +20,12 @@ import { HostCallSession } from './host-context.js'
 import type { Platform, WorkerHandle } from './platform.js'
 import { prepareModule, type PreparedModule } from './prepare-module.js'
 import { addUsage, emptyUsage } from './usage.js'
+import { cancelled, compareModules, forTransfer, noSuchExport } from './sandbox-helpers.js'
+import type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-types.js'
 
 type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
 
-/** Whoever accounts for a sandbox's use, such as a tenant. @internal */
-export interface SandboxOwner {
-  /** Before a call: throws QUOTA_EXCEEDED, or returns the most fuel the call may use (or undefined). */
-  admit(): bigint | undefined
-  /** After a call, with its usage. */
-  charge(usage: Usage): void
-  /** The error for a call that ran out of the fuel `admit` allowed. */
-  exhausted(): SandboxError
-  /** Once, when the sandbox closes. */
-  release(): void
-}
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
-
-/** One function in `profile()`. */
-export interface ProfileEntry {
-  name: string
-  index: number
-  calls: number
-  fuel: bigint
-}
-
-/** What `reload` found, and whether it swapped the module. */
-export interface ReloadReport {
-  /** No export was removed or changed. */
-  compatible: boolean
-  applied: boolean
-  removed: string[]
-  /** Same name, another kind or signature. */
-  changed: string[]
-  added: string[]
-}
-
-/** What `runCommand` resolves with. */
-export interface CommandOutput {
-  exitCode: number
-  /** stdout as UTF-8 text (malformed bytes become U+FFFD); `stdoutBytes` has the bytes. */
-  stdout: string
-  stderr: string
-  stdoutBytes: Uint8Array
-  stderrBytes: Uint8Array
-  /**
-   * The writable in-memory preopens as the run left them: `files['/out']['report.txt']`.
-   * (Each run starts again from the files given in the options.)
-   */
-  files: Record<string, Record<string, Uint8Array>>
-  usage: Usage
-}
-
-/** One call of `callBatch`. */
-export interface BatchCall {
-  fn: string
-  args?: unknown[]
-}
-
-/** The outcome of one call of `callBatch`: nothing is lost when another call fails. */
-export type BatchResult = { ok: true; value: any } | { ok: false; error: SandboxError }
 
 /** A live worker and the requests waiting on it. */
 interface Live {
@@ -718,40 +665,3 @@ export async function runOnce(Sandbox: { create(source: unknown, options?: Sandb
   }
 }
 
-/**
- * Bytes-call inputs are copied once into fresh buffers that are then transferred: a memcpy
- * and a move cost much less than structured-cloning a large typed array (64 MiB: ~90 ms
- * against ~200 ms for a round trip here), and the caller's buffer stays theirs.
- */
-function forTransfer(calls: CallRequest[]): { calls: CallRequest[]; transfer: ArrayBuffer[] } {
-  const transfer: ArrayBuffer[] = []
-  const sent = calls.map((call) => {
-    const input = call.args[0]
-    if (!call.bytes || !(input instanceof Uint8Array) || input.byteLength < 64 * 1024) return call
-    const copy = input.slice()
-    transfer.push(copy.buffer)
-    return { ...call, args: [copy] }
-  })
-  return { calls: sent, transfer }
-}
-
-function compareModules(before: ExportDescriptor[], after: ExportDescriptor[]): Omit<ReloadReport, 'applied'> {
-  const signature = (e: ExportDescriptor) => `${e.kind}(${e.params})->(${e.results})`
-  const next = new Map(after.map((e) => [e.name, e]))
-  const previous = new Set(before.map((e) => e.name))
-  const removed = before.filter((e) => !next.has(e.name)).map((e) => e.name)
-  const changed = before.filter((e) => next.has(e.name) && signature(next.get(e.name)!) !== signature(e)).map((e) => e.name)
-  const added = after.filter((e) => !previous.has(e.name)).map((e) => e.name)
-  return { compatible: removed.length === 0 && changed.length === 0, removed, changed, added }
-}
-
-function cancelled(fn: string): SandboxError {
-  return new SandboxError('CANCELLED', `${fn}() was cancelled`, { export: fn })
-}
-
-function noSuchExport(fn: string, exports: ExportDescriptor[]): SandboxError {
-  const functions = exports.filter((e) => e.kind === 'function').map((e) => e.name)
-  const other = exports.find((e) => e.name === fn)
-  const suggestion = other ? `${fn} is a ${other.kind}, not a function` : functions.length ? `exported functions: ${functions.slice(0, 20).join(', ')}` : 'the module exports no functions'
-  return new SandboxError('NO_SUCH_EXPORT', `the module has no exported function ${JSON.stringify(fn)}`, { export: fn, suggestion })
-}

@@ -3,7 +3,7 @@ import { configError, normalizeOptions } from '../policy/normalize.js'
 import type { SandboxOptions } from '../policy/options.js'
 import { parseBytes } from '../policy/units.js'
 import type { PoolOptions } from '../pool/sandbox-pool.js'
-import type { SandboxOwner } from '../sandbox/sandbox-base.js'
+import type { SandboxOwner } from '../sandbox/sandbox-types.js'
 
 /** A tenant's quotas; each is optional (no limit). */
 export interface TenantQuota {
