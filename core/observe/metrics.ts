@@ -4,8 +4,8 @@ export interface Metrics {
   /** Failed calls, by error code. */
   failures: Record<string, number>
   fuelUsed: bigint
-  /** Wall time per call, in milliseconds, over the last {@link WALL_SAMPLES} calls. */
-  wallMs: { p50: number; p95: number; max: number }
+  /** Wall time per call in milliseconds: percentiles over the last {@link WALL_SAMPLES} calls; max and total over all. */
+  wallMs: { p50: number; p95: number; max: number; total: number }
 }
 
 /** How many recent calls the wall-time percentiles cover. */
@@ -19,6 +19,7 @@ export class MetricsRecorder {
   private readonly wall: number[] = []
   private next = 0
   private maxWall = 0
+  private totalWall = 0
 
   record(wallMs: number, fuelUsed: bigint, errorCode?: string): void {
     this.calls++
@@ -28,11 +29,12 @@ export class MetricsRecorder {
     else this.wall[this.next] = wallMs
     this.next = (this.next + 1) % WALL_SAMPLES
     this.maxWall = Math.max(this.maxWall, wallMs)
+    this.totalWall += wallMs
   }
 
   snapshot(): Metrics {
     const sorted = [...this.wall].sort((a, b) => a - b)
     const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0)
-    return { calls: this.calls, failures: { ...this.failures }, fuelUsed: this.fuelUsed, wallMs: { p50: at(0.5), p95: at(0.95), max: this.maxWall } }
+    return { calls: this.calls, failures: { ...this.failures }, fuelUsed: this.fuelUsed, wallMs: { p50: at(0.5), p95: at(0.95), max: this.maxWall, total: this.totalWall } }
   }
 }

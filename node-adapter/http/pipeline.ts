@@ -1,0 +1,75 @@
+import { SandboxError, type SandboxOptions } from '../../core/index.js'
+import { SandboxPool } from '../sandbox.js'
+import {
+  errorResponse, parseGuestResponse, parseMiddlewareAction, PayloadTooLarge, toGuestRequest, toResponse,
+  type GuestRequest, type GuestResponse,
+} from './guest-http.js'
+
+/** A middleware module and which of its hooks it has. */
+export interface Middleware {
+  pool: SandboxPool
+  onRequest: boolean
+  onResponse: boolean
+}
+
+/** A pool for a middleware module, refusing one with neither hook. */
+export async function middlewarePool(source: unknown, options: SandboxOptions = {}): Promise<Middleware> {
+  const pool = await SandboxPool.create(source, options)
+  const names = new Set(pool.exports().map((e) => e.name))
+  if (!names.has('on_request') && !names.has('on_response')) {
+    await pool.close()
+    throw new SandboxError('LINK_ERROR', 'a middleware module must export on_request and/or on_response', { suggestion: 'see the README, "HTTP"' })
+  }
+  return { pool, onRequest: names.has('on_request'), onResponse: names.has('on_response') }
+}
+
+/**
+ * One request through the middleware (`on_request` outermost first, `on_response` in
+ * reverse over the layers entered) and the route's `handle` export.
+ */
+export async function runPipeline(request: Request, route: SandboxPool, layers: readonly Middleware[], handleExport: string, bodyLimit: number): Promise<Response> {
+  try {
+    let guestRequest: GuestRequest = await toGuestRequest(request, bodyLimit)
+    let reply: GuestResponse | null = null
+    let entered = 0
+    for (const layer of layers) {
+      entered++
+      if (!layer.onRequest) continue
+      const action = parseMiddlewareAction(await layer.pool.callJson('on_request', guestRequest))
+      if (action.action === 'reject') {
+        reply = { status: action.status, headers: action.headers ?? {}, body: action.body ?? '' }
+        break
+      }
+      if (action.action === 'modify') {
+        guestRequest = { ...guestRequest, headers: { ...guestRequest.headers, ...action.headers }, body: action.body ?? guestRequest.body }
+      }
+    }
+    reply ??= parseGuestResponse(await route.callJson(handleExport, guestRequest))
+    for (const layer of layers.slice(0, entered).reverse()) {
+      if (!layer.onResponse) continue
+      const action = parseMiddlewareAction(await layer.pool.callJson('on_response', reply))
+      if (action.action === 'reject') reply = { status: action.status, headers: action.headers ?? {}, body: action.body ?? '' }
+      else if (action.action === 'modify') {
+        reply = { status: action.status ?? reply.status, headers: { ...reply.headers, ...action.headers }, body: action.body ?? reply.body }
+      }
+    }
+    return toResponse(reply)
+  } catch (error) {
+    return failure(error)
+  }
+}
+
+/** Guest errors as JSON replies: nothing from the host leaks into them. */
+function failure(error: unknown): Response {
+  if (error instanceof PayloadTooLarge) return errorResponse(413, 'PAYLOAD_TOO_LARGE', error.message)
+  if (!(error instanceof SandboxError)) return errorResponse(500, 'INTERNAL', 'internal error')
+  switch (error.code) {
+    case 'TIMEOUT': return errorResponse(504, error.code, error.message)
+    case 'OVERLOADED': case 'QUOTA_EXCEEDED': case 'CLOSED': return errorResponse(503, error.code, error.message)
+    case 'INTERNAL': return errorResponse(500, error.code, 'internal error')
+    case 'TRAP':
+      if (error.trap === 'bad HTTP reply' || error.trap === 'invalid JSON reply') return errorResponse(502, 'BAD_GUEST_REPLY', error.message)
+      return errorResponse(500, error.code, error.message)
+    default: return errorResponse(500, error.code, error.message)
+  }
+}
