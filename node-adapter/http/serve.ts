@@ -1,7 +1,10 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { parseBytes } from '../../core/index.js'
-import { createHandler, DEFAULT_BODY_LIMIT, type HandlerOptions, type ModuleSpec, type SandboxHandler } from './create-handler.js'
+import { randomUUID, timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
+import { SandboxPool } from '../sandbox.js'
+import { DEFAULT_BODY_LIMIT, spec, type ModuleSpec } from './create-handler.js'
 import { errorResponse } from './guest-http.js'
+import { middlewarePool, runPipeline, type Middleware } from './pipeline.js'
 
 export interface ServeOptions {
   /** 0 (default) picks a free port. */
@@ -14,67 +17,186 @@ export interface ServeOptions {
   middleware?: ModuleSpec[]
   /** Largest request body (413 beyond). Default 16 MiB. */
   bodyLimit?: number | string
+  /** The module manager API on its own listener (see the README, "Admin API"). */
+  admin?: { token: string; port?: number; host?: string }
 }
 
 export interface Server {
   port: number
   url: string
+  /** The admin API's address, when `admin` is on. */
+  admin?: { port: number; url: string }
   /** Stops accepting connections, lets requests in flight finish, closes every pool. */
   close(): Promise<void>
 }
 
+/** A module attached to the server, and what it has served. */
+interface Entry {
+  id: string
+  name: string
+  attach: { route: string } | { middleware: true }
+  pool: SandboxPool
+  layer: Middleware | null
+  /** The export that handles requests (routes). */
+  handle: string
+  /** Requests holding this entry right now; a removed entry closes when they are done. */
+  active: number
+  removed: boolean
+}
+
 /**
- * A Node HTTP server whose routes (and middleware) are sandboxed wasm: one pool and policy
- * per route, `GET /health`, 404 for unknown paths, guest errors as JSON 500/502/503/504.
+ * A Node HTTP server whose routes and middleware are sandboxed wasm: one pool and policy
+ * per module, `GET /health`, 404 for unknown paths, guest errors as JSON 500/502/503/504.
+ * Modules can be added and removed at run time through the admin API without dropping
+ * requests in flight: a request keeps the modules it started with.
  */
 export async function serve(options: ServeOptions): Promise<Server> {
-  const { port = 0, host = '127.0.0.1', routes, middleware = [], bodyLimit } = options
+  const { port = 0, host = '127.0.0.1', routes = {}, middleware = [], bodyLimit, admin } = options
   const limit = parseBytes(bodyLimit ?? DEFAULT_BODY_LIMIT, 'bodyLimit')
-  const table: { pattern: string; prefix: boolean; handler: SandboxHandler }[] = []
-  for (const [pattern, module] of Object.entries(routes ?? {})) {
-    const m = module as { source?: unknown; options?: HandlerOptions }
-    const own = typeof m === 'object' && m !== null && 'source' in m && !(m instanceof Uint8Array)
-    const handler = createHandler(own ? m.source : module, { ...(own ? m.options : {}), middleware, ...(bodyLimit !== undefined ? { bodyLimit } : {}) })
-    table.push({ pattern: pattern.endsWith('*') ? pattern.slice(0, -1) : pattern, prefix: pattern.endsWith('*'), handler })
+  if (admin && (typeof admin.token !== 'string' || admin.token.length < 16)) {
+    throw new SandboxError('CONFIG', 'admin.token: the admin API needs a bearer token of at least 16 characters', { field: 'admin.token' })
   }
+  const entries: Entry[] = []
+  let nextId = 1
+
+  async function attach(name: string, where: Entry['attach'], source: unknown, poolOptions: PoolOptions): Promise<Entry> {
+    const id = `m${nextId++}`
+    const { export: _handle, ...sandboxOptions } = poolOptions as PoolOptions & { export?: string }
+    const layer = 'middleware' in where ? await middlewarePool(source, sandboxOptions) : null
+    const pool = layer ? layer.pool : await SandboxPool.create(source, sandboxOptions)
+    const entry: Entry = { id, name, attach: where, pool, layer, handle: (poolOptions as { export?: string }).export ?? 'handle', active: 0, removed: false }
+    entries.push(entry)
+    return entry
+  }
+
+  async function detach(entry: Entry): Promise<void> {
+    entry.removed = true
+    entries.splice(entries.indexOf(entry), 1)
+    if (entry.active === 0) await entry.pool.close()
+  }
+
   try {
-    await Promise.all(table.map((r) => r.handler.ready))
+    for (const m of middleware) {
+      const { source, options: o } = spec(m)
+      await attach(typeof source === 'string' ? source : 'middleware', { middleware: true }, source, o)
+    }
+    for (const [pattern, module] of Object.entries(routes)) {
+      const { source, options: o } = spec(module)
+      await attach(typeof source === 'string' ? source : pattern, { route: pattern }, source, o)
+    }
   } catch (error) {
-    await Promise.all(table.map((r) => r.handler.close()))
+    await Promise.all(entries.map((e) => e.pool.close()))
     throw error
   }
-  table.sort((a, b) => b.pattern.length - a.pattern.length) // most specific first
 
-  const server = createServer((req, res) => void respond(req, res))
-  async function respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`)
-    let response: Response
-    if (url.pathname === '/health' && req.method === 'GET') response = Response.json({ status: 'ok' })
-    else {
-      const route = table.find((r) => (r.prefix ? url.pathname.startsWith(r.pattern) : url.pathname === r.pattern))
-      if (!route) response = errorResponse(404, 'NOT_FOUND', `no route for ${url.pathname}`)
-      else {
-        const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, limit)
-        if (body === TOO_LARGE) response = errorResponse(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`)
-        else {
-          const headers = req.headers as Record<string, string>
-          response = await route.handler(new Request(url, { method: req.method, headers, ...(body ? { body: body as unknown as BodyInit } : {}) }))
-        }
-      }
+  /** The most specific route for a path (a trailing `*` is a prefix). */
+  const findRoute = (path: string) => {
+    let best: Entry | null = null
+    let bestLength = -1
+    for (const e of entries) {
+      if (!('route' in e.attach)) continue
+      const pattern = e.attach.route
+      const prefix = pattern.endsWith('*')
+      const base = prefix ? pattern.slice(0, -1) : pattern
+      if ((prefix ? path.startsWith(base) : path === base) && base.length > bestLength) { best = e; bestLength = base.length }
     }
-    res.writeHead(response.status, Object.fromEntries(response.headers))
-    res.end(Buffer.from(await response.arrayBuffer()))
+    return best
   }
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, resolve) })
+
+  async function respond(req: IncomingMessage): Promise<Response> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`)
+    if (url.pathname === '/health' && req.method === 'GET') return Response.json({ status: 'ok' })
+    const route = findRoute(url.pathname)
+    if (!route) return errorResponse(404, 'NOT_FOUND', `no route for ${url.pathname}`)
+    const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, limit)
+    if (body === TOO_LARGE) return errorResponse(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`)
+    const held = [...entries.filter((e) => e.layer), route]
+    for (const e of held) e.active++
+    try {
+      const request = new Request(url, { method: req.method, headers: req.headers as Record<string, string>, ...(body ? { body: body as unknown as BodyInit } : {}) })
+      return await runPipeline(request, route.pool, held.slice(0, -1).map((e) => e.layer!), route.handle, limit)
+    } finally {
+      for (const e of held) if (--e.active === 0 && e.removed) void e.pool.close()
+    }
+  }
+
+  const server = createServer((req, res) => void respond(req).then((response) => send(res, response), () => send(res, errorResponse(500, 'INTERNAL', 'internal error'))))
+  await listen(server, port, host)
   const address = server.address() as { port: number }
+
+  let adminServer: HttpServer | null = null
+  if (admin) {
+    adminServer = createServer((req, res) => void adminRespond(req).then((response) => send(res, response), (error) => send(res, adminError(error))))
+    await listen(adminServer, admin.port ?? 0, admin.host ?? '127.0.0.1')
+  }
+
+  async function adminRespond(req: IncomingMessage): Promise<Response> {
+    const given = Buffer.from(req.headers.authorization ?? '')
+    const expected = Buffer.from(`Bearer ${admin!.token}`)
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return errorResponse(401, 'UNAUTHORIZED', 'a valid bearer token is required')
+    const url = new URL(req.url ?? '/', 'http://admin')
+    if (url.pathname === '/modules' && req.method === 'GET') {
+      return Response.json(entries.map((e) => {
+        const m = e.pool.metrics()
+        const failed = Object.values(m.failures).reduce((a, b) => a + b, 0)
+        return {
+          id: e.id, name: e.name, attach: e.attach, executions: m.calls, successful: m.calls - failed, failed,
+          totalMs: round(m.wallMs.total), maxMs: round(m.wallMs.max), averageMs: m.calls ? round(m.wallMs.total / m.calls) : 0,
+        }
+      }))
+    }
+    if (url.pathname === '/modules' && req.method === 'POST') {
+      const raw = await readBody(req, 64 * 1024 * 1024)
+      if (raw === TOO_LARGE) return errorResponse(413, 'PAYLOAD_TOO_LARGE', 'module uploads are limited to 64 MiB')
+      const body = JSON.parse(raw.toString('utf8') || '{}') as { name?: string; source?: { path?: string; wat?: string; base64?: string }; attach?: { route?: string; middleware?: boolean }; policy?: PoolOptions }
+      const source = body.source?.path ?? body.source?.wat ?? (body.source?.base64 !== undefined ? Buffer.from(body.source.base64, 'base64') : undefined)
+      if (source === undefined) return errorResponse(400, 'CONFIG', 'source: give { path }, { wat } or { base64 }')
+      const where = body.attach?.route ? { route: body.attach.route } : body.attach?.middleware ? { middleware: true as const } : null
+      if (!where) return errorResponse(400, 'CONFIG', "attach: give { route: '/path/*' } or { middleware: true }")
+      const entry = await attach(body.name ?? randomUUID(), where, source, body.policy ?? {})
+      return Response.json({ id: entry.id }, { status: 201 })
+    }
+    const match = /^\/modules\/([^/]+)$/.exec(url.pathname)
+    if (match && req.method === 'DELETE') {
+      const id = match[1]!
+      const entry = entries.find((e) => e.id === id)
+      if (!entry) return errorResponse(404, 'NOT_FOUND', `no module ${id}`)
+      await detach(entry)
+      return new Response(null, { status: 204 })
+    }
+    return errorResponse(404, 'NOT_FOUND', `no admin endpoint ${req.method} ${url.pathname}`)
+  }
+
   return {
     port: address.port,
     url: `http://${host}:${address.port}`,
+    ...(adminServer ? { admin: { port: (adminServer.address() as { port: number }).port, url: `http://${admin!.host ?? '127.0.0.1'}:${(adminServer.address() as { port: number }).port}` } } : {}),
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await Promise.all(table.map((r) => r.handler.close()))
+      await Promise.all([close(server), adminServer ? close(adminServer) : undefined])
+      await Promise.all(entries.splice(0).map((e) => e.pool.close()))
     },
   }
+}
+
+function adminError(error: unknown): Response {
+  if (error instanceof SyntaxError) return errorResponse(400, 'CONFIG', `the body is not JSON: ${error.message}`)
+  if (error instanceof SandboxError) return errorResponse(400, error.code, error.message)
+  return errorResponse(500, 'INTERNAL', 'internal error')
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000
+
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  res.writeHead(response.status, Object.fromEntries(response.headers))
+  res.end(Buffer.from(await response.arrayBuffer()))
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, host, resolve) })
+}
+
+function close(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()))
 }
 
 const TOO_LARGE = Symbol('too large')

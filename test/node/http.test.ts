@@ -92,3 +92,55 @@ describe('serve', () => {
     await expect(serve({ routes: { '/': '(module (func (result i32) i64.const 1))' } })).rejects.toMatchObject({ code: 'INVALID_MODULE' })
   })
 })
+
+describe('admin API', () => {
+  const TOKEN = 'test-token-0123456789'
+  const auth = { authorization: `Bearer ${TOKEN}` }
+
+  it('adds, lists and removes modules at run time without dropping in-flight requests', async () => {
+    const server = await serve({ routes: { '/api/*': HANDLER }, admin: { token: TOKEN } })
+    expect(server.admin!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const admin = (path: string, init: RequestInit = {}) => fetch(`${server.admin!.url}${path}`, { ...init, headers: { ...auth, ...init.headers } })
+    expect((await fetch(`${server.admin!.url}/modules`)).status).toBe(401)
+    expect((await fetch(`${server.admin!.url}/modules`, { headers: { authorization: 'Bearer wrong-token-0123456' } })).status).toBe(401)
+
+    // A load loop runs through every change below; no request may fail.
+    let stop = false
+    const statuses: number[] = []
+    const loop = (async () => {
+      while (!stop) statuses.push((await fetch(`${server.url}/api/echo`, { method: 'POST', body: 'load', headers: { 'x-api-key': 'secret' } })).status)
+    })()
+
+    const { readFileSync } = await import('node:fs')
+    const added = await admin('/modules', { method: 'POST', body: JSON.stringify({ name: 'echo-v2', source: { base64: readFileSync(HANDLER).toString('base64') }, attach: { route: '/v2/*' }, policy: { max: 1 } }) })
+    expect(added.status).toBe(201)
+    const { id } = (await added.json()) as { id: string }
+    expect(await (await fetch(`${server.url}/v2/x`, { method: 'POST', body: 'new route' })).text()).toBe('new route')
+
+    const mw = await admin('/modules', { method: 'POST', body: JSON.stringify({ name: 'headers', source: { path: HEADERS }, attach: { middleware: true } }) })
+    expect(mw.status).toBe(201)
+    expect((await fetch(`${server.url}/api/echo`, { method: 'POST', body: 'x' })).headers.get('x-powered-by')).toBe('wasm-sandbox')
+
+    const list = (await (await admin('/modules')).json()) as { id: string; name: string; executions: number; successful: number; failed: number; averageMs: number }[]
+    expect(list.map((m) => m.name)).toEqual([HANDLER, 'echo-v2', 'headers'])
+    expect(list[0]!.executions).toBeGreaterThan(0)
+    expect(list[0]!.failed).toBe(0)
+    expect(list[1]).toMatchObject({ executions: 1, successful: 1, failed: 0 })
+
+    expect((await admin(`/modules/${(await mw.json() as { id: string }).id}`, { method: 'DELETE' })).status).toBe(204)
+    expect((await admin(`/modules/${id}`, { method: 'DELETE' })).status).toBe(204)
+    expect((await fetch(`${server.url}/v2/x`)).status).toBe(404)
+    expect((await admin('/modules/nope', { method: 'DELETE' })).status).toBe(404)
+
+    stop = true
+    await loop
+    expect(statuses.length).toBeGreaterThan(5)
+    expect(new Set(statuses)).toEqual(new Set([200]))
+    expect((await admin('/modules', { method: 'POST', body: JSON.stringify({ source: { wat: '(module' }, attach: { route: '/bad' } }) })).status).toBe(400)
+    await server.close()
+  })
+
+  it('refuses to start the admin API without a real token', async () => {
+    await expect(serve({ routes: { '/': HANDLER }, admin: { token: 'short' } })).rejects.toMatchObject({ code: 'CONFIG' })
+  })
+})
