@@ -334,7 +334,8 @@ export class SandboxBase {
 
   /** The call-channel index of a call that can take the fast path, or null. */
   private fastIndex(request: CallRequest): number | null {
-    if (request.bytes || !this.prepared.signaturesKnown || !CallChannel.fits(request.args)) return null
+    // WASI calls report audit events, which travel in messages: they take the message path.
+    if (request.bytes || this.prepared.settings.wasi || !this.prepared.signaturesKnown || !CallChannel.fits(request.args)) return null
     const index = this.prepared.settings.exportNames.indexOf(request.fn)
     const exp = this.prepared.info.exports.find((e) => e.name === request.fn)
     if (index < 0 || !exp || !exp.results.every((t) => t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64')) return null

@@ -52,3 +52,15 @@ describe('metrics and onEvent', () => {
     expect((await rejectsWith(Sandbox.create(ARITH_WAT, { onEvent: 1 as never }), 'CONFIG')).field).toBe('onEvent')
   })
 })
+
+it('audits denials made during plain calls of a WASI reactor', async () => {
+  const REACTOR = `(module
+    (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (func (export "_initialize"))
+    (func (export "roll") (result i32) (call $random (i32.const 0) (i32.const 4))))`
+  const sb = await Sandbox.create(REACTOR, { wasi: true })
+  expect(await sb.call('roll')).toBe(76) // ENOTCAPABLE
+  expect(sb.audit()).toMatchObject([{ capability: 'random', operation: 'random_get' }])
+  await sb.close()
+})
