@@ -118,20 +118,21 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   const serveChannel = (): void => {
     const g = guest
     if (!g?.channel) return
-    g.channel.serve(handledMessages, (index, args, fuel) => {
+    g.channel.serve(handledMessages, (index, args, fuel, input) => {
       currentId = 0
       const name = g.settings.exportNames[index] ?? ''
       const fn = g.functions[index]
       inChannelCall = true
       try {
         return run(g, name, () => {
+          if (input) return callBytes(g.exports, name, input)
           if (typeof fn !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `the module has no exported function ${JSON.stringify(name)}`, { export: name })
           return fn(...args)
         }, fuel)
       } finally {
         inChannelCall = false
       }
-    })
+    }, (callId, output, outputReport) => post({ v: PROTOCOL_VERSION, id: callId, type: 'result', value: output, report: outputReport }, [output.buffer]))
   }
 
   /**

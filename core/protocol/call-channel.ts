@@ -16,12 +16,18 @@ import type { CallReport } from './messages.js'
  * - `POSTED`: messages the host posted; the worker returns to its event loop to take them.
  * - `DONE`: the worker's answer word, which the host waits on.
  */
-const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS = 6, HOST_CALLS = 7, DATA_LENGTH = 8, HAS_FUEL = 9
+const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS = 6, HOST_CALLS = 7, DATA_LENGTH = 8, HAS_FUEL = 9, MODE = 10, CALL_ID = 11
 const TAGS = 16 // Int32 index of the value tags
 export const MAX_CHANNEL_VALUES = 32
 const SLOTS_BYTES = 256 // byte offset of the value slots
 const DATA_OFFSET = 1024 // byte offset of the data area (error details)
-const CHANNEL_BYTES = 64 * 1024
+const CHANNEL_BYTES = 256 * 1024
+/** The largest bytes-call input and output that travel through the channel. */
+export const CHANNEL_DATA_BYTES = CHANNEL_BYTES - DATA_OFFSET
+/** STATUS values. */
+const OK = 0, FAILED = 1, OUTPUT_BY_MESSAGE = 3
+/** MODE values. */
+const VALUES = 0, BYTES = 1
 
 /** `Atomics.waitAsync` (ES2024; the core compiles against ES2022). */
 interface AtomicsWaitAsync {
@@ -88,11 +94,29 @@ export class CallChannel {
 
   /** Puts a call in the slot (with a fuel budget of its own, when given) and wakes the worker. */
   sendCall(fnIndex: number, args: readonly unknown[], fuel?: bigint): void {
+    this.control[MODE] = VALUES
+    this.writeValues(args)
+    this.send(fnIndex, fuel)
+  }
+
+  /**
+   * A bytes-ABI call with its input in the data area (at most {@link CHANNEL_DATA_BYTES}).
+   * An output that does not fit comes back as a `result` message for `callId`.
+   */
+  sendBytes(fnIndex: number, input: Uint8Array, callId: number, fuel?: bigint): void {
+    const c = this.control
+    c[MODE] = BYTES
+    c[CALL_ID] = callId
+    this.data.set(input)
+    c[DATA_LENGTH] = input.length
+    this.send(fnIndex, fuel)
+  }
+
+  private send(fnIndex: number, fuel: bigint | undefined): void {
     const c = this.control
     c[FN] = fnIndex
     c[HAS_FUEL] = fuel === undefined ? 0 : 1
     if (fuel !== undefined) this.i64[MAX_CHANNEL_VALUES + 2] = fuel
-    this.writeValues(args)
     Atomics.store(c, DONE, Done.PENDING)
     Atomics.store(c, CALL_PENDING, 1)
     Atomics.add(c, SEQ, 1)
@@ -143,11 +167,18 @@ export class CallChannel {
     Atomics.notify(this.control, DONE)
   }
 
-  /** The answer: values on success, the error otherwise; and the call's report. */
-  readAnswer(): { ok: true; values: unknown[]; report: CallReport } | { ok: false; error: SerializedError; report: CallReport } {
+  /**
+   * The answer: values (or, for a bytes call, the output — unless it comes by message) on
+   * success, the error otherwise; and the call's report.
+   */
+  readAnswer():
+    | { ok: true; values: unknown[]; output?: Uint8Array; outputByMessage?: boolean; report: CallReport }
+    | { ok: false; error: SerializedError; report: CallReport } {
     const c = this.control
     const report: CallReport = { fuelUsed: this.i64[MAX_CHANNEL_VALUES]!, memoryBytes: this.f64[MAX_CHANNEL_VALUES + 1]!, hostCalls: c[HOST_CALLS]! }
-    if (c[STATUS] === 0) return { ok: true, values: this.readValues(), report }
+    if (c[STATUS] === OUTPUT_BY_MESSAGE) return { ok: true, values: [], outputByMessage: true, report }
+    if (c[STATUS] === OK && c[MODE] === BYTES) return { ok: true, values: [], output: this.data.slice(0, c[DATA_LENGTH]!), report }
+    if (c[STATUS] === OK) return { ok: true, values: this.readValues(), report }
     const json = decodeUtf8(this.data.slice(0, c[DATA_LENGTH]!))
     return { ok: false, error: JSON.parse(json, (_, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v)), report }
   }
@@ -166,22 +197,39 @@ export class CallChannel {
    * Serves calls from the slot until a message is posted (then returns, so the caller's
    * event loop can take it). `handled` is how many messages the worker has taken so far.
    */
-  serve(handled: number, run: (fnIndex: number, args: unknown[], fuel: bigint | undefined) => { ok: true; value: unknown; report: CallReport } | { ok: false; error: SandboxError; report: CallReport }): void {
+  serve(
+    handled: number,
+    run: (fnIndex: number, args: unknown[], fuel: bigint | undefined, input: Uint8Array | null) => { ok: true; value: unknown; report: CallReport } | { ok: false; error: SandboxError; report: CallReport },
+    /** Sends a bytes output too large for the data area as a message (before DONE is stored). */
+    sendOutput: (callId: number, output: Uint8Array, report: CallReport) => void,
+  ): void {
     const c = this.control
     for (;;) {
       const seq = Atomics.load(c, SEQ)
       if (Atomics.load(c, POSTED) !== handled) return
       if (Atomics.load(c, CALL_PENDING) === 1) {
         Atomics.store(c, CALL_PENDING, 0)
-        const answer = run(c[FN]!, this.readValues(), c[HAS_FUEL] ? this.i64[MAX_CHANNEL_VALUES + 2] : undefined)
+        const bytes = c[MODE] === BYTES
+        const input = bytes ? this.data.slice(0, c[DATA_LENGTH]!) : null
+        const answer = run(c[FN]!, bytes ? [] : this.readValues(), c[HAS_FUEL] ? this.i64[MAX_CHANNEL_VALUES + 2] : undefined, input)
         this.i64[MAX_CHANNEL_VALUES] = answer.report.fuelUsed
         this.f64[MAX_CHANNEL_VALUES + 1] = answer.report.memoryBytes
         c[HOST_CALLS] = answer.report.hostCalls
-        if (answer.ok) {
-          c[STATUS] = 0
+        if (answer.ok && bytes) {
+          const output = answer.value as Uint8Array
+          if (output.length <= this.data.length) {
+            this.data.set(output)
+            c[DATA_LENGTH] = output.length
+            c[STATUS] = OK
+          } else {
+            sendOutput(c[CALL_ID]!, output, answer.report)
+            c[STATUS] = OUTPUT_BY_MESSAGE
+          }
+        } else if (answer.ok) {
+          c[STATUS] = OK
           this.writeValues(answer.value === undefined ? [] : Array.isArray(answer.value) ? answer.value : [answer.value])
         } else {
-          c[STATUS] = 1
+          c[STATUS] = FAILED
           const json = encodeUtf8(JSON.stringify(answer.error.toJSON(), (_, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v)))
           const length = Math.min(json.length, this.data.length)
           this.data.set(json.subarray(0, length))

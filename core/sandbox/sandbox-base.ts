@@ -4,7 +4,7 @@ import type { ExportDescriptor } from '../meter/module-types.js'
 import { normalizeOptions } from '../policy/normalize.js'
 import type { NormalizedPolicy, SandboxOptions } from '../policy/options.js'
 import { parseDuration } from '../policy/units.js'
-import { CallChannel, channelSupported, Done } from '../protocol/call-channel.js'
+import { CallChannel, CHANNEL_DATA_BYTES, channelSupported, Done } from '../protocol/call-channel.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { MAX_AUDIT_EVENTS, type SecurityEvent } from '../audit/security-event.js'
@@ -335,10 +335,12 @@ export class SandboxBase {
   /** The call-channel index of a call that can take the fast path, or null. */
   private fastIndex(request: CallRequest): number | null {
     // WASI calls report audit events, which travel in messages: they take the message path.
-    if (request.bytes || this.prepared.settings.wasi || !this.prepared.signaturesKnown || !CallChannel.fits(request.args)) return null
+    if (this.prepared.settings.wasi || !this.prepared.signaturesKnown) return null
     const index = this.prepared.settings.exportNames.indexOf(request.fn)
+    if (index < 0) return null
+    if (request.bytes) return (request.args[0] as Uint8Array).length <= CHANNEL_DATA_BYTES ? index : null
     const exp = this.prepared.info.exports.find((e) => e.name === request.fn)
-    if (index < 0 || !exp || !exp.results.every((t) => t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64')) return null
+    if (!CallChannel.fits(request.args) || !exp || !exp.results.every((t) => t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64')) return null
     return index
   }
 
@@ -349,14 +351,19 @@ export class SandboxBase {
     let killed: SandboxError | null = null
     let onKilled = () => {}
     const killedSignal = new Promise<void>((resolve) => { onKilled = resolve })
-    live.pending.set(id, (reason) => {
-      if (reason instanceof SandboxError) killed = reason
-      onKilled()
+    let onOutput = (_output: unknown) => {}
+    const outputMessage = new Promise<unknown>((resolve) => { onOutput = resolve })
+    live.pending.set(id, (reply) => {
+      if (reply instanceof SandboxError) {
+        killed = reply
+        onKilled()
+      } else if (reply.type === 'result') onOutput(reply.value) // a bytes output too large for the channel
     })
     const guard = this.guard(live, options)
     guard.arm(request.fn)
     const channel = live.channel!
-    channel.sendCall(index, request.args, request.fuel)
+    if (request.bytes) channel.sendBytes(index, request.args[0] as Uint8Array, id, request.fuel)
+    else channel.sendCall(index, request.args, request.fuel)
     let done: number
     for (;;) {
       const waited = channel.waitDone()
@@ -367,20 +374,30 @@ export class SandboxBase {
       await Promise.race([this.serveHostCall(live, hostCall.index, hostCall.args), killedSignal])
     }
     guard.stop()
-    live.pending.delete(id)
     const wallMs = this.platform.now() - guard.started()
     if (done === Done.KILLED || killed) {
+      live.pending.delete(id)
       const error: SandboxError = killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
       error.usage = this.record(request.fn, undefined, wallMs, error)
       throw error
     }
     const answer = channel.readAnswer()
     if (!answer.ok) {
+      live.pending.delete(id)
       const error = this.quotaError(request, SandboxError.from(answer.error))
       error.usage = this.record(request.fn, answer.report, wallMs, error)
       throw error
     }
+    if (answer.outputByMessage) await Promise.race([outputMessage, killedSignal]) // posted before DONE: it is on its way
+    live.pending.delete(id)
+    if (answer.outputByMessage) {
+      if (killed) {
+        (killed as SandboxError).usage = this.record(request.fn, undefined, wallMs, killed)
+        throw killed
+      }
+    }
     this.record(request.fn, answer.report, wallMs)
+    if (request.bytes) return answer.outputByMessage ? await outputMessage : answer.output
     const results = this.prepared.info.exports.find((e) => e.name === request.fn)!.results.length
     return results === 1 ? answer.values[0] : results === 0 ? undefined : answer.values
   }

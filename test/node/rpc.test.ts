@@ -290,3 +290,45 @@ describe('call channel under concurrency', () => {
     expect(error).toMatchObject({ kind: 'time', limit: 200 })
   })
 })
+
+describe('bytes calls through the call channel', () => {
+  // `grow` answers with `n` bytes (n from the first input byte, in 64 KiB units): outputs
+  // both inside and beyond what fits in the channel, which then come by message.
+  const GROW = `(module
+    (memory (export "memory") 1)
+    (global $heap (mut i32) (i32.const 1024))
+    (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32) (local $need i32)
+      (local.set $p (global.get $heap))
+      (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+      (local.set $need (i32.sub (i32.shr_u (i32.add (global.get $heap) (i32.const 65535)) (i32.const 16)) (memory.size)))
+      (if (i32.gt_s (local.get $need) (i32.const 0)) (then (drop (memory.grow (local.get $need)))))
+      (local.get $p))
+    (func (export "free") (param i32 i32) (global.set $heap (i32.const 1024)))
+    (func (export "grow") (param $p i32) (param $l i32) (result i64) (local $n i32) (local $o i32)
+      (local.set $n (i32.shl (i32.load8_u (local.get $p)) (i32.const 16)))
+      (local.set $o (call $alloc (local.get $n)))
+      (memory.fill (local.get $o) (i32.const 7) (local.get $n))
+      (i64.or (i64.shl (i64.extend_i32_u (local.get $o)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+    (func (export "spin") (param i32 i32) (result i64) (loop $l (br $l)) (i64.const 0)))`
+
+  it('carries inputs and outputs of every size, in order, under concurrency', async () => {
+    const sb = await Sandbox.create(GROW, { memory: '64MB', fuel: 'unlimited', timeout: '5s' })
+    const sizes = [0, 1, 3, 4, 5, 16, 2, 0, 7] // x 64 KiB: 4+ no longer fits the 255 KiB channel
+    const outputs = await Promise.all(sizes.map((n) => sb.callBytes('grow', new Uint8Array([n, 1, 2, 3]))))
+    outputs.forEach((out, i) => {
+      expect(out.length).toBe(sizes[i]! << 16)
+      if (out.length) expect(out[out.length - 1]).toBe(7)
+    })
+    const bigInput = new Uint8Array(200 * 1024).fill(9)
+    bigInput[0] = 2
+    expect((await sb.callBytes('grow', bigInput)).length).toBe(2 << 16)
+    await sb.close()
+  })
+
+  it('times out and recovers inside a bytes call', async () => {
+    const sb = await Sandbox.create(GROW, { fuel: 'unlimited', timeout: '200ms' })
+    await rejectsWith(sb.callBytes('spin', new Uint8Array([1])), 'TIMEOUT')
+    expect((await sb.callBytes('grow', new Uint8Array([1]))).length).toBe(65536)
+    await sb.close()
+  })
+})
