@@ -3,24 +3,14 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { expect } from 'vitest'
-import { SandboxError, type SecurityEvent } from 'wasm-sandbox'
+import type { SecurityEvent } from 'wasm-sandbox'
 
 /** WASI errno values (wasi-libc's errno values are the same numbers). */
 export const E = {
   BADF: 8, EXIST: 20, INVAL: 28, ISDIR: 31, NAMETOOLONG: 37, NOENT: 44, NOTDIR: 54, NOTSUP: 58, PERM: 63, ROFS: 69, XDEV: 75, NOTCAPABLE: 76,
 } as const
 
-/** Awaits a promise that must reject with a SandboxError of `code`; returns the error. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<SandboxError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(SandboxError)
-    expect((error as SandboxError).code, (error as Error).message).toBe(code)
-    return error as SandboxError
-  }
-  throw new Error(`expected a SandboxError ${code}, but it resolved`)
-}
+export { rejectsWith } from '../node/helpers.js'
 
 /**
  * The "<step>: <result>" lines the C fixtures print, by step ("ok" or "errno=N").
