@@ -11,7 +11,7 @@ export interface Metrics {
 /** How many recent calls the wall-time percentiles cover. */
 export const WALL_SAMPLES = 1024
 
-/** Accumulates {@link Metrics}: counts forever, wall-time percentiles over a window. */
+/** Accumulates {@link Metrics}: counts forever, wall-time percentiles over recent calls. */
 export class MetricsRecorder {
   private calls = 0
   private readonly failures: Record<string, number> = {}
