@@ -1,4 +1,4 @@
-export { formatBytes, parseBytes, parseDuration } from './units.js'
+export { parseBytes, parseDuration } from './units.js'
 export { configError, normalizeOptions } from './normalize.js'
 export {
   DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_POLICY, DEFAULT_STACK_DEPTH, DEFAULT_TABLE_ELEMENTS,

@@ -17,11 +17,10 @@ export function configError(field: string, message: string, suggestion?: string)
 /**
  * Applies the preset, parses units and checks every field. Fails fast with `CONFIG`
  * naming the field and, where one helps, a suggestion.
- * @param extraKeys option keys a caller (a pool, a route) handles itself.
  */
-export function normalizeOptions(options: SandboxOptions = {}, extraKeys: readonly string[] = []): NormalizedPolicy {
+export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy {
   if (options === null || typeof options !== 'object') throw configError('options', `expected an object, got ${options === null ? 'null' : typeof options}`)
-  rejectUnknownKeys(options, [...OPTION_KEYS, ...extraKeys], '')
+  rejectUnknownKeys(options, OPTION_KEYS, '')
   const preset = options.policy ?? DEFAULT_POLICY
   if (!(preset in PRESETS)) throw configError('policy', `unknown preset ${JSON.stringify(preset)}`, "use 'strict', 'standard' or 'permissive'")
   const base = PRESETS[preset as PolicyPreset]

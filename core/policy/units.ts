@@ -68,11 +68,3 @@ export function parseDuration(value: unknown, field: string): number {
   const suggestion = parts && unit ? `use '${parts[0]}${unit}'` : "use a duration like '250ms', '30s' or '2m'"
   throw configError(field, `cannot read ${JSON.stringify(value)} as a duration`, suggestion)
 }
-
-/** Formats bytes for messages: '16MB', '512KiB'-style, exact. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3 && bytes % 1024 ** 3 === 0) return `${bytes / 1024 ** 3}GB`
-  if (bytes >= 1024 ** 2 && bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2}MB`
-  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024}KB`
-  return `${bytes}B`
-}

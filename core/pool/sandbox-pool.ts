@@ -39,6 +39,12 @@ export interface PoolStats {
   failures: number
 }
 
+/** A pool's own options, apart from the options of its sandboxes. */
+export function splitPoolOptions(options: PoolOptions): { pool: Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued' | 'reuse'>; sandbox: SandboxOptions } {
+  const { min, max, idleTimeoutMs, maxQueued, reuse, ...sandbox } = options
+  return { pool: { min, max, idleTimeoutMs, maxQueued, reuse }, sandbox }
+}
+
 interface Member<S> { sandbox: S; idleTimer: unknown }
 
 type Timers = { setTimer(callback: () => void, ms: number): unknown; clearTimer(handle: unknown): void; now(): number }
@@ -87,7 +93,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
     makeOwner: (() => SandboxOwner) | null = null,
   ): Promise<P> {
     const Self = this as unknown as { Sandbox: SandboxClass<SandboxBase>; timers: Timers; new (create: () => Promise<SandboxBase>, timers: Timers, limits: Limits, options: SandboxOptions): P }
-    const { min = 1, max = 4, idleTimeoutMs = 30_000, maxQueued = 1000, reuse = 'instance', ...sandboxOptions } = options
+    const { pool: { min = 1, max = 4, idleTimeoutMs = 30_000, maxQueued = 1000, reuse = 'instance' }, sandbox: sandboxOptions } = splitPoolOptions(options)
     normalizeOptions(sandboxOptions) // fail fast on bad sandbox options
     const count = (value: unknown, field: string, least: number) => {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) throw configError(field, `expected a whole number of at least ${least}, got ${String(value)}`)

@@ -2,7 +2,7 @@ import { SandboxError, type Usage } from '../errors/index.js'
 import { configError, normalizeOptions } from '../policy/normalize.js'
 import type { SandboxOptions } from '../policy/options.js'
 import { parseBytes } from '../policy/units.js'
-import type { PoolOptions } from '../pool/sandbox-pool.js'
+import { splitPoolOptions, type PoolOptions } from '../pool/sandbox-pool.js'
 import type { SandboxOwner } from '../sandbox/sandbox-types.js'
 
 /** A tenant's quotas; each is optional (no limit). */
@@ -61,8 +61,7 @@ export class Tenant<S, P> {
 
   /** A pool whose every sandbox counts against this tenant (see `SandboxPool.create`). */
   async createPool(source: unknown, options: PoolOptions = {}): Promise<P> {
-    const { min: _min, max: _max, idleTimeoutMs: _idle, maxQueued: _queued, reuse: _reuse, ...sandboxOptions } = options
-    const memoryBytes = normalizeOptions(sandboxOptions).memoryBytes
+    const memoryBytes = normalizeOptions(splitPoolOptions(options).sandbox).memoryBytes
     return this.Pool.create(source, options, () => this.owner(memoryBytes))
   }
 
