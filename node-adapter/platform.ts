@@ -1,6 +1,7 @@
 import type { Platform } from '../core/index.js'
 import { loadSource } from './load-source.js'
 import { spawnWorker } from './spawn-worker.js'
+import { nodeComponentTools } from './component-tools.js'
 import { watToWasm } from '../core/index.js'
 
 /** The Node.js implementation of core's {@link Platform}. */
@@ -10,6 +11,7 @@ export const nodePlatform: Platform = {
   compile: (bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
   moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
   spawnWorker,
+  componentTools: nodeComponentTools,
   sharedMemory: true,
   hostMounts: true,
   now: () => performance.now(),

@@ -11,11 +11,15 @@ import { HostImports } from './host-imports.js'
 import { WasiHost, type WasiPlatform } from '../wasi/wasi-host.js'
 import type { CommandOptions } from '../wasi/wasi-settings.js'
 import { WASIProcExit } from '@bjorn3/browser_wasi_shim'
+import { instantiateComponent, type ComponentEngine } from '../component/component-guest.js'
 
 /** The engine capabilities the guest side needs; each worker passes its own. */
-export interface GuestEngine extends WasiPlatform {
+export interface GuestEngine extends WasiPlatform, Partial<Omit<ComponentEngine, 'instantiate'>> {
   instantiate(module: unknown, imports: Record<string, Record<string, unknown>>): Promise<{ exports: object }>
 }
+
+/** WASI state a call reads back: preview1 (`WasiHost`) or 0.2 (`ComponentWasi`). */
+type GuestWasi = Pick<WasiHost, 'stdout' | 'stderr' | 'exitCode' | 'files' | 'takeEvents'>
 
 /** A live instance and its meter. */
 interface Guest {
@@ -27,7 +31,7 @@ interface Guest {
   functions: unknown[]
   control: MeterControl
   host: HostImports
-  wasi: WasiHost | null
+  wasi: GuestWasi | null
   channel: CallChannel | null
 }
 
@@ -62,6 +66,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     try {
       const value = invoke()
       if (g.host.failure) throw g.host.failure
+      if (g.control.exhausted()) throw new SandboxError('INTERNAL', 'over budget') // a component's modules together (classified below)
       if (g.wasi?.exitCode != null) throw new WASIProcExit(g.wasi.exitCode) // the guest swallowed proc_exit
       return { ok: true, value, report: report(g) }
     } catch (error) {
@@ -76,7 +81,16 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
 
   const runRequest = async (g: Guest, call: CallRequest): Promise<Outcome> => {
     if (call.command) return runCommand(g, call.command, call.fuel)
-    return run(g, call.fn, () => invoke(g, call), call.fuel)
+    const outcome = run(g, call.fn, () => invoke(g, call), call.fuel)
+    // A component instance that trapped must not be entered again (jco enforces it): replace it.
+    if (!outcome.ok && g.settings.component && guest === g) {
+      try {
+        guest = await instantiate(g.module, g.settings, null, g.channel)
+      } catch {
+        // the next call reports it
+      }
+    }
+    return outcome
   }
 
   /** A WASI command: `_start` on a fresh instance of the same module, with its own stdio. */
@@ -141,6 +155,17 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
    */
   const instantiate = async (module: unknown, settings: GuestSettings, command: CommandOptions | null, channel: CallChannel | null): Promise<Guest> => {
     const g = { settings, module, channel } as Guest
+    if (settings.component) {
+      if (!engine.importModule || !engine.preview2) throw new SandboxError('CONFIG', 'this worker cannot run components')
+      const component = await instantiateComponent(engine as GuestEngine & ComponentEngine, module as Record<string, unknown>, settings, command)
+      g.host = new HostImports([], null, endpoint, { exports: () => ({}), callId: () => currentId, nestedCall: () => undefined, channel: () => null })
+      g.exports = component.exports
+      g.instance = component.instances[0] ?? { exports: {} }
+      g.functions = []
+      g.control = component.control
+      g.wasi = component.wasi
+      return g
+    }
     g.host = new HostImports(settings.hostImports, mailbox, endpoint, {
       exports: () => g.exports ?? {},
       callId: () => currentId,
@@ -151,15 +176,16 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       },
       channel: () => (inChannelCall ? channel : null),
     })
-    g.wasi = settings.wasi ? new WasiHost(settings.wasi, command, engine) : null
+    const wasi = settings.wasi ? new WasiHost(settings.wasi, command, engine) : null
+    g.wasi = wasi
     const imports = g.host.object()
-    if (g.wasi) imports.wasi_snapshot_preview1 = g.wasi.imports
+    if (wasi) imports.wasi_snapshot_preview1 = wasi.imports
     const instance = await engine.instantiate(module, imports)
     g.instance = instance
     g.exports = instance.exports as Record<string, unknown>
     g.functions = settings.exportNames.map((n) => g.exports[n])
     g.control = createMeterControl(instance, settings.fuel ?? MAX_FUEL, settings.stackDepth)
-    g.wasi?.bind(instance)
+    wasi?.bind(instance)
     // The meter turned the start function into an export so its traps can be classified.
     const start = g.exports[METER_EXPORTS.start]
     try {

@@ -19,14 +19,18 @@ export interface ImportDescriptor {
 export interface ExportDescriptor {
   name: string
   kind: ExternKind
-  /** For functions; empty for other kinds. */
-  params: ValueTypeName[]
-  results: ValueTypeName[]
+  /** For functions (empty for other kinds): wasm value types ({@link ValueTypeName}), or WIT types for a component. */
+  params: string[]
+  results: string[]
+  /** Components: the function's signature (WIT for world functions, jco's TypeScript for interface functions). */
+  signature?: string
 }
 
 /** What the meter learned about a module while rewriting it. */
 export interface ModuleInfo {
   imports: ImportDescriptor[]
+  /** Components: the interfaces imported (unversioned, e.g. `wasi:cli/stdout`). */
+  interfaces?: string[]
   exports: ExportDescriptor[]
   /** Initial size of memory 0 in bytes, or null without a memory. */
   memoryInitialBytes: number | null

@@ -1,6 +1,7 @@
 import type { SecurityEvent } from '../audit/security-event.js'
 import type { SerializedError } from '../errors/index.js'
 import type { CommandOptions, WasiSettings } from '../wasi/wasi-settings.js'
+import type { ComponentSettings } from '../component/component-guest.js'
 
 /**
  * The whole host <-> worker wire format. Every message carries the protocol version `v`
@@ -30,8 +31,10 @@ export interface GuestSettings {
   hostImports: HostImport[]
   /** Exported functions in the order the fast call channel numbers them. */
   exportNames: string[]
-  /** WASI preview1, when granted. */
+  /** WASI (preview1 for modules, 0.2 for components), when granted. */
   wasi: WasiSettings | null
+  /** Set when the module is a component: `init` then carries its metered core modules by file name. */
+  component: ComponentSettings | null
 }
 
 /** Facts about one call, measured in the worker. */

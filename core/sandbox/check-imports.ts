@@ -2,6 +2,7 @@ import { SandboxError } from '../errors/index.js'
 import type { ModuleInfo } from '../meter/module-types.js'
 import type { NormalizedPolicy } from '../policy/options.js'
 import { WASI } from '@bjorn3/browser_wasi_shim'
+import { checkComponentImports } from '../component/component-policy.js'
 
 export const WASI_MODULE = 'wasi_snapshot_preview1'
 /** Every preview1 function (the shim implements them all; the policy layer gates them). */
@@ -13,6 +14,7 @@ const WASI_FUNCTIONS = new Set(Object.keys(new WASI([], [], [], { debug: false }
  * @throws SandboxError LINK_ERROR naming every import that is not granted.
  */
 export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
+  if (info.interfaces) return checkComponentImports(info.interfaces, policy)
   const granted = (i: ModuleInfo['imports'][number]) => i.kind === 'function' && (
     typeof policy.imports[i.module]?.[i.name] === 'function' || (policy.wasi !== null && i.module === WASI_MODULE && WASI_FUNCTIONS.has(i.name)))
   const denied = info.imports.filter((i) => !granted(i))

@@ -1,3 +1,4 @@
+import type { ComponentTools } from '../component/component-tools.js'
 import type { Endpoint, HostMessage, WorkerMessage } from '../protocol/messages.js'
 
 /** A source after loading: wasm bytes, WebAssembly text, or a module compiled by the caller. */
@@ -27,6 +28,8 @@ export interface Platform {
   /** Names of a compiled module's exports, with kinds. */
   moduleExports(module: unknown): { name: string; kind: string }[]
   spawnWorker(): WorkerHandle
+  /** Component tooling (jco), loaded on first use; absent where components cannot run. */
+  componentTools?(): Promise<ComponentTools>
   /**
    * Whether workers can share memory with the host (SharedArrayBuffer + Atomics): enables
    * host functions and the fast call path. Browsers allow it only on cross-origin-isolated

@@ -8,6 +8,9 @@ import type { GuestSettings } from '../protocol/messages.js'
 import type { Platform } from './platform.js'
 import { WASI_MODULE } from './check-imports.js'
 import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
+import { isComponent, isComponentText } from '../component/component-binary.js'
+import { prepareComponent } from '../component/prepare-component.js'
+import type { ComponentTools } from '../component/component-tools.js'
 
 export interface PreparedModule {
   /** The compiled, metered module, shared by every worker the sandbox spawns. */
@@ -26,14 +29,16 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   const settings: GuestSettings = {
     fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements, hostImports: [], exportNames: [],
     wasi: wasiSettings(policy.wasi, platform.hostMounts),
+    component: null,
   }
   const loaded = await platform.loadSource(source)
   if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
-  const meterOptions = {
-    fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
-    deferStart: true,
-    profile: policy.profile,
-  } as const
+  if (loaded.kind === 'bytes' && isComponent(loaded.bytes)) return prepareComponent(platform, loaded.bytes, policy, settings)
+  if (loaded.kind === 'text' && isComponentText(loaded.text)) {
+    const tools = await platform.componentTools?.()
+    if (tools) return prepareComponent(platform, await parseComponentText(tools, loaded.text), policy, settings)
+  }
+  const meterOptions = meterOptionsOf(policy)
   const input = loaded.kind === 'text' ? loaded.text : loaded.bytes
   const hash = await sourceHash(input)
   const compile = () => compileMetered(platform, input, meterOptions)
@@ -47,10 +52,29 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   return { module, info, settings, signaturesKnown: true }
 }
 
+/** How the policy's limits become meter options (deferred start: the worker runs it under the budget). */
+export function meterOptionsOf(policy: NormalizedPolicy): MeterOptions {
+  return {
+    fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
+    deferStart: true,
+    profile: policy.profile,
+  }
+}
+
+async function parseComponentText(tools: ComponentTools, text: string): Promise<Uint8Array> {
+  try {
+    return await tools.parse(text)
+  } catch (error) {
+    const message = String((error as { payload?: unknown }).payload ?? (error as Error).message)
+    const line = /line: (\d+)/.exec(message)
+    throw new SandboxError('INVALID_MODULE', `invalid component text: ${message.slice(0, 500)}`, { line: line ? Number(line[1]) : undefined, cause: error })
+  }
+}
+
 /** Compiled modules shared by every sandbox of this process or page. */
 const MODULES = new ModuleCache<{ module: unknown; info: ModuleInfo }>()
 
-async function compileMetered(platform: Platform, input: Uint8Array | string, options: MeterOptions): Promise<{ module: unknown; info: ModuleInfo }> {
+export async function compileMetered(platform: Platform, input: Uint8Array | string, options: MeterOptions): Promise<{ module: unknown; info: ModuleInfo }> {
   const bytes = typeof input === 'string' ? await platform.watToWasm(input) : input
   const metered = meter(bytes, options)
   let module: unknown

@@ -1,0 +1,119 @@
+import { SandboxError } from '../errors/index.js'
+import { MAX_FUEL, METER_EXPORTS, type MeterControl } from '../meter/meter-control.js'
+import type { GuestSettings } from '../protocol/messages.js'
+import type { CommandOptions } from '../wasi/wasi-settings.js'
+import { classifyError } from '../guest/classify-error.js'
+import { componentMeterControl } from './component-meter.js'
+import { ComponentWasi } from './component-wasi.js'
+import type { Preview2Shim } from './preview2-shim.js'
+
+/** What a worker provides to run components. */
+export interface ComponentEngine {
+  /** Evaluates an ES module from source text (jco's glue) and returns its namespace. */
+  importModule(source: string): Promise<Record<string, unknown>>
+  /** The browser build of @bytecodealliance/preview2-shim. */
+  preview2(): Promise<Preview2Shim>
+  instantiate(module: unknown, imports: Record<string, Record<string, unknown>>): Promise<{ exports: object }>
+}
+
+/** What the host sends for a component: the glue and its interface, besides the metered core modules. */
+export interface ComponentSettings {
+  /** jco's generated ES module (instantiation mode `async`). */
+  glue: string
+  /** Imported interfaces (unversioned). */
+  imports: string[]
+  exports: { name: string; path: string[]; returnsResult: boolean }[]
+  /** `run` of an exported `wasi:cli/run`: the command entry point. */
+  run: string[] | null
+  networkAllow: string[]
+}
+
+export interface ComponentInstance {
+  /** Functions by WIT name; `_start` is `wasi:cli/run#run`. */
+  exports: Record<string, (...args: unknown[]) => unknown>
+  control: MeterControl
+  wasi: ComponentWasi
+  /** The core instances, for the profile. */
+  instances: { exports: object }[]
+}
+
+const glueModules = new Map<string, Promise<Record<string, unknown>>>()
+
+/**
+ * Instantiates a transpiled component: jco's glue asks for each core module by file name
+ * (we hand it the metered, compiled one) and instantiates it through us, so every core
+ * instance is known, its deferred start function runs under the fuel budget, and one
+ * meter covers them all.
+ */
+export async function instantiateComponent(engine: ComponentEngine, modules: Record<string, unknown>, settings: GuestSettings, command: CommandOptions | null): Promise<ComponentInstance> {
+  const component = settings.component!
+  let glue = glueModules.get(component.glue)
+  if (!glue) glueModules.set(component.glue, (glue = engine.importModule(component.glue)))
+  const { instantiate } = (await glue) as unknown as { instantiate: (get: (file: string) => unknown, imports: object, core: (m: unknown, i: Record<string, Record<string, unknown>>) => Promise<{ exports: object }>) => Promise<Record<string, any>> }
+  const wasi = new ComponentWasi(settings.wasi, component.networkAllow, command, await engine.preview2(), component.imports)
+  const instances: { exports: object }[] = []
+  let control = componentMeterControl([], settings.fuel ?? MAX_FUEL, settings.stackDepth)
+  let root: Record<string, any>
+  try {
+    root = await instantiate(
+    (file) => {
+      const module = modules[file]
+      if (!module) throw new SandboxError('INTERNAL', `the component glue asked for a core module the host did not send: ${file}`)
+      return module
+    },
+    wasi.imports,
+    async (module, imports) => {
+      const instance = await engine.instantiate(module, imports)
+      instances.push(instance)
+      control = componentMeterControl(instances, settings.fuel ?? MAX_FUEL, settings.stackDepth)
+      const start = (instance.exports as Record<string, unknown>)[METER_EXPORTS.start]
+      if (typeof start === 'function') start()
+      return instance
+    },
+  )
+  } catch (error) {
+    throw classifyError(error, control, settings, null)
+  }
+  const exports: Record<string, (...args: unknown[]) => unknown> = {}
+  for (const e of component.exports) {
+    const fn = lookup(root, e.path)
+    if (typeof fn !== 'function') continue
+    exports[e.name] = e.returnsResult ? (...args) => tagResult(() => fn(...args)) : (...args) => fn(...args)
+  }
+  if (component.run) {
+    const run = lookup(root, component.run)
+    if (typeof run === 'function') exports._start = () => {
+      try {
+        run()
+      } catch (error) {
+        if (wasi.exitCode === null && isErrPayload(error)) wasi.exitCode = 1 // run returned err
+        else throw error
+      }
+      wasi.exitCode ??= 0
+    }
+  }
+  return { exports, control, wasi, instances }
+}
+
+function lookup(root: Record<string, any>, path: string[]): unknown {
+  let at: any = root
+  for (const key of path) at = at?.[key]
+  return at
+}
+
+/**
+ * jco returns a `result`'s ok value and throws its err payload as it is: plain data, never
+ * an Error (a trap or a host failure is one).
+ */
+function tagResult(call: () => unknown): { tag: 'ok' | 'err'; val: unknown } {
+  try {
+    return { tag: 'ok', val: call() }
+  } catch (error) {
+    if (isErrPayload(error)) return { tag: 'err', val: error }
+    throw error
+  }
+}
+
+function isErrPayload(error: unknown): boolean {
+  return !(error instanceof Error)
+}
