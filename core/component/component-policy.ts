@@ -1,8 +1,12 @@
 import { SandboxError } from '../errors/index.js'
 import type { NormalizedPolicy } from '../policy/options.js'
 
-/** The policy field that grants a WASI 0.2 interface, or null when nothing can. */
-export type InterfaceGrant = 'wasi' | 'wasi.clock' | 'wasi.random' | 'network'
+/**
+ * The policy field that grants a WASI 0.2 interface. Clocks and randomness link with `wasi`
+ * (nearly every component imports them, e.g. through the preview1 adapter) and are checked
+ * when used, like preview1's `clock_time_get`: see `ComponentWasi`.
+ */
+export type InterfaceGrant = 'wasi' | 'network'
 
 /** `wasi:clocks/wall-clock@0.2.3` -> `wasi:clocks/wall-clock`. */
 export function unversioned(name: string): string {
@@ -12,9 +16,7 @@ export function unversioned(name: string): string {
 /** Which policy field grants an imported interface; null for interfaces no policy grants. */
 export function interfaceGrant(name: string): InterfaceGrant | null {
   const iface = unversioned(name)
-  if (/^wasi:(cli|io|filesystem)\//.test(iface)) return 'wasi'
-  if (iface.startsWith('wasi:clocks/')) return 'wasi.clock'
-  if (iface.startsWith('wasi:random/')) return 'wasi.random'
+  if (/^wasi:(cli|io|filesystem|clocks|random)\//.test(iface)) return 'wasi'
   if (iface.startsWith('wasi:sockets/') || iface === 'wasi:http/outgoing-handler' || iface === 'wasi:http/types') return 'network'
   return null
 }
@@ -22,8 +24,6 @@ export function interfaceGrant(name: string): InterfaceGrant | null {
 function granted(grant: InterfaceGrant | null, policy: NormalizedPolicy): boolean {
   switch (grant) {
     case 'wasi': return policy.wasi !== null
-    case 'wasi.clock': return policy.wasi !== null && policy.wasi.clock === true
-    case 'wasi.random': return policy.wasi !== null && policy.wasi.random === true
     case 'network': return policy.wasi !== null && policy.networkAllow.length > 0
     default: return false
   }
@@ -39,10 +39,10 @@ export function checkComponentImports(interfaces: string[], policy: NormalizedPo
   const byGrant = new Map<InterfaceGrant | null, string[]>()
   for (const name of denied) byGrant.set(interfaceGrant(name), [...(byGrant.get(interfaceGrant(name)) ?? []), name])
   const how = (grant: InterfaceGrant | null) => grant === null ? 'not WASI: components cannot import host functions yet'
-    : grant === 'network' ? "needs `network: { allow: ['host:port'] }` and `wasi`" : `needs \`${grant === 'wasi' ? 'wasi: true' : `${grant}: true`}\``
+    : grant === 'network' ? "needs `network: { allow: ['host:port'] }` and `wasi`" : 'needs `wasi: true`'
   throw new SandboxError('LINK_ERROR', `the component imports interfaces the policy does not grant: ${[...byGrant].map(([grant, names]) => `${names.join(', ')} (${how(grant)})`).join('; ')}`, {
     imports: denied,
     suggestion: byGrant.has(null) ? 'compose the component with one that exports what it imports'
-      : `grant ${[...byGrant.keys()].map((g) => (g === 'wasi' ? '`wasi: true`' : g === 'network' ? "`network: { allow: ['host:port'] }`" : `\`${g}: true\``)).join(' and ')}`,
+      : `grant ${[...byGrant.keys()].map((g) => (g === 'wasi' ? '`wasi: true`' : "`network: { allow: ['host:port'] }`")).join(' and ')}`,
   })
 }

@@ -1,4 +1,5 @@
 import type { SecurityEvent } from '../audit/security-event.js'
+import { SandboxError } from '../errors/index.js'
 import { encodeUtf8 } from '../text/index.js'
 import { OutputCapture } from '../wasi/output-capture.js'
 import { PROGRAM_NAME } from '../wasi/wasi-host.js'
@@ -81,12 +82,14 @@ export class ComponentWasi {
     provide('wasi:filesystem/types', filesystem.types)
     provide('wasi:filesystem/preopens', filesystem.preopens)
 
-    // Granted or refused at create (see component-policy.ts); provided as the shim has them.
-    provide('wasi:clocks/monotonic-clock', shim.clocks.monotonicClock)
-    provide('wasi:clocks/wall-clock', shim.clocks.wallClock)
-    provide('wasi:random/random', shim.random.random)
-    provide('wasi:random/insecure', shim.random.insecure)
-    provide('wasi:random/insecure-seed', shim.random.insecureSeed)
+    // Clocks and randomness link with `wasi`; without `wasi.clock`/`wasi.random` every use is
+    // denied (their WIT functions cannot return an error, so the call fails with SECURITY_VIOLATION).
+    const gate = (capability: string, granted: boolean, iface: string, namespace: Namespace) => provide(iface, granted ? namespace : this.denying(capability, iface, namespace))
+    gate('clock', settings.clock, 'wasi:clocks/monotonic-clock', shim.clocks.monotonicClock)
+    gate('clock', settings.clock, 'wasi:clocks/wall-clock', shim.clocks.wallClock)
+    gate('random', settings.random, 'wasi:random/random', shim.random.random)
+    gate('random', settings.random, 'wasi:random/insecure', shim.random.insecure)
+    gate('random', settings.random, 'wasi:random/insecure-seed', shim.random.insecureSeed)
     for (const name of wanted) {
       if (!name.startsWith('wasi:sockets/')) continue
       const key = name.slice('wasi:sockets/'.length).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
@@ -128,19 +131,32 @@ export class ComponentWasi {
     return out
   }
 
+  /** `namespace` with every function replaced by a denial. */
+  private denying(capability: string, iface: string, namespace: Namespace): Namespace {
+    const option = capability === 'clock' ? 'wasi.clock' : 'wasi.random'
+    return Object.fromEntries(Object.keys(namespace).map((name) => [name, () => {
+      const detail = `${capability === 'clock' ? 'clocks are' : 'randomness is'} not granted (${option})`
+      this.deny(capability, `${iface}#${name}`, detail)
+      throw new SandboxError('SECURITY_VIOLATION', `the component called ${iface}#${name}: ${detail}`, { capability, suggestion: `grant it with \`${option}: true\`` })
+    }]))
+  }
+
   private deny(capability: string, operation: string, detail: string, path?: string): void {
     this.events.push({ time: Date.now(), capability, operation, ...(path === undefined ? {} : { path }), detail })
   }
 
   /**
    * The shim's in-memory file system behind the policy: read-only preopens refuse every
-   * change (`read-only`), links are refused everywhere (`not-permitted`), as in preview1.
+   * change (`read-only`), links are refused everywhere (`not-permitted`) and so are renames
+   * from one preopen to another (`cross-device`), as in preview1.
    * The shim confines paths to the preopen itself (`..` above it is `not-permitted`).
    */
   private policyAdapter(inner: FilesystemAdapter): FilesystemAdapter {
     const innerOf = new WeakMap<object, object>()
+    const mountOf = new WeakMap<object, object>()
     const unwrap = (value: unknown) => (typeof value === 'object' && value !== null && innerOf.get(value)) || value
-    const guard = (descriptor: object, readonly: boolean): object => {
+    const guard = (descriptor: object, mount: { readonly: boolean }): object => {
+      const readonly = mount.readonly
       const wrapped = new Proxy(descriptor, {
         get: (target, prop) => {
           const value = Reflect.get(target, prop, target) as unknown
@@ -151,23 +167,28 @@ export class ComponentWasi {
               this.deny('filesystem', prop, 'links are not allowed', path)
               throw 'not-permitted'
             }
+            if (prop === 'renameAt' && mountOf.get(args[1] as object) !== mount) {
+              this.deny('filesystem', prop, 'renames across preopens are not allowed', path)
+              throw 'cross-device'
+            }
             const opensForWriting = prop === 'openAt' && writes(args[2], args[3])
             if (readonly && (MUTATING.has(prop) || opensForWriting)) {
               this.deny('filesystem', prop, 'the mount is read-only', path)
               throw 'read-only'
             }
             const result = (value as (...a: unknown[]) => unknown).apply(target, args.map(unwrap))
-            return prop === 'openAt' ? guard(result as object, readonly) : result
+            return prop === 'openAt' ? guard(result as object, mount) : result
           }
         },
       })
       innerOf.set(wrapped, descriptor)
+      mountOf.set(wrapped, mount)
       return wrapped
     }
     return {
       getRoot: (capability) => {
         const { tree, readonly } = capability as { tree: FileTree; readonly: boolean }
-        return guard(inner.getRoot(tree), readonly)
+        return guard(inner.getRoot(tree), { readonly })
       },
     }
   }

@@ -66,8 +66,8 @@ async function parseComponentText(tools: ComponentTools, text: string): Promise<
     return await tools.parse(text)
   } catch (error) {
     const message = String((error as { payload?: unknown }).payload ?? (error as Error).message)
-    const line = /line: (\d+)/.exec(message)
-    throw new SandboxError('INVALID_MODULE', `invalid component text: ${message.slice(0, 500)}`, { line: line ? Number(line[1]) : undefined, cause: error })
+    const line = /line: (\d+)/.exec(message) // wasm-tools counts lines from 0
+    throw new SandboxError('INVALID_MODULE', `invalid component text${line ? ` at line ${Number(line[1]) + 1}` : ''}: ${message.slice(0, 500)}`, { line: line ? Number(line[1]) + 1 : undefined, cause: error })
   }
 }
 

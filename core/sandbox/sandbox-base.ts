@@ -407,6 +407,11 @@ export class SandboxBase {
     if (this.closed) throw new SandboxError('CLOSED', `cannot call ${request.fn}(): the sandbox is closed`)
     const exp = this.prepared.info.exports.find((e) => e.name === request.fn && e.kind === 'function' && this.visible(e.name))
     if (!exp) throw noSuchExport(request.fn, this.exports())
+    if (request.bytes && this.prepared.settings.component) {
+      throw new SandboxError('CONFIG', `${request.fn}: callBytes and callJson use the bytes ABI of core modules; a component takes WIT values`, {
+        field: 'fn', suggestion: `call it with sb.call(${JSON.stringify(request.fn)}, ...args): a list<u8> parameter takes a Uint8Array`,
+      })
+    }
     if (request.bytes || !this.prepared.signaturesKnown) return request
     return { fn: request.fn, args: toWasmArgs(exp, request.args) }
   }
