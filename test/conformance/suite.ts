@@ -92,6 +92,37 @@ function plain(value: unknown): unknown {
   return value
 }
 
+/** A component in text form: strings through the canonical ABI, a counted loop, a runaway loop. */
+const COMPONENT = `(component
+  (core module $m
+    (memory (export "memory") 1)
+    (global $bump (mut i32) (i32.const 1024))
+    (func $realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p (global.get $bump))
+      (global.set $bump (i32.add (local.get $p) (local.get 3)))
+      (local.get $p))
+    (data (i32.const 16) "hello, ")
+    (func (export "greet") (param $ptr i32) (param $len i32) (result i32)
+      (local $out i32)
+      (local.set $out (call $realloc (i32.const 0) (i32.const 0) (i32.const 1) (i32.add (local.get $len) (i32.const 7))))
+      (memory.copy (local.get $out) (i32.const 16) (i32.const 7))
+      (memory.copy (i32.add (local.get $out) (i32.const 7)) (local.get $ptr) (local.get $len))
+      (i32.store (i32.const 8) (local.get $out))
+      (i32.store (i32.const 12) (i32.add (local.get $len) (i32.const 7)))
+      (i32.const 8))
+    (func (export "sum") (param $n i32) (result i32) (local $s i32)
+      (block $done (loop $l (br_if $done (i32.eqz (local.get $n)))
+        (local.set $s (i32.add (local.get $s) (local.get $n)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br $l)))
+      (local.get $s))
+    (func (export "spin") (loop $l (br $l))))
+  (core instance $i (instantiate $m))
+  (func (export "greet") (param "name" string) (result string)
+    (canon lift (core func $i "greet") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc"))))
+  (func (export "sum") (param "n" u32) (result u32) (canon lift (core func $i "sum")))
+  (func (export "spin") (canon lift (core func $i "spin"))))`
+
 export const cases: Record<string, (api: Api) => Promise<unknown>> = {
   async 'run() one-liner'({ run }) {
     return outcome(run(ADD, 'add', [5, 3], { fuel: 1e6, memory: '16MB', timeout: '1s' }))
@@ -178,6 +209,20 @@ export const cases: Record<string, (api: Api) => Promise<unknown>> = {
     const afterReload = await outcome(sb.call('add', 2, 2))
     await sb.close()
     return { sums, overQuota, usage: plain(tenant.usage()), fresh, profile, reload, forced, afterReload }
+  },
+  async 'components: transpiled, metered, typed calls'({ Sandbox }) {
+    const sb = await Sandbox.create(COMPONENT, { fuel: 100_000 })
+    const results = [
+      sb.exports().map((e) => `${e.name}: ${e.signature}`),
+      await outcome(sb.call('greet', 'héllo 𝄞')),
+      await outcome(sb.call('sum', 100)),
+      plain(sb.lastUsage?.fuelUsed),
+      await outcome(sb.call('spin')),
+      await outcome(sb.call('greet', 'again')),
+      await outcome(sb.callJson('greet', {})),
+    ]
+    await sb.close()
+    return results
   },
   async 'WASI command with an in-memory preopen, under the policy'({ Sandbox }) {
     const sb = await Sandbox.create(WASI_CAT, { wasi: { preopens: { '/data': { files: { 'notes.txt': 'from a virtual file\n' }, readonly: true } } } })
