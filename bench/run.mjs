@@ -547,6 +547,108 @@ async function sectionWasi() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Section 7: components
+
+/** A component in text form; `salt` changes its bytes (and so its hash) without changing behaviour. */
+const componentText = (salt) => `(component
+  (core module $m
+    (memory (export "memory") 1)
+    (global $bump (mut i32) (i32.const 1024))
+    (func $realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+      (local $p i32)
+      (local.set $p (global.get $bump))
+      (global.set $bump (i32.add (local.get $p) (local.get 3)))
+      (local.get $p))
+    (func (export "salt") (result i32) (i32.const ${salt}))
+    (func (export "greet") (param $ptr i32) (param $len i32) (result i32)
+      (global.set $bump (i32.const 1024))
+      (i32.store (i32.const 8) (local.get $ptr))
+      (i32.store (i32.const 12) (local.get $len))
+      (i32.const 8)))
+  (core instance $i (instantiate $m))
+  (func (export "greet") (param "name" string) (result string)
+    (canon lift (core func $i "greet") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc")))))`
+
+async function sectionComponents() {
+  console.log('\n== 7. Components: Sandbox.create of a component (transpile with jco, meter every core module, compile) and typed calls')
+  const { Sandbox } = await import('wasm-sandbox')
+  const { parse } = await import('@bytecodealliance/jco-transpile/wasm-tools')
+  const RUNS = QUICK ? 5 : 15
+  let t0 = performance.now()
+  const first = await Sandbox.create(await parse(componentText(-1)))
+  const firstMs = performance.now() - t0
+  await first.close()
+  const fresh = [], cached = []
+  const spareReady = () => new Promise((resolve) => setTimeout(resolve, 150)) // as between a service's creates
+  for (let i = 0; i < RUNS; i++) {
+    const bytes = await parse(componentText(i))
+    await spareReady()
+    t0 = performance.now()
+    const sb = await Sandbox.create(bytes)
+    fresh.push(performance.now() - t0)
+    await sb.close()
+    await spareReady()
+    t0 = performance.now()
+    const again = await Sandbox.create(bytes)
+    cached.push(performance.now() - t0)
+    await again.close()
+  }
+  const sb = await Sandbox.create(await parse(componentText(0)))
+  const name = 'a string argument ✓'
+  const CALLS = QUICK ? 2_000 : 10_000
+  for (let i = 0; i < 500; i++) await sb.call('greet', name)
+  t0 = performance.now()
+  for (let i = 0; i < CALLS; i++) await sb.call('greet', name)
+  const callUs = ((performance.now() - t0) * 1000) / CALLS
+  if ((await sb.call('greet', name)) !== name) throw new Error('greet did not echo its argument')
+  await sb.close()
+
+  // The same C program run directly (preview1) and adapted into a component (preview1 adapter -> WASI 0.2).
+  let adapter = null
+  try {
+    const { componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools')
+    const { execFileSync } = await import('node:child_process')
+    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(os.tmpdir(), 'bench-component-'))
+    writeFileSync(join(dir, 'hello.c'), HELLO_C)
+    execFileSync('clang', ['--target=wasm32-wasi', '-O2', join(dir, 'hello.c'), '-o', join(dir, 'hello.wasm')])
+    const core = readFileSync(join(dir, 'hello.wasm'))
+    const adapterBytes = readFileSync(new URL('../node_modules/@bytecodealliance/jco/lib/wasi_snapshot_preview1.command.wasm', import.meta.url))
+    const component = await componentNew(new Uint8Array(core), [['wasi_snapshot_preview1', new Uint8Array(adapterBytes)]])
+    const direct = await Sandbox.create(core, { wasi: true })
+    const adapted = await Sandbox.create(component, { wasi: true })
+    const runs = { direct: [], adapted: [] }
+    for (let i = 0; i < RUNS * 2; i++) {
+      for (const [key, box] of [['direct', direct], ['adapted', adapted]]) {
+        t0 = performance.now()
+        const out = await box.runCommand()
+        runs[key].push(performance.now() - t0)
+        if (out.stdout !== 'hello\n') throw new Error(`${key} hello printed ${JSON.stringify(out.stdout)}`)
+      }
+    }
+    adapter = { direct: median(runs.direct), adapted: median(runs.adapted), fuelDirect: direct.lastUsage.fuelUsed, fuelAdapted: adapted.lastUsage.fuelUsed }
+    await Promise.all([direct.close(), adapted.close()])
+  } catch (e) {
+    console.log(`  preview1 vs adapter: skipped (${e.message.split('\n')[0]})`)
+  }
+  console.log()
+  const rows = [
+    ['first component in the process (loads jco-transpile)', `${fmt(firstMs, 0)} ms`, 1],
+    ['create, new component (transpile + meter + compile + worker)', `${fmt(median(fresh), 1)} ms`, RUNS],
+    ['create, same component again (cached)', `${fmt(median(cached), 1)} ms`, RUNS],
+    ['typed call round trip, string in and out', `${fmt(callUs, 1)} us`, CALLS],
+  ]
+  if (adapter) {
+    rows.push(['hello.c runCommand, preview1 directly (warm)', `${fmt(adapter.direct, 2)} ms`, RUNS * 2])
+    rows.push(['hello.c runCommand, adapted to a WASI 0.2 component (warm)', `${fmt(adapter.adapted, 2)} ms`, RUNS * 2])
+  }
+  table(['measure', 'median', 'n'], rows, ['l', 'r', 'r'])
+  if (adapter) console.log(`  fuel of one run: ${adapter.fuelDirect} direct, ${adapter.fuelAdapted} adapted: the direct preview1 path stays the default for core modules.`)
+  return { firstMs, freshMs: median(fresh), cachedMs: median(cached), callUs, adapter }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Section 6: pools
 
 const POOL_SIZES = [1, 2, 4]
@@ -739,6 +841,7 @@ const sandbox = SKIP.has('sandbox') ? null : await sectionSandbox()
 const rpc = SKIP.has('rpc') ? null : await sectionRpc()
 const wasiBench = SKIP.has('wasi') ? null : await sectionWasi()
 const poolBench = SKIP.has('pool') ? null : await sectionPool()
+const componentBench = SKIP.has('components') ? null : await sectionComponents()
 
 const totalS = (performance.now() - started) / 1000
 console.log(`\n  total ${fmt(totalS, 1)} s; load average at end: ${os.loadavg().map((x) => fmt(x, 2)).join(' ')}`)
@@ -770,6 +873,10 @@ if (wasiBench) {
 if (poolBench) {
   const perS = (rs) => rs.map((r) => `${r.size}: ${fmtInt(Math.round(r.perS))}`).join(', ')
   console.log(`SandboxPool calls/s by size — add: ${perS(poolBench.throughput.add)}; sum (~${KERNEL_TARGET_MS} ms): ${perS(poolBench.throughput.sum)}; first call on a warm pool ${fmt(poolBench.warmCallMs * 1000, 0)} us vs Sandbox.create + first call ${fmt(poolBench.coldMs, 1)} ms (${fmt(poolBench.coldNoSpareMs, 1)} ms without a spare worker)`)
+}
+if (componentBench) {
+  const a = componentBench.adapter
+  console.log(`Components: create ${fmt(componentBench.freshMs, 1)} ms new (transpile), ${fmt(componentBench.cachedMs, 1)} ms cached (first in process ${fmt(componentBench.firstMs, 0)} ms); typed call with a string ${fmt(componentBench.callUs, 1)} us${a ? `; hello.c preview1 ${fmt(a.direct, 2)} ms vs adapted component ${fmt(a.adapted, 2)} ms` : ''}`)
 }
 console.log('```')
 
