@@ -2,6 +2,46 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sandbox, SandboxError, type SandboxEvent } from 'wasm-sandbox'
 import { commandComponent, componentFromText, coreComponent, qjsComponent } from '../support/components.js'
 import { rejectsWith } from './helpers.js'
+import { fileURLToPath } from 'node:url'
+import { transpileBytes } from '@bytecodealliance/jco-transpile'
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+function seeded(seed: number): () => number {
+  let s = seed >>> 0
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32)
+}
+
+/**
+ * The component instantiated in this process without the sandbox: jco's glue, the core
+ * modules as jco produced them (no metering), the shim's own WASI. Calls answer as the
+ * sandbox does (a WIT result as { tag, val }).
+ */
+async function unmeteredInstance(bytes: Uint8Array): Promise<(fn: string, args: unknown[]) => unknown> {
+  const { files } = await transpileBytes(bytes, { name: 'raw', instantiation: 'async' })
+  const glue = await import(`data:text/javascript;base64,${Buffer.from(files['raw.js']!).toString('base64')}`)
+  const base = new URL('../../node_modules/@bytecodealliance/preview2-shim/dist/browser/', import.meta.url)
+  const load = (name: string) => import(fileURLToPath(new URL(`${name}.js`, base)))
+  const [cli, io, clocks, random, filesystem] = await Promise.all(['cli', 'io', 'clocks', 'random', 'filesystem'].map(load))
+  const c = cli.createCli({})
+  const fs = filesystem.createFilesystem({ adapter: new filesystem.InMemoryFilesystemAdapter(), preopens: {} })
+  const imports: Record<string, unknown> = {
+    'wasi:io/error': io.error, 'wasi:io/poll': io.poll, 'wasi:io/streams': io.streams,
+    'wasi:clocks/monotonic-clock': clocks.monotonicClock, 'wasi:clocks/wall-clock': clocks.wallClock,
+    'wasi:random/insecure-seed': random.insecureSeed, 'wasi:filesystem/types': fs.types, 'wasi:filesystem/preopens': fs.preopens,
+  }
+  for (const [name, namespace] of Object.entries(c)) imports[`wasi:cli/${name.replace(/[A-Z]/g, (x) => `-${x.toLowerCase()}`)}`] = namespace
+  const root = await glue.instantiate((file: string) => WebAssembly.compile(files[file]!), imports)
+  return (fn, args) => {
+    const [iface, name] = fn.includes('#') ? fn.split('#') : [null, fn]
+    const f = iface ? root[iface][name!] : root[name!.replace(/-([a-z])/g, (_, x: string) => x.toUpperCase())]
+    if (fn !== 'parse-int') return f(...args)
+    try {
+      return { tag: 'ok', val: f(...args) }
+    } catch (error) {
+      return { tag: 'err', val: error }
+    }
+  }
+}
 
 /** A component written by hand: strings through the canonical ABI, numbers, and runaway guests. */
 const GREET_CORE = `
@@ -235,6 +275,24 @@ describe('components: a real JavaScript component (componentize-qjs)', () => {
     }
     const now = await sb.call('now') as number
     expect(Math.abs(now - Date.now())).toBeLessThan(60_000)
+  })
+
+  it('differential: the metered sandbox and an unmetered in-process instance agree on every result', async () => {
+    const raw = await unmeteredInstance(bytes)
+    const rand = seeded(7)
+    const calls: [string, unknown[]][] = []
+    for (let i = 0; i < 60; i++) {
+      const n = Math.floor(rand() * 40)
+      const points = Array.from({ length: n }, () => ({ x: Math.round(rand() * 1e6) / 1e3, y: Math.round(rand() * 1e6) / 1e3 }))
+      calls.push(['test:shapes/geometry#centroid', [points]])
+      calls.push(['test:shapes/geometry#area', [[{ tag: 'circle', val: rand() * 10 }, { tag: 'rect', val: points[0] ?? { x: 1, y: 2 } }, { tag: 'empty' }][i % 3]]])
+      calls.push(['parse-int', [i % 4 === 0 ? `x${i}` : String(Math.floor(rand() * 2 ** 31) * (i % 2 ? -1 : 1))]])
+      calls.push(['bytes-sum', [new Uint8Array(n * 3).map(() => Math.floor(rand() * 256))]])
+      calls.push(['greet', [`näme ${i} 𝄞`.repeat(n % 5)]])
+    }
+    for (const [fn, args] of calls) {
+      expect(await sb.call(fn, ...args), `${fn}(${JSON.stringify(args).slice(0, 80)})`).toEqual(raw(fn, args))
+    }
   })
 
   it('a second create of the same component is served from the transpile cache', async () => {
