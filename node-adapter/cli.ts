@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { meter, SandboxError, watToWasm, type ExportDescriptor, type ModuleInfo } from '../core/index.js'
 import { Sandbox } from './sandbox.js'
+import { nodeComponentTools } from './component-tools.js'
 
 const HELP: Record<string, string> = {
   main: `usage: wasm-sandbox <command> [options]
@@ -146,6 +147,13 @@ async function callExport(argv: string[]): Promise<number> {
       return 0
     }
     const exp = sandbox.exports().find((e) => e.name === fn)
+    if (exp?.signature !== undefined) { // a component function: WIT values, given as JSON (bare words are strings)
+      const result = await sandbox.call(fn, ...args.map((a) => { try { return JSON.parse(a) } catch { return a } }))
+      const usage = sandbox.lastUsage!
+      console.log(typeof result === 'string' ? result : JSON.stringify(result, bigintReplacer))
+      console.error(`fuel ${usage.fuelUsed}, memory ${usage.memoryBytes} bytes, ${usage.wallMs.toFixed(2)} ms`)
+      return 0
+    }
     const parsed = args.map((a, i) => {
       const n = Number(a)
       if (a.trim() === '' || Number.isNaN(n) && a !== 'NaN') throw new UsageError(`argument ${i} (${JSON.stringify(a)}) is not a number`)
@@ -192,10 +200,15 @@ async function inspect(argv: string[]): Promise<number> {
   if (!file) throw new UsageError('inspect needs a module file')
   const raw = new Uint8Array(await readFile(file).catch((e: NodeJS.ErrnoException) => { throw new SandboxError('CONFIG', `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { field: 'file' }) }))
   const isText = raw[0] !== 0
-  const bytes = isText ? await watToWasm(new TextDecoder().decode(raw)) : raw
+  const text = isText ? new TextDecoder().decode(raw) : ''
+  const bytes = !isText ? raw : /^\s*\(\s*component\b/.test(text) ? await nodeComponentTools().then((tools) => tools.parse(text)) : await watToWasm(text)
   const component = bytes[4] === 0x0d && bytes[6] === 0x01
   const report: Record<string, unknown> = { file, sizeBytes: raw.length, component }
-  if (!component) {
+  if (component) {
+    const wit = await nodeComponentTools().then((tools) => tools.wit(bytes))
+    report.imports = [...wit.matchAll(/^\s*import\s+([^;]+);/gm)].map((m) => m[1]!)
+    report.exports = [...wit.matchAll(/^\s*export\s+([^;]+);/gm)].map((m) => m[1]!)
+  } else {
     const info: ModuleInfo = meter(bytes, { fuel: 'unlimited' }).info
     report.imports = info.imports.map((i) => `${i.module}.${i.name}: ${i.kind}${i.type ? ` (${i.type.params}) -> (${i.type.results})` : ''}`)
     report.exports = info.exports.map(describeExport)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildFixtures, type Fixtures } from '../wasi/build.js'
+import { commandComponent } from '../support/components.js'
 
 // The real bin, spawned as a user would run it.
 const CLI = fileURLToPath(new URL('../../dist/node-adapter/cli.js', import.meta.url))
@@ -82,6 +83,29 @@ describe('wasm-sandbox CLI', () => {
     expect(report).toMatchObject({ component: false, exports: ['add: function (i32, i32) -> (i32)', 'big: function (i64) -> (i64)', 'spin: function () -> ()'] })
     expect(report.sections.some((s: string) => s.startsWith('code:'))).toBe(true)
   })
+
+  it('components: inspect shows the WIT imports and exports, call takes WIT values, run runs wasi:cli/run', async () => {
+    const greet = join(dir, 'greet.wat')
+    await writeFile(greet, `(component
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+    (func (export "id") (param i32 i32) (result i32) (i32.store (i32.const 8) (local.get 0)) (i32.store (i32.const 12) (local.get 1)) (i32.const 8)))
+  (core instance $i (instantiate $m))
+  (func (export "echo") (param "s" string) (result string)
+    (canon lift (core func $i "id") (memory (core memory $i "memory")) (realloc (core func $i "realloc")))))`)
+    const report = JSON.parse((await cli(['inspect', greet, '--json'])).stdout)
+    expect(report).toMatchObject({ component: true, imports: [], exports: ['echo: func(s: string) -> string'] })
+    const called = await cli(['call', greet, 'echo', 'hello there'])
+    expect(called.stdout).toBe('hello there\n')
+    expect(called.stderr).toMatch(/^fuel \d+/)
+    const command = join(dir, 'envargs.component.wasm')
+    await writeFile(command, await commandComponent('envargs'))
+    const ran = await cli(['run', command, '--env', 'A=1', '--', 'x'])
+    expect(ran.code).toBe(0)
+    expect(ran.stdout).toContain('arg[1]=x|bytes=1')
+    expect(ran.stdout).toContain('env[0]=A=1\nenvc=1')
+  }, 60_000)
 })
 
 describe('wasm-sandbox serve', () => {
