@@ -53,24 +53,22 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
   const wasi = new ComponentWasi(settings.wasi, component.networkAllow, command, await engine.preview2(), component.imports)
   const instances: { exports: object }[] = []
   let control = componentMeterControl([], settings.fuel ?? MAX_FUEL, settings.stackDepth)
+  const getCoreModule = (file: string) => {
+    const module = modules[file]
+    if (!module) throw new SandboxError('INTERNAL', `the component glue asked for a core module the host did not send: ${file}`)
+    return module
+  }
+  const instantiateCore = async (module: unknown, imports: Record<string, Record<string, unknown>>) => {
+    const instance = await engine.instantiate(module, imports)
+    instances.push(instance)
+    control = componentMeterControl(instances, settings.fuel ?? MAX_FUEL, settings.stackDepth)
+    const start = (instance.exports as Record<string, unknown>)[METER_EXPORTS.start]
+    if (typeof start === 'function') start()
+    return instance
+  }
   let root: Record<string, any>
   try {
-    root = await instantiate(
-    (file) => {
-      const module = modules[file]
-      if (!module) throw new SandboxError('INTERNAL', `the component glue asked for a core module the host did not send: ${file}`)
-      return module
-    },
-    wasi.imports,
-    async (module, imports) => {
-      const instance = await engine.instantiate(module, imports)
-      instances.push(instance)
-      control = componentMeterControl(instances, settings.fuel ?? MAX_FUEL, settings.stackDepth)
-      const start = (instance.exports as Record<string, unknown>)[METER_EXPORTS.start]
-      if (typeof start === 'function') start()
-      return instance
-    },
-  )
+    root = await instantiate(getCoreModule, wasi.imports, instantiateCore)
   } catch (error) {
     throw classifyError(error, control, settings, null)
   }
@@ -89,7 +87,6 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
         if (wasi.exitCode === null && isErrPayload(error)) wasi.exitCode = 1 // run returned err
         else throw error
       }
-      wasi.exitCode ??= 0
     }
   }
   return { exports, control, wasi, instances }
