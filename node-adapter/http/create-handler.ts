@@ -1,7 +1,7 @@
 import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
-import { errorResponse } from './guest-http.js'
-import { middlewarePool, runPipeline, type Middleware } from './pipeline.js'
+import { errorResponse, toGuestRequest, toResponse, type GuestRequest } from './guest-http.js'
+import { failureReply, middlewarePool, runPipeline, type Middleware } from './pipeline.js'
 
 /** A module given with its own options. */
 export type ModuleSpec = unknown | { source: unknown; options?: PoolOptions }
@@ -54,7 +54,13 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
     } catch (error) {
       return errorResponse(500, (error as SandboxError).code ?? 'INTERNAL', error instanceof SandboxError ? error.message : 'internal error')
     }
-    return runPipeline(request, pool, layers, handleExport, limit)
+    let guestRequest: GuestRequest
+    try {
+      guestRequest = await toGuestRequest(request, limit)
+    } catch (error) {
+      return toResponse(failureReply(error))
+    }
+    return toResponse(await runPipeline(guestRequest, pool, layers, handleExport))
   }) as SandboxHandler
   handler.ready = ready
   handler.close = async () => {

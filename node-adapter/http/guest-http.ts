@@ -99,5 +99,9 @@ export function toResponse(r: GuestResponse): Response {
 
 /** A JSON error reply that says what went wrong in the guest and nothing about the host. */
 export function errorResponse(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status })
+  return toResponse(errorReply(status, code, message))
+}
+
+export function errorReply(status: number, code: string, message: string): GuestResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: { code, message } })).toString('base64') }
 }

@@ -1,9 +1,6 @@
 import { SandboxError, type SandboxOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
-import {
-  errorResponse, parseGuestResponse, parseMiddlewareAction, PayloadTooLarge, toGuestRequest, toResponse,
-  type GuestRequest, type GuestResponse,
-} from './guest-http.js'
+import { errorReply, parseGuestResponse, parseMiddlewareAction, PayloadTooLarge, type GuestRequest, type GuestResponse } from './guest-http.js'
 
 /** A middleware module and which of its hooks it has. */
 export interface Middleware {
@@ -25,11 +22,12 @@ export async function middlewarePool(source: unknown, options: SandboxOptions = 
 
 /**
  * One request through the middleware (`on_request` outermost first, `on_response` in
- * reverse over the layers entered) and the route's `handle` export.
+ * reverse over the layers entered) and the route's `handle` export. Never throws: a
+ * failure is a JSON error reply (see {@link failureReply}).
  */
-export async function runPipeline(request: Request, route: SandboxPool, layers: readonly Middleware[], handleExport: string, bodyLimit: number): Promise<Response> {
+export async function runPipeline(request: GuestRequest, route: SandboxPool, layers: readonly Middleware[], handleExport: string): Promise<GuestResponse> {
   try {
-    let guestRequest: GuestRequest = await toGuestRequest(request, bodyLimit)
+    let guestRequest = request
     let reply: GuestResponse | null = null
     let entered = 0
     for (const layer of layers) {
@@ -53,23 +51,23 @@ export async function runPipeline(request: Request, route: SandboxPool, layers: 
         reply = { status: action.status ?? reply.status, headers: { ...reply.headers, ...action.headers }, body: action.body ?? reply.body }
       }
     }
-    return toResponse(reply)
+    return reply
   } catch (error) {
-    return failure(error)
+    return failureReply(error)
   }
 }
 
 /** Guest errors as JSON replies: nothing from the host leaks into them. */
-function failure(error: unknown): Response {
-  if (error instanceof PayloadTooLarge) return errorResponse(413, 'PAYLOAD_TOO_LARGE', error.message)
-  if (!(error instanceof SandboxError)) return errorResponse(500, 'INTERNAL', 'internal error')
+export function failureReply(error: unknown): GuestResponse {
+  if (error instanceof PayloadTooLarge) return errorReply(413, 'PAYLOAD_TOO_LARGE', error.message)
+  if (!(error instanceof SandboxError)) return errorReply(500, 'INTERNAL', 'internal error')
   switch (error.code) {
-    case 'TIMEOUT': return errorResponse(504, error.code, error.message)
-    case 'OVERLOADED': case 'QUOTA_EXCEEDED': case 'CLOSED': return errorResponse(503, error.code, error.message)
-    case 'INTERNAL': return errorResponse(500, error.code, 'internal error')
+    case 'TIMEOUT': return errorReply(504, error.code, error.message)
+    case 'OVERLOADED': case 'QUOTA_EXCEEDED': case 'CLOSED': return errorReply(503, error.code, error.message)
+    case 'INTERNAL': return errorReply(500, error.code, 'internal error')
     case 'TRAP':
-      if (error.trap === 'bad HTTP reply' || error.trap === 'invalid JSON reply') return errorResponse(502, 'BAD_GUEST_REPLY', error.message)
-      return errorResponse(500, error.code, error.message)
-    default: return errorResponse(500, error.code, error.message)
+      if (error.trap === 'bad HTTP reply' || error.trap === 'invalid JSON reply') return errorReply(502, 'BAD_GUEST_REPLY', error.message)
+      return errorReply(500, error.code, error.message)
+    default: return errorReply(500, error.code, error.message)
   }
 }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
 import { DEFAULT_BODY_LIMIT, spec, type ModuleSpec } from './create-handler.js'
-import { errorResponse } from './guest-http.js'
+import { errorReply, errorResponse, type GuestRequest, type GuestResponse } from './guest-http.js'
 import { middlewarePool, runPipeline, type Middleware } from './pipeline.js'
 
 export interface ServeOptions {
@@ -103,24 +103,25 @@ export async function serve(options: ServeOptions): Promise<Server> {
     return best
   }
 
-  async function respond(req: IncomingMessage): Promise<Response> {
+  async function respond(req: IncomingMessage): Promise<GuestResponse> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`)
-    if (url.pathname === '/health' && req.method === 'GET') return Response.json({ status: 'ok' })
+    if (url.pathname === '/health' && req.method === 'GET') return { status: 200, headers: { 'content-type': 'application/json' }, body: HEALTHY }
     const route = findRoute(url.pathname)
-    if (!route) return errorResponse(404, 'NOT_FOUND', `no route for ${url.pathname}`)
+    if (!route) return errorReply(404, 'NOT_FOUND', `no route for ${url.pathname}`)
     const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, limit)
-    if (body === TOO_LARGE) return errorResponse(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`)
+    if (body === TOO_LARGE) return errorReply(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`)
     const held = [...entries.filter((e) => e.layer), route]
     for (const e of held) e.active++
     try {
-      const request = new Request(url, { method: req.method, headers: req.headers as Record<string, string>, ...(body ? { body: body as unknown as BodyInit } : {}) })
-      return await runPipeline(request, route.pool, held.slice(0, -1).map((e) => e.layer!), route.handle, limit)
+      // Straight from node:http to the guest's JSON and back: no web Request/Response in between.
+      const request: GuestRequest = { method: req.method ?? 'GET', url: url.href, headers: flatHeaders(req), body: body ? body.toString('base64') : '' }
+      return await runPipeline(request, route.pool, held.slice(0, -1).map((e) => e.layer!), route.handle)
     } finally {
       for (const e of held) if (--e.active === 0 && e.removed) void e.pool.close()
     }
   }
 
-  const server = createServer((req, res) => void respond(req).then((response) => send(res, response), () => send(res, errorResponse(500, 'INTERNAL', 'internal error'))))
+  const server = createServer((req, res) => void respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error'))))
   await listen(server, port, host)
   const address = server.address() as { port: number }
 
@@ -185,6 +186,20 @@ function adminError(error: unknown): Response {
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000
+
+const HEALTHY = Buffer.from(JSON.stringify({ status: 'ok' })).toString('base64')
+
+function sendReply(res: ServerResponse, reply: GuestResponse): void {
+  res.writeHead(reply.status, reply.headers)
+  res.end(reply.status === 204 || reply.status === 304 ? undefined : Buffer.from(reply.body, 'base64'))
+}
+
+/** node:http's headers as the guest contract has them: one string per name (repeats joined by ', '). */
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value
+  return out
+}
 
 async function send(res: ServerResponse, response: Response): Promise<void> {
   res.writeHead(response.status, Object.fromEntries(response.headers))
