@@ -17,6 +17,7 @@ export const browserPlatform: Platform = {
     return globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined'
   },
   hostMounts: false,
+  parallelism: globalThis.navigator?.hardwareConcurrency || 2,
   now: () => performance.now(),
   setTimer: (callback, ms) => setTimeout(callback, ms),
   clearTimer: (handle) => clearTimeout(handle as number),

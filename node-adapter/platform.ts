@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import type { Platform } from '../core/index.js'
 import { loadSource } from './load-source.js'
 import { spawnWorker } from './spawn-worker.js'
@@ -14,6 +15,7 @@ export const nodePlatform: Platform = {
   componentTools: nodeComponentTools,
   sharedMemory: true,
   hostMounts: true,
+  parallelism: availableParallelism(),
   now: () => performance.now(),
   setTimer: (callback, ms) => setTimeout(callback, ms),
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),

@@ -226,7 +226,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     }
     if (message.type === 'init') {
       mailbox = message.mailbox ? new Mailbox(message.mailbox) : null
-      void init(message.id, message.module, message.settings, message.channel ? new CallChannel(message.channel) : null)
+      void init(message.id, message.module, message.settings, message.channel ? new CallChannel(message.channel, message.spinSlots ?? null) : null)
       return
     }
     handledMessages++

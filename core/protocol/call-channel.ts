@@ -16,7 +16,7 @@ import type { CallReport } from './messages.js'
  * - `POSTED`: messages the host posted; the worker returns to its event loop to take them.
  * - `DONE`: the worker's answer word, which the host waits on.
  */
-const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS = 6, HOST_CALLS = 7, DATA_LENGTH = 8, HAS_FUEL = 9, MODE = 10, CALL_ID = 11
+const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS = 6, HOST_CALLS = 7, DATA_LENGTH = 8, HAS_FUEL = 9, MODE = 10, CALL_ID = 11, SPINNING = 12
 const TAGS = 16 // Int32 index of the value tags
 export const MAX_CHANNEL_VALUES = 32
 const SLOTS_BYTES = 256 // byte offset of the value slots
@@ -48,21 +48,38 @@ const Tag = { F64: 0, I64: 1 } as const
 const HOST_SPIN = 2_000
 const WORKER_SPIN = 20_000
 
+/**
+ * Spinning workers of this process, shared by all channels. Spinning after a call wins
+ * when the next call follows at once, but a spinning worker holds a core: with more workers
+ * than cores (several pools, HTTP middleware chains) they would starve the host thread that
+ * feeds them. So at most cores - 1 workers spin the whole budget at a time; the others spin
+ * a tenth of it (enough for a pool's next queued call) and park.
+ */
+let SPIN_SLOTS: SharedArrayBuffer | null = null
+
 export class CallChannel {
   readonly control: Int32Array
   private readonly f64: Float64Array
   private readonly i64: BigInt64Array
   private readonly data: Uint8Array
+  /** Process-wide [spinning, capacity]: how many workers may spin at once (see `serve`). */
+  readonly spinSlots: Int32Array | null
 
-  constructor(readonly buffer: SharedArrayBuffer) {
+  constructor(readonly buffer: SharedArrayBuffer, spinSlots: SharedArrayBuffer | null = null) {
+    this.spinSlots = spinSlots ? new Int32Array(spinSlots) : null
     this.control = new Int32Array(buffer, 0, SLOTS_BYTES / 4)
     this.f64 = new Float64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 3)
     this.i64 = new BigInt64Array(buffer, SLOTS_BYTES, MAX_CHANNEL_VALUES + 3)
     this.data = new Uint8Array(buffer, DATA_OFFSET)
   }
 
-  static create(): CallChannel {
-    return new CallChannel(new SharedArrayBuffer(CHANNEL_BYTES))
+  /** A channel for one worker; `parallelism` is the machine's core count (for the spin slots). */
+  static create(parallelism: number): CallChannel {
+    if (!SPIN_SLOTS) {
+      SPIN_SLOTS = new SharedArrayBuffer(8)
+      new Int32Array(SPIN_SLOTS)[1] = Math.max(1, parallelism - 1)
+    }
+    return new CallChannel(new SharedArrayBuffer(CHANNEL_BYTES), SPIN_SLOTS)
   }
 
   /** Whether values can travel in the slots: numbers and bigints only. */
@@ -161,8 +178,26 @@ export class CallChannel {
     return request
   }
 
-  /** Releases a host waiting on a worker that was killed. */
+  /** Whether this worker may spin the whole budget (see {@link SPIN_SLOTS}). */
+  private takeSpinSlot(): boolean {
+    const slots = this.spinSlots
+    if (!slots) return true
+    if (Atomics.add(slots, 0, 1) < slots[1]!) {
+      Atomics.store(this.control, SPINNING, 1)
+      return true
+    }
+    Atomics.sub(slots, 0, 1)
+    return false
+  }
+
+  /** Gives the slot back, once: by the worker after spinning, or by the host when it kills the worker. */
+  private releaseSpinSlot(): void {
+    if (this.spinSlots && Atomics.exchange(this.control, SPINNING, 0) === 1) Atomics.sub(this.spinSlots, 0, 1)
+  }
+
+  /** Releases a host waiting on a worker that was killed (and a spin slot the worker held). */
   abandon(): void {
+    this.releaseSpinSlot()
     Atomics.store(this.control, DONE, Done.KILLED)
     Atomics.notify(this.control, DONE)
   }
@@ -239,8 +274,9 @@ export class CallChannel {
         Atomics.notify(c, DONE)
         continue
       }
-      let spins = WORKER_SPIN
+      let spins = this.takeSpinSlot() ? WORKER_SPIN : WORKER_SPIN / 10
       while (spins-- > 0 && Atomics.load(c, SEQ) === seq) { /* spin: the next call usually follows at once */ }
+      this.releaseSpinSlot()
       if (Atomics.load(c, SEQ) === seq) Atomics.wait(c, SEQ, seq)
     }
   }

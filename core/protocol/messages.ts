@@ -72,7 +72,7 @@ export interface CommandResult {
 type Envelope<T> = T & { v: typeof PROTOCOL_VERSION; id: number }
 
 export type HostMessage = Envelope<
-  | { type: 'init'; module: unknown; settings: GuestSettings; mailbox: SharedArrayBuffer | null; channel: SharedArrayBuffer | null }
+  | { type: 'init'; module: unknown; settings: GuestSettings; mailbox: SharedArrayBuffer | null; channel: SharedArrayBuffer | null; spinSlots?: SharedArrayBuffer | null }
   | { type: 'call'; call: CallRequest }
   /** Runs the calls in order, answering each with its own `result`/`error` (`index` set). */
   | { type: 'batch'; calls: CallRequest[] }

@@ -38,6 +38,8 @@ export interface Platform {
   readonly sharedMemory: boolean
   /** Whether WASI preopens may mount host directories (Node). */
   readonly hostMounts: boolean
+  /** How many threads can run at once (cores). */
+  readonly parallelism: number
   now(): number
   setTimer(callback: () => void, ms: number): unknown
   clearTimer(handle: unknown): void

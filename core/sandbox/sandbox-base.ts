@@ -541,7 +541,7 @@ export class SandboxBase {
     const worker = this.platform.spawnWorker()
     const shared = typeof SharedArrayBuffer !== 'undefined' && this.platform.sharedMemory
     const mailbox = shared && this.prepared.settings.hostImports.length > 0 ? Mailbox.create() : null
-    const channel = shared && channelSupported ? CallChannel.create() : null
+    const channel = shared && channelSupported ? CallChannel.create(this.platform.parallelism) : null
     const live: Live = { worker, mailbox, channel, pending: new Map(), session: null, dead: false }
     worker.onMessage((message) => this.onMessage(live, message))
     worker.onExit((error) => {
@@ -561,7 +561,7 @@ export class SandboxBase {
         kind: 'time', limit, used: limit, suggestion: 'raise the `timeout` option, or set a `fuel` budget',
       }), live), limit)
     }
-    const ready = await this.request(live, { type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null, channel: channel?.buffer ?? null })
+    const ready = await this.request(live, { type: 'init', module: this.prepared.module, settings: this.prepared.settings, mailbox: mailbox?.buffer ?? null, channel: channel?.buffer ?? null, spinSlots: channel?.spinSlots?.buffer as SharedArrayBuffer | undefined ?? null })
     if (timer !== null) this.platform.clearTimer(timer)
     live.onStarting = undefined // later resets are bounded by the calls that follow them
     if (ready instanceof SandboxError || ready.type === 'error') {
