@@ -2,9 +2,11 @@
 // The `wasm-sandbox` command: run WASI commands, call exports, inspect modules.
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { meter, SandboxError, watToWasm, type ExportDescriptor, type ModuleInfo } from '../core/index.js'
+import { dirname, resolve } from 'node:path'
+import { meter, parseManifest, SandboxError, watToWasm, type ExportDescriptor, type ModuleInfo } from '../core/index.js'
 import { Sandbox } from './sandbox.js'
 import { nodeComponentTools } from './component-tools.js'
+import type { McpToolSpec } from './mcp/index.js'
 
 const HELP: Record<string, string> = {
   main: `usage: wasm-sandbox <command> [options]
@@ -14,6 +16,7 @@ commands:
   call <file> <export> [args...] call an export and print the result and usage
   inspect <file>                 list imports, exports, memories and sections
   serve --route /path=file ...   serve HTTP routes (and middleware) from wasm
+  mcp --tool name=file[:export]  serve exports as Model Context Protocol tools (stdio or HTTP)
 
 Run \`wasm-sandbox <command> --help\` for a command's options.`,
   run: `usage: wasm-sandbox run <file.wasm|file.wat> [options] [-- args...]
@@ -42,6 +45,16 @@ Serves HTTP on 127.0.0.1 until interrupted (see the README, "HTTP").
   --host HOST           default 127.0.0.1
   --body-limit SIZE     default 16MB
   --fuel N, --memory SIZE, --timeout TIME, --policy NAME   for every route`,
+  mcp: `usage: wasm-sandbox mcp --tool NAME=FILE[:EXPORT] [--tool ...] [--manifest FILE.json ...] [options]
+
+Serves guest exports as MCP tools, on stdin/stdout (default) or streamable HTTP. Each call
+runs on a fresh instance under the policy; guest errors are tool errors with their code.
+  --tool NAME=FILE[:EXPORT]  a tool (repeatable); EXPORT defaults to NAME
+  --manifest FILE.json       a plugin manifest: every entry point becomes a tool, with the
+                             manifest's permissions, descriptions and input schemas
+  --http PORT                streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio (0: any port)
+  --host HOST                with --http, default 127.0.0.1
+  --fuel N, --memory SIZE, --timeout TIME, --policy NAME   for --tool tools`,
   inspect: `usage: wasm-sandbox inspect <file> [--json]
 
 Prints the module's size, whether it is a component, imports, exports with signatures,
@@ -56,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP.main)
     return command ? 0 : 2
   }
-  if (!(command in HELP) || command === 'main') throw new UsageError(`unknown command ${JSON.stringify(command)}; try run, call or inspect`)
+  if (!(command in HELP) || command === 'main') throw new UsageError(`unknown command ${JSON.stringify(command)}; try run, call, inspect, serve or mcp`)
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP[command])
     return 0
@@ -64,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'run') return runCommand(rest)
   if (command === 'call') return callExport(rest)
   if (command === 'serve') return serveRoutes(rest)
+  if (command === 'mcp') return serveMcp(rest)
   return inspect(rest)
 }
 
@@ -191,6 +205,44 @@ async function serveRoutes(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve)
   })
   await server.close()
+  return 0
+}
+
+async function serveMcp(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: { ...LIMIT_OPTIONS, tool: { type: 'string', multiple: true }, manifest: { type: 'string', multiple: true }, http: { type: 'string' }, host: { type: 'string' } },
+  })
+  const tools: McpToolSpec[] = []
+  for (const spec of values.tool ?? []) {
+    const match = /^([^=]+)=(.+?)(?::([^:/\\]+))?$/.exec(spec)
+    if (!match) throw new UsageError(`--tool ${spec}: expected NAME=FILE[:EXPORT]`)
+    tools.push({ name: match[1]!, source: match[2]!, ...(match[3] ? { export: match[3] } : {}), options: limits(values) })
+  }
+  for (const file of values.manifest ?? []) {
+    const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => { throw new SandboxError('CONFIG', `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { field: 'manifest' }) })
+    const manifest = parseManifest(text)
+    // A manifest's module path is relative to the manifest.
+    const module = manifest.module.path ? { ...manifest.module, path: resolve(dirname(file), manifest.module.path) } : manifest.module
+    const resolved = { ...manifest, module }
+    for (const name of manifest.entryPoints ?? Object.keys(manifest.tools ?? {})) tools.push({ name, manifest: resolved })
+  }
+  if (tools.length === 0) throw new UsageError('mcp needs at least one --tool NAME=FILE or --manifest FILE.json (with entryPoints)')
+  const { createMcpServer } = await import('./mcp/index.js')
+  const server = await createMcpServer({ tools })
+  try {
+    if (values.http !== undefined) {
+      const port = Number(values.http)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--http ${values.http}: expected a port number`)
+      const { url } = await server.listen({ port, host: values.host ?? '127.0.0.1' })
+      console.error(`wasm-sandbox: MCP on ${url} (${tools.map((t) => t.name).join(', ')})`)
+      await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve) })
+    } else {
+      await server.serveStdio() // stdout is the protocol: messages for people go to stderr
+    }
+  } finally {
+    await server.close()
+  }
   return 0
 }
 

@@ -24,6 +24,11 @@ export interface PluginManifest {
   permissions?: SandboxOptions
   /** The exports callers may call; others are hidden. Default: all. */
   entryPoints?: string[]
+  /**
+   * How to present exports as tools (the MCP server): a description and a JSON Schema of the
+   * arguments, by export name.
+   */
+  tools?: Record<string, { description?: string; inputSchema?: Record<string, unknown> }>
 }
 
 const ID = /^[a-z0-9][a-z0-9._-]*$/i
@@ -49,7 +54,7 @@ export function parseManifest(input: unknown): PluginManifest {
     if (pattern && !pattern.test(v)) throw configError(`manifest.${field}`, `${JSON.stringify(v)} is not valid`, hint)
     return v
   }
-  const known = ['id', 'name', 'version', 'description', 'module', 'permissions', 'entryPoints']
+  const known = ['id', 'name', 'version', 'description', 'module', 'permissions', 'entryPoints', 'tools']
   const extra = Object.keys(m).find((k) => !known.includes(k))
   if (extra) throw configError(`manifest.${extra}`, 'unknown field', `known fields: ${known.join(', ')}`)
   const manifest: PluginManifest = {
@@ -79,7 +84,24 @@ export function parseManifest(input: unknown): PluginManifest {
     }
     manifest.entryPoints = [...new Set(m.entryPoints as string[])]
   }
+  if (m.tools !== undefined) manifest.tools = parseTools(m.tools)
   return manifest
+}
+
+function parseTools(value: unknown): NonNullable<PluginManifest['tools']> {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+  if (!isObject(value)) throw configError('manifest.tools', 'expected { "<export>": { description?, inputSchema? } }')
+  for (const [name, tool] of Object.entries(value)) {
+    const field = `manifest.tools.${name}`
+    if (!isObject(tool)) throw configError(field, 'expected { description?, inputSchema? }')
+    const extra = Object.keys(tool).find((k) => k !== 'description' && k !== 'inputSchema')
+    if (extra) throw configError(`${field}.${extra}`, 'unknown field', 'known fields: description, inputSchema')
+    if (tool.description !== undefined && typeof tool.description !== 'string') throw configError(`${field}.description`, 'expected a string')
+    if (tool.inputSchema !== undefined && (!isObject(tool.inputSchema) || tool.inputSchema.type !== 'object')) {
+      throw configError(`${field}.inputSchema`, 'expected a JSON Schema of an object', '{ "type": "object", "properties": { ... } }')
+    }
+  }
+  return value as NonNullable<PluginManifest['tools']>
 }
 
 declare const URL: { canParse?(url: string): boolean }

@@ -129,10 +129,14 @@ export class SandboxBase {
    * exposes only its `entryPoints`. `options` adds what JSON cannot carry: host functions
    * and `onEvent`.
    */
-  static async fromManifest<T extends SandboxBase>(this: { prototype: T }, manifest: PluginManifest | string, options: Pick<SandboxOptions, 'imports' | 'onEvent'> = {}): Promise<T> {
-    const Self = this as unknown as typeof SandboxBase
+  /**
+   * A plugin manifest checked, and its module loaded and verified against its SHA-256 (a
+   * mismatch is SECURITY_VIOLATION): what `fromManifest` runs, for whoever builds something
+   * else from a manifest (a pool, the MCP server).
+   */
+  static async loadManifest(manifest: PluginManifest | string): Promise<{ manifest: PluginManifest; source: Uint8Array | string }> {
     const m = parseManifest(manifest)
-    const loaded = await Self.platform.loadSource(m.module.path ?? m.module.url!) // a URL string is fetched
+    const loaded = await this.platform.loadSource(m.module.path ?? m.module.url!) // a URL string is fetched
     if (loaded.kind === 'module') throw new SandboxError('CONFIG', 'manifest.module must name a file or URL', { field: 'manifest.module' })
     const bytes = loaded.kind === 'text' ? encodeUtf8(loaded.text) : loaded.bytes
     const actual = await sourceHash(bytes)
@@ -142,7 +146,13 @@ export class SandboxBase {
         capability: 'integrity', suggestion: 'the module changed since the manifest was written: check where it came from, then update the digest',
       })
     }
-    const sandbox = await Self.create(loaded.kind === 'text' ? loaded.text : bytes, { ...m.permissions, ...options })
+    return { manifest: m, source: loaded.kind === 'text' ? loaded.text : bytes }
+  }
+
+  static async fromManifest<T extends SandboxBase>(this: { prototype: T }, manifest: PluginManifest | string, options: Pick<SandboxOptions, 'imports' | 'onEvent'> = {}): Promise<T> {
+    const Self = this as unknown as typeof SandboxBase
+    const { manifest: m, source } = await Self.loadManifest(manifest)
+    const sandbox = await Self.create(source, { ...m.permissions, ...options })
     sandbox.entryPoints = m.entryPoints ? new Set(m.entryPoints) : null
     const missing = m.entryPoints?.find((name) => !sandbox.prepared.info.exports.some((e) => e.name === name && e.kind === 'function'))
     if (missing) {

@@ -1,0 +1,1 @@
+export { createMcpServer, type McpServerOptions, type McpToolSpec, type WasmMcpServer } from './mcp-server.js'
