@@ -1,10 +1,11 @@
 import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
 import { errorResponse, toGuestRequest, toResponse, type GuestRequest } from './guest-http.js'
-import { failureReply, middlewarePool, runPipeline, type Middleware } from './pipeline.js'
+import { failureReply, middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
+import { ResponseCache, type CacheOptions } from './response-cache.js'
 
-/** A module given with its own options. */
-export type ModuleSpec = unknown | { source: unknown; options?: PoolOptions }
+/** A module given with its own options (and, for a route, a response cache). */
+export type ModuleSpec = unknown | { source: unknown; options?: PoolOptions; cache?: CacheOptions }
 
 export interface HandlerOptions extends PoolOptions {
   /** The bytes-ABI export that handles requests. Default `'handle'`. */
@@ -13,6 +14,8 @@ export interface HandlerOptions extends PoolOptions {
   bodyLimit?: number | string
   /** Middleware modules, outermost first: `on_request` in order, `on_response` in reverse. */
   middleware?: ModuleSpec[]
+  /** Keep the handler's replies to GET/HEAD (see `CacheOptions`). */
+  cache?: CacheOptions
 }
 
 /** A fetch-style handler, plus what a server needs to manage it. */
@@ -25,9 +28,9 @@ export interface SandboxHandler {
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024
 
-export function spec(module: ModuleSpec): { source: unknown; options: PoolOptions } {
-  const m = module as { source?: unknown; options?: PoolOptions }
-  return typeof m === 'object' && m !== null && 'source' in m && !(m instanceof Uint8Array) ? { source: m.source, options: m.options ?? {} } : { source: module, options: {} }
+export function spec(module: ModuleSpec): { source: unknown; options: PoolOptions; cache?: CacheOptions } {
+  const m = module as { source?: unknown; options?: PoolOptions; cache?: CacheOptions }
+  return typeof m === 'object' && m !== null && 'source' in m && !(m instanceof Uint8Array) ? { source: m.source, options: m.options ?? {}, cache: m.cache } : { source: module, options: {} }
 }
 
 /**
@@ -36,7 +39,8 @@ export function spec(module: ModuleSpec): { source: unknown; options: PoolOption
  * source (a pool is made for it with `options`) or a `SandboxPool`.
  */
 export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {}): SandboxHandler {
-  const { export: handleExport = 'handle', bodyLimit = DEFAULT_BODY_LIMIT, middleware = [], ...poolOptions } = options
+  const { export: handleExport = 'handle', bodyLimit = DEFAULT_BODY_LIMIT, middleware = [], cache: cacheOptions, ...poolOptions } = options
+  const cache = cacheOptions ? new ResponseCache(cacheOptions) : null
   const limit = parseBytes(bodyLimit, 'bodyLimit')
   const ownsPool = !(sourceOrPool instanceof SandboxPool)
   const route = ownsPool ? SandboxPool.create(sourceOrPool, poolOptions) : Promise.resolve(sourceOrPool as SandboxPool)
@@ -60,7 +64,7 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
     } catch (error) {
       return toResponse(failureReply(error))
     }
-    return toResponse(await runPipeline(guestRequest, pool, layers, handleExport))
+    return toResponse(await runPipeline(guestRequest, routeHandler(pool, handleExport, cache), layers))
   }) as SandboxHandler
   handler.ready = ready
   handler.close = async () => {

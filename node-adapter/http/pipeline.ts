@@ -1,5 +1,6 @@
 import { SandboxError, type SandboxOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
+import type { ResponseCache } from './response-cache.js'
 import { errorReply, parseGuestResponse, parseMiddlewareAction, PayloadTooLarge, type GuestRequest, type GuestResponse } from './guest-http.js'
 
 /** A middleware module and which of its hooks it has. */
@@ -25,7 +26,7 @@ export async function middlewarePool(source: unknown, options: SandboxOptions = 
  * reverse over the layers entered) and the route's `handle` export. Never throws: a
  * failure is a JSON error reply (see {@link failureReply}).
  */
-export async function runPipeline(request: GuestRequest, route: SandboxPool, layers: readonly Middleware[], handleExport: string): Promise<GuestResponse> {
+export async function runPipeline(request: GuestRequest, handle: (request: GuestRequest) => Promise<GuestResponse>, layers: readonly Middleware[]): Promise<GuestResponse> {
   try {
     let guestRequest = request
     let reply: GuestResponse | null = null
@@ -42,7 +43,7 @@ export async function runPipeline(request: GuestRequest, route: SandboxPool, lay
         guestRequest = { ...guestRequest, headers: { ...guestRequest.headers, ...action.headers }, body: action.body ?? guestRequest.body }
       }
     }
-    reply ??= parseGuestResponse(await route.callJson(handleExport, guestRequest))
+    reply ??= await handle(guestRequest)
     for (const layer of layers.slice(0, entered).reverse()) {
       if (!layer.onResponse) continue
       const action = parseMiddlewareAction(await layer.pool.callJson('on_response', reply))
@@ -55,6 +56,12 @@ export async function runPipeline(request: GuestRequest, route: SandboxPool, lay
   } catch (error) {
     return failureReply(error)
   }
+}
+
+/** The route's handler: its `handle` export (or another), its reply checked; through the cache when there is one. */
+export function routeHandler(route: SandboxPool, handleExport: string, cache: ResponseCache | null): (request: GuestRequest) => Promise<GuestResponse> {
+  const handle = async (request: GuestRequest) => parseGuestResponse(await route.callJson(handleExport, request))
+  return cache ? (request) => cache.serve(request, handle) : handle
 }
 
 /** Guest errors as JSON replies: nothing from the host leaks into them. */

@@ -4,14 +4,15 @@ import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
 import { DEFAULT_BODY_LIMIT, spec, type ModuleSpec } from './create-handler.js'
 import { errorReply, errorResponse, type GuestRequest, type GuestResponse } from './guest-http.js'
-import { middlewarePool, runPipeline, type Middleware } from './pipeline.js'
+import { middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
+import { ResponseCache, type CacheOptions } from './response-cache.js'
 
 export interface ServeOptions {
   /** 0 (default) picks a free port. */
   port?: number
   /** Default '127.0.0.1'. */
   host?: string
-  /** `{ '/api/*': source | { source, options } }`: a trailing `*` matches any rest of the path. */
+  /** `{ '/api/*': source | { source, options, cache } }`: a trailing `*` matches any rest of the path. */
   routes: Record<string, ModuleSpec>
   /** Middleware modules around every route, outermost first. */
   middleware?: ModuleSpec[]
@@ -39,6 +40,8 @@ interface Entry {
   layer: Middleware | null
   /** The export that handles requests (routes). */
   handle: string
+  /** A route's response cache, if it has one. */
+  cache: ResponseCache | null
   /** Requests holding this entry right now; a removed entry closes when they are done. */
   active: number
   removed: boolean
@@ -59,12 +62,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const entries: Entry[] = []
   let nextId = 1
 
-  async function attach(name: string, where: Entry['attach'], source: unknown, poolOptions: PoolOptions): Promise<Entry> {
+  async function attach(name: string, where: Entry['attach'], source: unknown, poolOptions: PoolOptions, cacheOptions?: CacheOptions): Promise<Entry> {
     const id = `m${nextId++}`
+    const cache = cacheOptions && 'route' in where ? new ResponseCache(cacheOptions) : null
     const { export: _handle, ...sandboxOptions } = poolOptions as PoolOptions & { export?: string }
     const layer = 'middleware' in where ? await middlewarePool(source, sandboxOptions) : null
     const pool = layer ? layer.pool : await SandboxPool.create(source, sandboxOptions)
-    const entry: Entry = { id, name, attach: where, pool, layer, handle: (poolOptions as { export?: string }).export ?? 'handle', active: 0, removed: false }
+    const entry: Entry = { id, name, attach: where, pool, layer, handle: (poolOptions as { export?: string }).export ?? 'handle', cache, active: 0, removed: false }
     entries.push(entry)
     return entry
   }
@@ -81,8 +85,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
       await attach(typeof source === 'string' ? source : 'middleware', { middleware: true }, source, o)
     }
     for (const [pattern, module] of Object.entries(routes)) {
-      const { source, options: o } = spec(module)
-      await attach(typeof source === 'string' ? source : pattern, { route: pattern }, source, o)
+      const { source, options: o, cache } = spec(module)
+      await attach(typeof source === 'string' ? source : pattern, { route: pattern }, source, o, cache)
     }
   } catch (error) {
     await Promise.all(entries.map((e) => e.pool.close()))
@@ -115,7 +119,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     try {
       // Straight from node:http to the guest's JSON and back: no web Request/Response in between.
       const request: GuestRequest = { method: req.method ?? 'GET', url: url.href, headers: flatHeaders(req), body: body ? body.toString('base64') : '' }
-      return await runPipeline(request, route.pool, held.slice(0, -1).map((e) => e.layer!), route.handle)
+      return await runPipeline(request, routeHandler(route.pool, route.handle, route.cache), held.slice(0, -1).map((e) => e.layer!))
     } finally {
       for (const e of held) if (--e.active === 0 && e.removed) void e.pool.close()
     }
@@ -143,6 +147,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
         return {
           id: e.id, name: e.name, attach: e.attach, executions: m.calls, successful: m.calls - failed, failed,
           totalMs: round(m.wallMs.total), maxMs: round(m.wallMs.max), averageMs: m.calls ? round(m.wallMs.total / m.calls) : 0,
+          ...(e.cache ? { cache: e.cache.stats() } : {}),
         }
       }))
     }
