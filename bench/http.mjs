@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
+import WebSocket, { WebSocketServer } from 'ws'
 import { serve } from 'wasm-sandbox/http'
 
 const ROUNDS = process.argv.includes('--quick') ? 1 : 3
@@ -17,11 +18,12 @@ const DURATION_S = 2
 const CONNECTIONS = 32
 const fixtures = new URL('../test/fixtures/http/', import.meta.url).pathname
 const out = mkdtempSync(join(tmpdir(), 'bench-http-'))
-const guest = (name) => {
+const guestFrom = (source, name) => {
   const file = join(out, `${name}.wasm`)
-  execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic', join(fixtures, `${name}.c`), '-o', file])
+  execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic', source, '-o', file])
   return file
 }
+const guest = (name) => guestFrom(join(fixtures, `${name}.c`), name)
 
 async function load(url) {
   const result = await autocannon({
@@ -52,6 +54,49 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const rows = cases.map(([name], i) => ({
   name, rps: median(runs[i].map((r) => r.rps)), p99: median(runs[i].map((r) => r.p99)), errors: runs[i].reduce((n, r) => n + r.errors, 0),
 }))
+// WebSocket: messages/s through a sandboxed on_message (test/fixtures/ws/room.c) vs a plain
+// ws echo server; 32 connections, each keeping 8 messages in flight.
+const WS_CONNECTIONS = 32
+const WS_IN_FLIGHT = 8
+async function wsLoad(url) {
+  const clients = await Promise.all(Array.from({ length: WS_CONNECTIONS }, () => new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    ws.once('open', () => resolve(ws))
+    ws.once('error', reject)
+  })))
+  let received = 0
+  let running = true
+  for (const ws of clients) {
+    let first = true
+    ws.on('message', () => {
+      if (first && url.includes('/ws/')) { first = false; return } // the sandboxed route greets first
+      received++
+      if (running) ws.send('hello, sandbox')
+    })
+    for (let i = 0; i < WS_IN_FLIGHT; i++) ws.send('hello, sandbox')
+  }
+  const start = performance.now()
+  const startCount = received
+  await new Promise((r) => setTimeout(r, DURATION_S * 1000))
+  running = false
+  const rate = (received - startCount) / ((performance.now() - start) / 1000)
+  for (const ws of clients) ws.terminate()
+  return rate
+}
+const plainWs = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+plainWs.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })))
+await new Promise((r) => plainWs.once('listening', r))
+const room = guestFrom(new URL('../test/fixtures/ws/room.c', import.meta.url).pathname, 'room')
+const sockets = await serve({ routes: {}, websockets: { '/ws/:room': { source: room, options: { max: WS_CONNECTIONS } } } })
+const wsRuns = [[], []]
+for (let round = 0; round < ROUNDS; round++) {
+  wsRuns[0].push(await wsLoad(`ws://127.0.0.1:${plainWs.address().port}/`))
+  wsRuns[1].push(await wsLoad(`${sockets.url.replace('http', 'ws')}/ws/bench`))
+}
+const wsRows = [['plain ws echo server', median(wsRuns[0])], ['sandboxed on_message', median(wsRuns[1])]]
+plainWs.close()
+await sockets.close()
+
 plain.close()
 await route.close()
 await chained.close()
@@ -60,4 +105,7 @@ rmSync(out, { recursive: true })
 console.log(`\n== HTTP: ${CONNECTIONS} connections, POST echo on 127.0.0.1 (autocannon), median of ${ROUNDS} interleaved rounds of ${DURATION_S} s\n`)
 for (const r of rows) console.log(`  ${r.name.padEnd(28)} ${Math.round(r.rps).toString().padStart(7)} req/s   p99 ${String(r.p99).padStart(4)} ms   errors ${r.errors}`)
 console.log(`\n  wasm route / plain: ${(rows[1].rps / rows[0].rps * 100).toFixed(0)}%   with middleware / plain: ${(rows[2].rps / rows[0].rps * 100).toFixed(0)}%`)
+console.log(`\n== WebSocket: ${WS_CONNECTIONS} connections, ${WS_IN_FLIGHT} messages in flight each, median of ${ROUNDS} rounds of ${DURATION_S} s\n`)
+for (const [name, rate] of wsRows) console.log(`  ${name.padEnd(28)} ${Math.round(rate).toString().padStart(7)} messages/s`)
+console.log(`\n  sandboxed / plain: ${(wsRows[1][1] / wsRows[0][1] * 100).toFixed(0)}%`)
 if (rows.some((r) => r.errors > 0)) process.exitCode = 1

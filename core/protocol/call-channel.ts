@@ -52,8 +52,8 @@ const WORKER_SPIN = 20_000
  * Spinning workers of this process, shared by all channels. Spinning after a call wins
  * when the next call follows at once, but a spinning worker holds a core: with more workers
  * than cores (several pools, HTTP middleware chains) they would starve the host thread that
- * feeds them. So at most cores - 1 workers spin the whole budget at a time; the others spin
- * a tenth of it (enough for a pool's next queued call) and park.
+ * feeds them. So at most cores - 1 workers spin at a time; the others park at once (even a
+ * short spin by each of 32 WebSocket sandboxes cost 4x in messages/s).
  */
 let SPIN_SLOTS: SharedArrayBuffer | null = null
 
@@ -274,7 +274,7 @@ export class CallChannel {
         Atomics.notify(c, DONE)
         continue
       }
-      let spins = this.takeSpinSlot() ? WORKER_SPIN : WORKER_SPIN / 10
+      let spins = this.takeSpinSlot() ? WORKER_SPIN : 0
       while (spins-- > 0 && Atomics.load(c, SEQ) === seq) { /* spin: the next call usually follows at once */ }
       this.releaseSpinSlot()
       if (Atomics.load(c, SEQ) === seq) Atomics.wait(c, SEQ, seq)

@@ -3,3 +3,5 @@ export type { HandlerOptions, ModuleSpec, SandboxHandler } from './create-handle
 export { serve } from './serve.js'
 export type { ServeOptions, Server } from './serve.js'
 export type { GuestRequest, GuestResponse, MiddlewareAction } from './guest-http.js'
+export type { CacheOptions } from './response-cache.js'
+export type { WebSocketSpec } from './websockets.js'

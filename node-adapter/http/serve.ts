@@ -6,6 +6,7 @@ import { DEFAULT_BODY_LIMIT, spec, type ModuleSpec } from './create-handler.js'
 import { errorReply, errorResponse, type GuestRequest, type GuestResponse } from './guest-http.js'
 import { middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
 import { ResponseCache, type CacheOptions } from './response-cache.js'
+import { WebSocketRoutes, type WebSocketSpec } from './websockets.js'
 
 export interface ServeOptions {
   /** 0 (default) picks a free port. */
@@ -18,6 +19,11 @@ export interface ServeOptions {
   middleware?: ModuleSpec[]
   /** Largest request body (413 beyond). Default 16 MiB. */
   bodyLimit?: number | string
+  /**
+   * WebSocket routes, `{ '/ws/:room': source | { source, options, errorLimit } }`: each
+   * connection runs in a sandbox of its own (see the README, "WebSockets").
+   */
+  websockets?: Record<string, WebSocketSpec>
   /** The module manager API on its own listener (see the README, "Admin API"). */
   admin?: { token: string; port?: number; host?: string }
 }
@@ -54,7 +60,7 @@ interface Entry {
  * requests in flight: a request keeps the modules it started with.
  */
 export async function serve(options: ServeOptions): Promise<Server> {
-  const { port = 0, host = '127.0.0.1', routes = {}, middleware = [], bodyLimit, admin } = options
+  const { port = 0, host = '127.0.0.1', routes = {}, middleware = [], bodyLimit, admin, websockets } = options
   const limit = parseBytes(bodyLimit ?? DEFAULT_BODY_LIMIT, 'bodyLimit')
   if (admin && (typeof admin.token !== 'string' || admin.token.length < 16)) {
     throw new SandboxError('CONFIG', 'admin.token: the admin API needs a bearer token of at least 16 characters', { field: 'admin.token' })
@@ -88,6 +94,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
       const { source, options: o, cache } = spec(module)
       await attach(typeof source === 'string' ? source : pattern, { route: pattern }, source, o, cache)
     }
+  } catch (error) {
+    await Promise.all(entries.map((e) => e.pool.close()))
+    throw error
+  }
+  let sockets: WebSocketRoutes | null = null
+  try {
+    sockets = websockets ? await WebSocketRoutes.create(websockets) : null
   } catch (error) {
     await Promise.all(entries.map((e) => e.pool.close()))
     throw error
@@ -126,6 +139,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
   }
 
   const server = createServer((req, res) => void respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error'))))
+  server.on('upgrade', (req, socket, head) => {
+    if (sockets?.handleUpgrade(req, socket, head)) return
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+  })
   await listen(server, port, host)
   const address = server.address() as { port: number }
 
@@ -178,6 +195,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     url: `http://${host}:${address.port}`,
     ...(adminServer ? { admin: { port: (adminServer.address() as { port: number }).port, url: `http://${admin!.host ?? '127.0.0.1'}:${(adminServer.address() as { port: number }).port}` } } : {}),
     async close() {
+      await sockets?.close()
       await Promise.all([close(server), adminServer ? close(adminServer) : undefined])
       await Promise.all(entries.splice(0).map((e) => e.pool.close()))
     },
