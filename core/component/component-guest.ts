@@ -6,6 +6,7 @@ import { classifyError } from '../guest/classify-error.js'
 import { componentMeterControl } from './component-meter.js'
 import { ComponentWasi } from './component-wasi.js'
 import type { Preview2Shim } from './preview2-shim.js'
+import type { FetchRequest, FetchResult } from './outgoing-http.js'
 
 /** What a worker provides to run components. */
 export interface ComponentEngine {
@@ -45,12 +46,12 @@ const glueModules = new Map<string, Promise<Record<string, unknown>>>()
  * instance is known, its deferred start function runs under the fuel budget, and one
  * meter covers them all.
  */
-export async function instantiateComponent(engine: ComponentEngine, modules: Record<string, unknown>, settings: GuestSettings, command: CommandOptions | null): Promise<ComponentInstance> {
+export async function instantiateComponent(engine: ComponentEngine, modules: Record<string, unknown>, settings: GuestSettings, command: CommandOptions | null, fetchSync: (request: FetchRequest) => FetchResult): Promise<ComponentInstance> {
   const component = settings.component!
   let glue = glueModules.get(component.glue)
   if (!glue) glueModules.set(component.glue, (glue = engine.importModule(component.glue)))
   const { instantiate } = (await glue) as unknown as { instantiate: (get: (file: string) => unknown, imports: object, core: (m: unknown, i: Record<string, Record<string, unknown>>) => Promise<{ exports: object }>) => Promise<Record<string, any>> }
-  const wasi = new ComponentWasi(settings.wasi, component.networkAllow, command, await engine.preview2(), component.imports)
+  const wasi = new ComponentWasi(settings.wasi, component.networkAllow, command, await engine.preview2(), component.imports, fetchSync)
   const instances: { exports: object }[] = []
   let control = componentMeterControl([], settings.fuel ?? MAX_FUEL, settings.stackDepth)
   const getCoreModule = (file: string) => {
@@ -84,7 +85,7 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
       try {
         run()
       } catch (error) {
-        if (wasi.exitCode === null && isErrPayload(error)) wasi.exitCode = 1 // run returned err
+        if (wasi.exitCode === null && error === undefined) wasi.exitCode = 1 // run returned err (result<_, _>: no payload)
         else throw error
       }
     }

@@ -7,6 +7,8 @@ import type { CommandOptions, WasiSettings } from '../wasi/wasi-settings.js'
 import { interfaceGrant, unversioned } from './component-policy.js'
 import type { FileTree, FilesystemAdapter, Namespace, Preview2Shim } from './preview2-shim.js'
 import { matchesAllowList } from './network-allow.js'
+import { outgoingHttp, type FetchRequest, type FetchResult } from './outgoing-http.js'
+import { SyncIo } from './sync-io.js'
 
 /** Thrown by `wasi:cli/exit`; the exit code is on the {@link ComponentWasi}. */
 export class ComponentExit extends Error {
@@ -35,7 +37,7 @@ export class ComponentWasi {
   private events: SecurityEvent[] = []
   private readonly writableTrees = new Map<string, FileTree>()
 
-  constructor(settings: WasiSettings | null, networkAllow: string[], command: CommandOptions | null, shim: Preview2Shim, interfaces: string[]) {
+  constructor(settings: WasiSettings | null, networkAllow: string[], command: CommandOptions | null, shim: Preview2Shim, interfaces: string[], fetchSync: (request: FetchRequest) => FetchResult) {
     const wanted = new Set(interfaces.map(unversioned))
     const provide = (name: string, namespace: Namespace | undefined) => {
       if (wanted.has(name) && namespace) this.imports[name] = namespace
@@ -68,8 +70,9 @@ export class ComponentWasi {
       provide(`wasi:cli/${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, namespace)
     }
     provide('wasi:cli/exit', { exit: (status: { tag: string }) => exit(status.tag === 'err' ? 1 : 0), exitWithCode: (code: number) => exit(code) })
+    const io = new SyncIo(shim)
     provide('wasi:io/error', shim.io.error)
-    provide('wasi:io/poll', shim.io.poll)
+    provide('wasi:io/poll', io.pollNamespace())
     provide('wasi:io/streams', shim.io.streams)
 
     const preopens: Record<string, { tree: FileTree; readonly: boolean }> = {}
@@ -85,7 +88,7 @@ export class ComponentWasi {
     // Clocks and randomness link with `wasi`; without `wasi.clock`/`wasi.random` every use is
     // denied (their WIT functions cannot return an error, so the call fails with SECURITY_VIOLATION).
     const gate = (capability: string, granted: boolean, iface: string, namespace: Namespace) => provide(iface, granted ? namespace : this.denying(capability, iface, namespace))
-    gate('clock', settings.clock, 'wasi:clocks/monotonic-clock', shim.clocks.monotonicClock)
+    gate('clock', settings.clock, 'wasi:clocks/monotonic-clock', io.monotonicClock(shim.clocks.monotonicClock))
     gate('clock', settings.clock, 'wasi:clocks/wall-clock', shim.clocks.wallClock)
     gate('random', settings.random, 'wasi:random/random', shim.random.random)
     gate('random', settings.random, 'wasi:random/insecure', shim.random.insecure)
@@ -95,8 +98,9 @@ export class ComponentWasi {
       const key = name.slice('wasi:sockets/'.length).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
       provide(name, shim.sockets[key]) // the browser shim's sockets: every operation is `not-supported`
     }
-    provide('wasi:http/types', shim.http.types)
-    const outgoing = shim.http.outgoingHandler as { handle(request: any, options: unknown): unknown }
+    const http = outgoingHttp(shim, io, fetchSync)
+    provide('wasi:http/types', http.types)
+    const outgoing = http.outgoingHandler as { handle(request: any, options: unknown): unknown }
     provide('wasi:http/outgoing-handler', {
       handle: (request: { authority(): string | undefined; scheme(): { tag: string } | undefined }, options: unknown) => {
         const scheme = request.scheme()?.tag === 'HTTPS' ? 'https' : 'http'

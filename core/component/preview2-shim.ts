@@ -7,7 +7,11 @@ export type Namespace = Record<string, any>
 
 export interface Preview2Shim {
   cli: { createCli(config: Record<string, unknown>): Namespace }
-  io: Namespace & { pollableCreate(): unknown }
+  io: Namespace & {
+    pollableCreate(source?: { ready(): boolean; wait(): Promise<void> }): object
+    inputStreamCreate(handler: object): unknown
+    outputStreamCreate(handler: object): unknown
+  }
   clocks: Namespace
   random: Namespace
   filesystem: {

@@ -157,8 +157,8 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     const g = { settings, module, channel } as Guest
     if (settings.component) {
       if (!engine.importModule || !engine.preview2) throw new SandboxError('CONFIG', 'this worker cannot run components')
-      const component = await instantiateComponent(engine as GuestEngine & ComponentEngine, module as Record<string, unknown>, settings, command)
-      g.host = new HostImports([], null, endpoint, { exports: () => ({}), callId: () => currentId, nestedCall: () => undefined, channel: () => null })
+      g.host = new HostImports([], mailbox, endpoint, { exports: () => ({}), callId: () => currentId, nestedCall: () => undefined, channel: () => null })
+      const component = await instantiateComponent(engine as GuestEngine & ComponentEngine, module as Record<string, unknown>, settings, command, (request) => g.host.fetch(request))
       g.exports = component.exports
       g.instance = component.instances[0] ?? { exports: {} }
       g.functions = []

@@ -4,6 +4,7 @@ import { Command, type Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type Endpoint, type HostImport, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { decodeUtf8 } from '../text/index.js'
 import { checkRange } from './bytes-abi.js'
+import { decodeFetchResult, type FetchRequest, type FetchResult } from '../component/outgoing-http.js'
 
 /** What the stubs need from the running guest. */
 export interface GuestHooks {
@@ -76,6 +77,32 @@ export class HostImports {
         throw this.failure
       }
       this.serveMemoryRequest(command, mailbox)
+    }
+  }
+
+  /**
+   * Outgoing HTTP for a component: the host fetches (under the allow-list) while this
+   * worker waits; the response arrives as DATA pieces, then RETURN.
+   */
+  fetch(request: FetchRequest): FetchResult {
+    const mailbox = this.mailbox
+    if (!mailbox) return { ok: false, error: { tag: 'internal-error', val: 'outgoing HTTP needs SharedArrayBuffer (a cross-origin-isolated page)' } }
+    this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'fetch', request }, request.body ? [request.body.buffer] : undefined)
+    const pieces: Uint8Array[] = []
+    for (;;) {
+      const command = mailbox.waitForCommand()
+      if (command === Command.DATA) {
+        pieces.push(mailbox.data.slice(0, mailbox.b))
+        mailbox.done()
+        this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'mailbox', ok: true, value: undefined })
+      } else if (command === Command.RETURN) {
+        mailbox.done()
+        return decodeFetchResult(pieces)
+      } else {
+        const message = command === Command.THROW ? decodeUtf8(mailbox.data.slice(0, mailbox.b)) : `unexpected mailbox command ${command}`
+        mailbox.done()
+        return { ok: false, error: { tag: 'internal-error', val: message } }
+      }
     }
   }
 

@@ -1,3 +1,4 @@
+import type { NetworkFetch } from '../component/host-fetch.js'
 import { SandboxError } from '../errors/index.js'
 import { MAX_FUEL } from '../meter/meter-control.js'
 import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from './options.js'
@@ -34,6 +35,7 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     imports: parseImports(options.imports),
     wasi: parseWasi(options.wasi, base.wasiClock, base.wasiRandom),
     networkAllow: parseNetwork(options.network),
+    networkFetch: parseNetworkFetch(options.network),
     profile: parseBoolean(options.profile, 'profile') ?? false,
     onEvent: parseHandler(options.onEvent),
   }
@@ -110,8 +112,16 @@ function parseWasi(value: unknown, clock: boolean, random: boolean): WasiOptions
   }
 }
 
+function parseNetworkFetch(value: unknown): NetworkFetch | null {
+  const fetch = isPlainObject(value) ? (value as { fetch?: unknown }).fetch : undefined
+  if (fetch === undefined) return null
+  if (typeof fetch !== 'function') throw configError('network.fetch', 'expected a fetch-compatible function', 'omit it to use the global fetch')
+  return fetch as NetworkFetch
+}
+
 function parseNetwork(value: unknown): string[] {
   if (value === undefined) return []
+  if (isPlainObject(value)) rejectUnknownKeys(value as object, ['allow', 'fetch'], 'network.')
   const allow = isPlainObject(value) ? (value as { allow?: unknown }).allow : undefined
   if (!Array.isArray(allow) || !allow.every((p) => typeof p === 'string' && /^[^\s:]+:(\d+|\*)$/.test(p))) {
     throw configError('network', `expected { allow: ['host:port', ...] }, got ${describe(value)}`, "use patterns like 'api.example.com:443' or '127.0.0.1:*'")

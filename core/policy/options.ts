@@ -1,3 +1,4 @@
+import type { NetworkFetch } from '../component/host-fetch.js'
 import type { EventHandler } from '../observe/sandbox-event.js'
 
 /** A host function: receives the guest's arguments, then a {@link HostContext}. */
@@ -44,8 +45,12 @@ export interface SandboxOptions {
   imports?: Record<string, Record<string, HostFunction>>
   /** WASI preview1 for the guest; `true` grants the preset's defaults. */
   wasi?: boolean | WasiOptions
-  /** Network destinations ('host:port' patterns) the guest may reach. Default: none. */
-  network?: { allow: string[] }
+  /**
+   * Network destinations ('host:port' patterns) the guest may reach (components'
+   * `wasi:http/outgoing-handler`). Default: none. `fetch` performs the allowed requests on
+   * the host (default: the global `fetch`); tests pass a mock (`wasm-sandbox/testing`).
+   */
+  network?: { allow: string[]; fetch?: NetworkFetch }
   /** Count calls and fuel per function. */
   profile?: boolean
   /**
@@ -67,6 +72,7 @@ export interface NormalizedPolicy {
   imports: Record<string, Record<string, HostFunction>>
   wasi: WasiOptions | null
   networkAllow: string[]
+  networkFetch: NetworkFetch | null
   profile: boolean
   onEvent: EventHandler | null
 }

@@ -24,6 +24,8 @@ export const Command = {
   MEMORY_SIZE: 6,
   /** Re-entrant call: a JSON-free call request is in `Mailbox.pending` (see host-context). */
   CALL: 7,
+  /** A piece of a reply that does not fit in one message (a fetched response): the data area's first b bytes. */
+  DATA: 8,
 } as const
 
 /** Slots of the Int32 control words. */

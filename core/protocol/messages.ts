@@ -2,6 +2,7 @@ import type { SecurityEvent } from '../audit/security-event.js'
 import type { SerializedError } from '../errors/index.js'
 import type { CommandOptions, WasiSettings } from '../wasi/wasi-settings.js'
 import type { ComponentSettings } from '../component/component-guest.js'
+import type { FetchRequest } from '../component/outgoing-http.js'
 
 /**
  * The whole host <-> worker wire format. Every message carries the protocol version `v`
@@ -90,6 +91,8 @@ export type WorkerMessage = Envelope<
   | { type: 'error'; error: SerializedError; report: CallReport; index?: number }
   /** The guest called host function `index`; the worker waits on the mailbox. */
   | { type: 'hostcall'; index: number; args: unknown[] }
+  /** Outgoing HTTP of a component (allowed by `network.allow`): the host fetches; the worker waits on the mailbox. */
+  | { type: 'fetch'; request: FetchRequest }
   /** Answer to a mailbox request made while a host function runs. */
   | { type: 'mailbox'; ok: true; value: unknown }
   | { type: 'mailbox'; ok: false; error: SerializedError }

@@ -112,6 +112,14 @@ export class HostCallSession implements HostContext {
     return this.request(Command.CALL, 0, request.length, (area) => area.set(request))
   }
 
+  /** Hands the worker `bytes` (any size: in pieces of the data area), for it to keep. */
+  async sendData(bytes: Uint8Array): Promise<void> {
+    for (let offset = 0; offset === 0 || offset < bytes.length; offset += MAILBOX_DATA_BYTES) {
+      const chunk = bytes.subarray(offset, offset + MAILBOX_DATA_BYTES)
+      await this.request(Command.DATA, 0, chunk.length, (area) => area.set(chunk))
+    }
+  }
+
   /** Ends the host call with a value (numbers/bigints directly; bytes/strings via alloc). */
   async finish(result: unknown, resultType: string | undefined): Promise<void> {
     let value: number | bigint | undefined

@@ -1,4 +1,6 @@
 import { SandboxError, type SerializedError, type Usage } from '../errors/index.js'
+import { encodeFetchResult, type FetchRequest } from '../component/outgoing-http.js'
+import { fetchForGuest, type NetworkFetch } from '../component/host-fetch.js'
 import type { FunctionProfile } from '../meter/meter-control.js'
 import type { ExportDescriptor } from '../meter/module-types.js'
 import { normalizeOptions } from '../policy/normalize.js'
@@ -550,7 +552,7 @@ export class SandboxBase {
   private async spawn(): Promise<Live> {
     const worker = this.platform.spawnWorker()
     const shared = typeof SharedArrayBuffer !== 'undefined' && this.platform.sharedMemory
-    const mailbox = shared && this.prepared.settings.hostImports.length > 0 ? Mailbox.create() : null
+    const mailbox = shared && needsMailboxFor(this.prepared) ? Mailbox.create() : null
     const channel = shared && channelSupported ? CallChannel.create(this.platform.parallelism) : null
     const live: Live = { worker, mailbox, channel, pending: new Map(), session: null, dead: false }
     worker.onMessage((message) => this.onMessage(live, message))
@@ -606,7 +608,7 @@ export class SandboxBase {
    */
   private async renew(next?: PreparedModule): Promise<void> {
     const live = this.live
-    const needsMailbox = (next ?? this.prepared).settings.hostImports.length > 0
+    const needsMailbox = needsMailboxFor(next ?? this.prepared)
     if (live && (live.mailbox !== null) !== needsMailbox) await this.kill(new SandboxError('CLOSED', 'replaced'), live)
     if (this.live) {
       const reply = await this.request(this.live, { type: 'reset', ...(next ? { module: next.module, settings: next.settings } : {}) })
@@ -650,11 +652,33 @@ export class SandboxBase {
       case 'mailbox':
         live.session?.deliver(message.ok ? message : { ok: false, error: SandboxError.from(message.error) })
         return
+      case 'fetch':
+        void this.serveFetch(live, message.request)
+        return
       case 'starting':
         live.onStarting?.()
         return
       default:
         live.pending.get(message.id)?.(message)
+    }
+  }
+
+  /** Fetches for a component's outgoing HTTP request while its worker waits on the mailbox. */
+  private async serveFetch(live: Live, request: FetchRequest): Promise<void> {
+    const session = new HostCallSession(live.mailbox!, 'fetch')
+    live.session = session
+    try {
+      const fetchImpl = this.policy.networkFetch ?? (globalThis as unknown as { fetch: NetworkFetch }).fetch
+      const result = await fetchForGuest(request, this.policy.networkAllow, fetchImpl, this.policy.memoryBytes)
+      if (!result.ok && result.error.tag === 'HTTP-request-denied') this.recordAudit({ time: Date.now(), capability: 'network', operation: 'fetch', detail: `${request.url} is not in network.allow` })
+      if (!live.dead) {
+        await session.sendData(encodeFetchResult(result))
+        await session.finish(undefined, undefined)
+      }
+    } catch (error) {
+      if (!live.dead) await session.fail(error)
+    } finally {
+      if (live.session === session) live.session = null
     }
   }
 
@@ -684,6 +708,11 @@ export class SandboxBase {
     live.channel?.abandon()
     await live.worker.terminate()
   }
+}
+
+/** A mailbox serves host functions, and components' outgoing HTTP when the network is granted. */
+function needsMailboxFor(prepared: PreparedModule): boolean {
+  return prepared.settings.hostImports.length > 0 || (prepared.settings.component?.networkAllow.length ?? 0) > 0
 }
 
 /**

@@ -1,2 +1,2 @@
-export { expectDenied, expectNoDenials, testPolicy } from './test-policy.js'
-export type { ExpectedDenial, TestPolicyOptions } from './test-policy.js'
+export { expectDenied, expectNoDenials, mockNetwork, testPolicy } from './test-policy.js'
+export type { ExpectedDenial, MockNetwork, MockRequest, MockResponse, MockRoutes, TestPolicyOptions } from './test-policy.js'

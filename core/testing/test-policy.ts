@@ -1,5 +1,8 @@
 import type { SecurityEvent } from '../audit/security-event.js'
 import type { SandboxOptions, WasiOptions } from '../policy/options.js'
+import type { NetworkFetch } from '../component/host-fetch.js'
+import { matchesAllowList } from '../component/network-allow.js'
+import { encodeUtf8 } from '../text/index.js'
 
 /** What a test gives a guest: files by absolute guest path, plus any WASI settings. */
 export interface TestPolicyOptions extends Omit<WasiOptions, 'preopens'> {
@@ -7,6 +10,62 @@ export interface TestPolicyOptions extends Omit<WasiOptions, 'preopens'> {
   files?: Record<string, string | Uint8Array>
   /** Top directories to mount read-only, e.g. `['/etc']`. */
   readonly?: string[]
+  /**
+   * Mock network: `{ 'api.example.com:443': { status: 200, body: '...' } }` (or a function of
+   * the request). Each key is allowed (see `network.allow`); requests to it get the mock,
+   * never the real network. See {@link mockNetwork} to look at the requests made.
+   */
+  network?: MockRoutes | MockNetwork
+}
+
+/** A request a guest made, as a mock sees it. */
+export interface MockRequest {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: Uint8Array | null
+}
+
+export interface MockResponse {
+  status?: number
+  headers?: Record<string, string>
+  body?: string | Uint8Array
+}
+
+export type MockRoutes = Record<string, MockResponse | ((request: MockRequest) => MockResponse | Promise<MockResponse>)>
+
+/** `network` options answered by mocks, and the requests they answered. */
+export interface MockNetwork {
+  allow: string[]
+  fetch: NetworkFetch
+  requests: MockRequest[]
+}
+
+/**
+ * A mock network for `network` options: every `host:port` key is allowed and answered by its
+ * mock (status 200 and an empty body unless given); `requests` records what the guest sent.
+ *
+ * ```ts
+ * const net = mockNetwork({ 'api.example.com:443': { status: 200, body: '{"ok":true}' } })
+ * const sb = await Sandbox.create(component, { wasi: true, network: net })
+ * // ... net.requests[0].url === 'https://api.example.com/v1/items'
+ * ```
+ */
+export function mockNetwork(routes: MockRoutes): MockNetwork {
+  const requests: MockRequest[] = []
+  const allow = Object.keys(routes)
+  const fetch: NetworkFetch = async (url, init) => {
+    const at = /^(https?):\/\/([^/?#]*)/i.exec(url)
+    const key = at ? allow.find((k) => matchesAllowList(at[2]!, at[1]!.toLowerCase() as 'http' | 'https', [k])) : undefined
+    if (key === undefined) throw new TypeError(`no mock for ${url}`)
+    const request: MockRequest = { method: init.method, url, headers: Object.fromEntries(init.headers), body: init.body ?? null }
+    requests.push(request)
+    const route = routes[key]!
+    const response = typeof route === 'function' ? await route(request) : route
+    const body = typeof response.body === 'string' ? encodeUtf8(response.body) : response.body ?? new Uint8Array()
+    return { status: response.status ?? 200, headers: Object.entries(response.headers ?? {}), arrayBuffer: async () => body.slice().buffer as ArrayBuffer }
+  }
+  return { allow, fetch, requests }
 }
 
 /**
@@ -18,7 +77,7 @@ export interface TestPolicyOptions extends Omit<WasiOptions, 'preopens'> {
  * ```
  */
 export function testPolicy(options: TestPolicyOptions = {}, extra: SandboxOptions = {}): SandboxOptions {
-  const { files = {}, readonly = [], ...wasi } = options
+  const { files = {}, readonly = [], network, ...wasi } = options
   const preopens: NonNullable<WasiOptions['preopens']> = {}
   for (const [path, data] of Object.entries(files)) {
     const parts = path.split('/').filter(Boolean)
@@ -28,7 +87,12 @@ export function testPolicy(options: TestPolicyOptions = {}, extra: SandboxOption
     preopen.files![parts.slice(1).join('/')] = data
   }
   for (const root of readonly) preopens[root] ??= { files: {}, readonly: true }
-  return { ...extra, wasi: { ...wasi, preopens } }
+  const net = network === undefined ? undefined : isMockNetwork(network) ? network : mockNetwork(network)
+  return { ...extra, wasi: { ...wasi, preopens }, ...(net ? { network: { allow: net.allow, fetch: net.fetch } } : {}) }
+}
+
+function isMockNetwork(value: MockRoutes | MockNetwork): value is MockNetwork {
+  return Array.isArray((value as MockNetwork).allow) && typeof (value as MockNetwork).fetch === 'function' && Array.isArray((value as MockNetwork).requests)
 }
 
 /** What a denial should look like; every given field must match. */

@@ -57,6 +57,31 @@ export async function commandComponent(name: string): Promise<Uint8Array> {
     componentNew(new Uint8Array(module), [['wasi_snapshot_preview1', new Uint8Array(adapter)]]))
 }
 
+/**
+ * A JavaScript component built by componentize-js (StarlingMonkey, the engine behind
+ * `jco componentize`): `js` exports `wasi:cli/run` and may use fetch (wasi:http). ~15 s the
+ * first time; cached after.
+ */
+export function starlingCommand(js: string): Promise<Uint8Array> {
+  return cached(`starling\0${js}`, async () => {
+    // componentize-js reads its inputs through the Node preview2 shim, whose preopens are
+    // empty by default since 0.26: give it the file system it expects.
+    const { _setPreopens } = await import('@bytecodealliance/preview2-shim/filesystem') as unknown as { _setPreopens(p: Record<string, string>): void }
+    _setPreopens({ '/': '/' })
+    const dir = join(CACHE, `starling-wit-${createHash('sha256').update(js).digest('hex').slice(0, 16)}`)
+    await mkdir(join(dir, 'deps'), { recursive: true })
+    await writeFile(join(dir, 'world.wit'), 'package test:command;\nworld command {\n  export wasi:cli/run@0.2.12;\n}\n')
+    const builtin = fileURLToPath(new URL('../../node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12/', import.meta.url))
+    for (const pkg of ['cli', 'clocks', 'filesystem', 'http', 'io', 'random', 'sockets']) {
+      await mkdir(join(dir, 'deps', `wasi-${pkg}`), { recursive: true })
+      await writeFile(join(dir, 'deps', `wasi-${pkg}`, 'package.wit'), await readFile(join(builtin, `wasi-${pkg}`, 'package.wit')))
+    }
+    const { componentize } = await import('@bytecodealliance/componentize-js')
+    const { component } = await componentize(js, { witPath: dir, worldName: 'command' })
+    return new Uint8Array(component)
+  })
+}
+
 /** A component with one core module: `core` is the module's text, `lifts` the component-level exports. */
 export function coreComponent(core: string, lifts: string): Promise<Uint8Array> {
   return componentFromText(`(component (core module $m ${core}) (core instance $i (instantiate $m)) ${lifts})`)
