@@ -31,16 +31,18 @@ export function describeExports(wit: string, transpiled: TranspiledComponent): C
         params: splitTopLevel(params ?? ''), results, returnsResult: results[0]?.startsWith('result') ?? false,
       })
     } else {
-      out.push(...interfaceFunctions(unversionedName(name!), transpiled))
+      out.push(...interfaceFunctions(name!, transpiled))
     }
   }
   return out
 }
 
-function interfaceFunctions(iface: string, transpiled: TranspiledComponent): ComponentExport[] {
+/** `versioned` as the WIT names it (`wasi:http/incoming-handler@0.2.10`); calls use the unversioned name. */
+function interfaceFunctions(versioned: string, transpiled: TranspiledComponent): ComponentExport[] {
+  const iface = unversionedName(versioned)
   const key = transpiled.exports.find(([n, kind]) => kind === 'instance' && unversionedName(n) === iface)?.[0] ?? iface
-  const header = `/** @module Interface ${iface} **/`
-  const declarations = Object.entries(transpiled.files).find(([file, data]) => file.endsWith('.d.ts') && decodeUtf8(data.subarray(0, 200)).startsWith(header))
+  const headers = [`/** @module Interface ${iface} **/`, `/** @module Interface ${versioned} **/`]
+  const declarations = Object.entries(transpiled.files).find(([file, data]) => file.endsWith('.d.ts') && headers.some((h) => decodeUtf8(data.subarray(0, 200)).startsWith(h)))
   if (!declarations) return []
   const out: ComponentExport[] = []
   const text = decodeUtf8(declarations[1])

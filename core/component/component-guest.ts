@@ -6,7 +6,8 @@ import { classifyError } from '../guest/classify-error.js'
 import { componentMeterControl } from './component-meter.js'
 import { ComponentWasi } from './component-wasi.js'
 import type { Preview2Shim } from './preview2-shim.js'
-import type { FetchRequest, FetchResult } from './outgoing-http.js'
+import type { FetchRequest, FetchResult, HttpExchange } from './wasi-http.js'
+import { encodeUtf8 } from '../text/index.js'
 
 /** What a worker provides to run components. */
 export interface ComponentEngine {
@@ -79,6 +80,13 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
     if (typeof fn !== 'function') continue
     exports[e.name] = e.returnsResult ? (...args) => tagResult(() => fn(...args)) : (...args) => fn(...args)
   }
+  // An HTTP handler takes resources no caller can make: it is called with a plain request
+  // `{ method, url, headers, body }` and answers `{ status, headers, body }`.
+  const handle = exports[HTTP_HANDLER]
+  if (handle && wasi.serveHttp) {
+    const serve = wasi.serveHttp
+    exports[HTTP_HANDLER] = (request) => serve((req, out) => handle(req, out), exchangeOf(request))
+  }
   if (component.run) {
     const run = lookup(root, component.run)
     if (typeof run === 'function') exports._start = () => {
@@ -91,6 +99,19 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
     }
   }
   return { exports, control, wasi, instances }
+}
+
+/** The export name of an HTTP handler component's entry point. */
+export const HTTP_HANDLER = 'wasi:http/incoming-handler#handle'
+
+function exchangeOf(value: unknown): HttpExchange {
+  const r = value as { method?: unknown; url?: unknown; headers?: unknown; body?: unknown }
+  if (typeof r !== 'object' || r === null || typeof r.url !== 'string') {
+    throw new SandboxError('CONFIG', `${HTTP_HANDLER}: call it with { method, url, headers, body }`, { field: 'request' })
+  }
+  const headers = Array.isArray(r.headers) ? r.headers as [string, string][] : Object.entries((r.headers ?? {}) as Record<string, string>)
+  const body = r.body instanceof Uint8Array ? r.body : typeof r.body === 'string' ? encodeUtf8(r.body) : new Uint8Array()
+  return { method: typeof r.method === 'string' ? r.method : 'GET', url: r.url, headers, body }
 }
 
 function lookup(root: Record<string, any>, path: string[]): unknown {

@@ -16,8 +16,10 @@ export function unversioned(name: string): string {
 /** Which policy field grants an imported interface; null for interfaces no policy grants. */
 export function interfaceGrant(name: string): InterfaceGrant | null {
   const iface = unversioned(name)
-  if (/^wasi:(cli|io|filesystem|clocks|random)\//.test(iface)) return 'wasi'
-  if (iface.startsWith('wasi:sockets/') || iface === 'wasi:http/outgoing-handler' || iface === 'wasi:http/types') return 'network'
+  // HTTP links with `wasi` (toolchains such as StarlingMonkey import the client whether or not
+  // the code uses it); each outgoing request is checked against `network.allow` when made.
+  if (/^wasi:(cli|io|filesystem|clocks|random|http)\//.test(iface)) return 'wasi'
+  if (iface.startsWith('wasi:sockets/')) return 'network'
   return null
 }
 

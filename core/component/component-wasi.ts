@@ -7,7 +7,7 @@ import type { CommandOptions, WasiSettings } from '../wasi/wasi-settings.js'
 import { interfaceGrant, unversioned } from './component-policy.js'
 import type { FileTree, FilesystemAdapter, Namespace, Preview2Shim } from './preview2-shim.js'
 import { matchesAllowList } from './network-allow.js'
-import { outgoingHttp, type FetchRequest, type FetchResult } from './outgoing-http.js'
+import { wasiHttp, type FetchRequest, type FetchResult, type HttpExchange } from './wasi-http.js'
 import { SyncIo } from './sync-io.js'
 
 /** Thrown by `wasi:cli/exit`; the exit code is on the {@link ComponentWasi}. */
@@ -34,6 +34,8 @@ export class ComponentWasi {
   /** Set by `wasi:cli/exit`. */
   exitCode: number | null = null
   readonly imports: Record<string, Namespace> = {}
+  /** Runs an exported `wasi:http/incoming-handler` on a plain request (set when WASI is granted). */
+  serveHttp: ((handle: (request: unknown, out: unknown) => void, request: HttpExchange) => { status: number; headers: [string, string][]; body: Uint8Array }) | null = null
   private events: SecurityEvent[] = []
   private readonly writableTrees = new Map<string, FileTree>()
 
@@ -98,7 +100,8 @@ export class ComponentWasi {
       const key = name.slice('wasi:sockets/'.length).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
       provide(name, shim.sockets[key]) // the browser shim's sockets: every operation is `not-supported`
     }
-    const http = outgoingHttp(shim, io, fetchSync)
+    const http = wasiHttp(shim, io, fetchSync)
+    this.serveHttp = http.serve
     provide('wasi:http/types', http.types)
     const outgoing = http.outgoingHandler as { handle(request: any, options: unknown): unknown }
     provide('wasi:http/outgoing-handler', {

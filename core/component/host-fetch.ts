@@ -1,5 +1,5 @@
 import { matchesAllowList } from './network-allow.js'
-import type { FetchRequest, FetchResult } from './outgoing-http.js'
+import type { FetchRequest, FetchResult } from './wasi-http.js'
 
 /** A `fetch`-compatible function: the global one, or a mock (see `wasm-sandbox/testing`). */
 export type NetworkFetch = (url: string, init: { method: string; headers: [string, string][]; body?: Uint8Array; redirect: 'manual' }) => Promise<{

@@ -11,7 +11,7 @@ import { HostImports } from './host-imports.js'
 import { WasiHost, type WasiPlatform } from '../wasi/wasi-host.js'
 import type { CommandOptions } from '../wasi/wasi-settings.js'
 import { WASIProcExit } from '@bjorn3/browser_wasi_shim'
-import { instantiateComponent, type ComponentEngine } from '../component/component-guest.js'
+import { HTTP_HANDLER, instantiateComponent, type ComponentEngine } from '../component/component-guest.js'
 
 /** The engine capabilities the guest side needs; each worker passes its own. */
 export interface GuestEngine extends WasiPlatform, Partial<Omit<ComponentEngine, 'instantiate'>> {
@@ -81,17 +81,25 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
 
   const runRequest = async (g: Guest, call: CallRequest): Promise<Outcome> => {
     if (call.command) return runCommand(g, call.command, call.fuel)
-    const outcome = run(g, call.fn, () => invoke(g, call), call.fuel)
-    // A component instance that trapped must not be entered again (jco enforces it): replace it.
-    if (!outcome.ok && g.settings.component && guest === g) {
-      try {
-        guest = await instantiate(g.module, g.settings, null, g.channel)
-      } catch {
-        // the next call reports it
-      }
-    }
-    return outcome
+    return run(g, call.fn, () => invoke(g, call), call.fuel)
   }
+
+  /**
+   * After a call has been answered: a component instance that trapped must not be entered
+   * again (jco enforces it), and an HTTP handler serves one request per instance (as
+   * wasi:http's proxy world has it), so they are replaced before the next call.
+   */
+  const renewAfter = (g: Guest, call: CallRequest, outcome: Outcome): Promise<void> => {
+    if (!g.settings.component || guest !== g || call.command || (outcome.ok && call.fn !== HTTP_HANDLER)) return renewing
+    renewing = instantiate(g.module, g.settings, null, g.channel).then((fresh) => { guest = fresh }, () => {
+      // the next call reports it
+    })
+    return renewing
+  }
+  /** A replacement instance being made; calls wait for it. */
+  let renewing: Promise<void> = Promise.resolve()
+  /** Messages whose handling has not finished. */
+  let handling = 0
 
   /** A WASI command: `_start` on a fresh instance of the same module, with its own stdio. */
   const runCommand = async (g: Guest, command: CommandOptions, fuel?: bigint): Promise<Outcome> => {
@@ -243,12 +251,19 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       return
     }
     void (async () => {
+      handling++
       currentId = message.id
-      if (message.type === 'call') postOutcome(message.id, await runRequest(g, message.call))
-      else if (message.type === 'batch') {
-        for (let index = 0; index < message.calls.length; index++) postOutcome(message.id, await runRequest(g, message.calls[index]!), index)
+      const calls = message.type === 'call' ? [message.call] : message.type === 'batch' ? message.calls : []
+      for (let index = 0; index < calls.length; index++) {
+        await renewing
+        const current = guest ?? g
+        const outcome = await runRequest(current, calls[index]!)
+        postOutcome(message.id, outcome, message.type === 'batch' ? index : undefined)
+        await renewAfter(current, calls[index]!, outcome)
       }
-      serveChannel()
+      // Serving the channel blocks this thread: only once no message is still being handled
+      // (the next call can arrive while an instance is being replaced).
+      if (--handling === 0) serveChannel()
     })()
   })
 }

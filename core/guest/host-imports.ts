@@ -4,7 +4,7 @@ import { Command, type Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type Endpoint, type HostImport, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { decodeUtf8 } from '../text/index.js'
 import { checkRange } from './bytes-abi.js'
-import { decodeFetchResult, type FetchRequest, type FetchResult } from '../component/outgoing-http.js'
+import { decodeFetchResult, type FetchRequest, type FetchResult } from '../component/wasi-http.js'
 
 /** What the stubs need from the running guest. */
 export interface GuestHooks {

@@ -2,7 +2,7 @@ import type { SecurityEvent } from '../audit/security-event.js'
 import type { SerializedError } from '../errors/index.js'
 import type { CommandOptions, WasiSettings } from '../wasi/wasi-settings.js'
 import type { ComponentSettings } from '../component/component-guest.js'
-import type { FetchRequest } from '../component/outgoing-http.js'
+import type { FetchRequest } from '../component/wasi-http.js'
 
 /**
  * The whole host <-> worker wire format. Every message carries the protocol version `v`

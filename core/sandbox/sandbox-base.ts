@@ -1,5 +1,5 @@
 import { SandboxError, type SerializedError, type Usage } from '../errors/index.js'
-import { encodeFetchResult, type FetchRequest } from '../component/outgoing-http.js'
+import { encodeFetchResult, type FetchRequest } from '../component/wasi-http.js'
 import { fetchForGuest, type NetworkFetch } from '../component/host-fetch.js'
 import type { FunctionProfile } from '../meter/meter-control.js'
 import type { ExportDescriptor } from '../meter/module-types.js'

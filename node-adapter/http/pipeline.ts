@@ -1,4 +1,4 @@
-import { SandboxError, type SandboxOptions } from '../../core/index.js'
+import { HTTP_HANDLER, SandboxError, type SandboxOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
 import type { ResponseCache } from './response-cache.js'
 import { errorReply, parseGuestResponse, parseMiddlewareAction, PayloadTooLarge, type GuestRequest, type GuestResponse } from './guest-http.js'
@@ -60,8 +60,26 @@ export async function runPipeline(request: GuestRequest, handle: (request: Guest
 
 /** The route's handler: its `handle` export (or another), its reply checked; through the cache when there is one. */
 export function routeHandler(route: SandboxPool, handleExport: string, cache: ResponseCache | null): (request: GuestRequest) => Promise<GuestResponse> {
-  const handle = async (request: GuestRequest) => parseGuestResponse(await route.callJson(handleExport, request))
+  const handle = route.exports().some((e) => e.name === HTTP_HANDLER) ? (request: GuestRequest) => callHttpComponent(route, request)
+    : async (request: GuestRequest) => parseGuestResponse(await route.callJson(handleExport, request))
   return cache ? (request) => cache.serve(request, handle) : handle
+}
+
+/**
+ * A component exporting `wasi:http/incoming-handler`: the request as the sandbox's plain
+ * exchange (one fresh instance per request, as wasi:http has it), its response back into
+ * the contract's shape.
+ */
+async function callHttpComponent(route: SandboxPool, request: GuestRequest): Promise<GuestResponse> {
+  const response = await route.call(HTTP_HANDLER, {
+    method: request.method, url: request.url, headers: Object.entries(request.headers), body: Buffer.from(request.body, 'base64'),
+  }) as { status: number; headers: [string, string][]; body: Uint8Array }
+  const headers: Record<string, string> = {}
+  for (const [name, value] of response.headers) {
+    const key = name.toLowerCase()
+    headers[key] = key in headers ? `${headers[key]}, ${value}` : value
+  }
+  return { status: response.status, headers, body: Buffer.from(response.body).toString('base64') }
 }
 
 /** Guest errors as JSON replies: nothing from the host leaks into them. */

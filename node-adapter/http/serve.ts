@@ -212,8 +212,11 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000
 
 const HEALTHY = Buffer.from(JSON.stringify({ status: 'ok' })).toString('base64')
 
+/** Framing is node:http's to decide: a guest's own length or encoding header could lie. */
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive'])
+
 function sendReply(res: ServerResponse, reply: GuestResponse): void {
-  res.writeHead(reply.status, reply.headers)
+  res.writeHead(reply.status, Object.fromEntries(Object.entries(reply.headers).filter(([name]) => !FRAMING.has(name.toLowerCase()))))
   res.end(reply.status === 204 || reply.status === 304 ? undefined : Buffer.from(reply.body, 'base64'))
 }
 

@@ -1,25 +1,35 @@
-import { readFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { HTTP_HANDLER } from 'wasm-sandbox/core'
 import { Sandbox } from 'wasm-sandbox'
+import { serve } from 'wasm-sandbox/http'
 import { expectDenied, mockNetwork, testPolicy } from 'wasm-sandbox/testing'
-
-import { starlingCommand } from '../support/components.js'
-import { rejectsWith } from './helpers.js'
+import { starlingComponent } from '../support/components.js'
 
 // Outgoing HTTP from a real component: fetch() in StarlingMonkey (componentize-js) goes
 // through wasi:http/outgoing-handler; the sandbox fetches on the host while the guest waits.
 describe('components: outgoing HTTP (wasi:http) under network.allow', () => {
   let bytes: Uint8Array
   beforeAll(async () => {
-    bytes = await starlingCommand(await readFile(new URL('../fixtures/components/fetcher.js', import.meta.url), 'utf8'))
+    bytes = await starlingComponent(await readFile(new URL('../fixtures/components/fetcher.js', import.meta.url), 'utf8'), 'command')
   }, 180_000)
   const wasi = { clock: true, random: true }
 
-  it('is LINK_ERROR without network.allow', async () => {
-    const error = await rejectsWith(Sandbox.create(bytes, { wasi }), 'LINK_ERROR')
-    expect(error.imports).toEqual(expect.arrayContaining(['wasi:http/outgoing-handler']))
-  })
+  it('without network.allow every request is denied (HTTP links with wasi: toolchains import the client regardless)', async () => {
+    const sb = await Sandbox.create(bytes, { wasi, timeout: '10s' })
+    try {
+      const out = await sb.runCommand()
+      expect(out.stdout).toMatch(/^GET error /)
+      expectDenied(sb, { capability: 'network', detail: 'api.example.com is not in network.allow' })
+    } finally {
+      await sb.close()
+    }
+  }, 60_000)
 
   it('mock responses from wasm-sandbox/testing: the guest gets them, the test sees its requests', async () => {
     const net = mockNetwork({
@@ -92,4 +102,47 @@ describe('components: outgoing HTTP (wasi:http) under network.allow', () => {
       }
     }, 60_000)
   })
+})
+
+describe('components: wasi:http/incoming-handler (a fetch event listener in StarlingMonkey)', () => {
+  let bytes: Uint8Array
+  beforeAll(async () => {
+    bytes = await starlingComponent(await readFile(new URL('../fixtures/components/http-handler.js', import.meta.url), 'utf8'), 'http-handler')
+  }, 180_000)
+  const wasi = { clock: true, random: true }
+
+  it('is called with a plain request and answers a plain response, one fresh instance per request', async () => {
+    const sb = await Sandbox.create(bytes, { wasi, timeout: '10s' })
+    try {
+      expect(sb.exports().map((e) => e.name)).toEqual([HTTP_HANDLER])
+      const get = await sb.call(HTTP_HANDLER, { method: 'GET', url: 'http://x/hello?a=1', headers: { 'x-test': 'yes' } }) as { status: number; headers: [string, string][]; body: Uint8Array }
+      expect(get.status).toBe(200)
+      expect(new TextDecoder().decode(get.body)).toBe('GET /hello?a=1 #1 ')
+      expect(get.headers).toEqual(expect.arrayContaining([['x-seen-header', 'yes'], ['x-handler', 'starlingmonkey']]))
+      const post = await sb.call(HTTP_HANDLER, { method: 'POST', url: 'http://x/created', headers: [], body: 'payload' }) as { status: number; body: Uint8Array }
+      expect(post.status).toBe(201)
+      expect(new TextDecoder().decode(post.body)).toBe('POST /created #1 payload') // #1: a fresh instance
+    } finally {
+      await sb.close()
+    }
+  }, 60_000)
+
+  it('serve() routes to it, behind core-module middleware; a throwing handler is a 500', async () => {
+    const auth = fileURLToPath(new URL('../fixtures/http/auth.c', import.meta.url))
+    const authWasm = join(await mkdtemp(join(tmpdir(), 'auth-')), 'auth.wasm')
+    execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic', auth, '-o', authWasm])
+    const server = await serve({ routes: { '/*': { source: bytes, options: { wasi, max: 1, timeout: '10s' } } }, middleware: [authWasm] })
+    try {
+      const ok = await fetch(`${server.url}/items?page=2`, { headers: { 'x-api-key': 'secret', 'x-test': 'T' } })
+      expect(ok.status).toBe(200)
+      expect(ok.headers.get('x-seen-header')).toBe('T')
+      expect(await ok.text()).toBe('GET /items?page=2 #1 ')
+      const posted = await fetch(`${server.url}/created`, { method: 'POST', body: 'data', headers: { 'x-api-key': 'secret' } })
+      expect([posted.status, await posted.text()]).toEqual([201, 'POST /created #1 data'])
+      expect((await fetch(`${server.url}/items`)).status).toBe(401) // the middleware runs first
+      expect((await fetch(`${server.url}/boom`, { headers: { 'x-api-key': 'secret' } })).status).toBe(500)
+    } finally {
+      await server.close()
+    }
+  }, 60_000)
 })

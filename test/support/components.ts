@@ -59,27 +59,54 @@ export async function commandComponent(name: string): Promise<Uint8Array> {
 
 /**
  * A JavaScript component built by componentize-js (StarlingMonkey, the engine behind
- * `jco componentize`): `js` exports `wasi:cli/run` and may use fetch (wasi:http). ~15 s the
+ * `jco componentize`): a `command` exports `wasi:cli/run` (and may use fetch), an
+ * `http-handler` exports `wasi:http/incoming-handler` (a `fetch` event listener). ~15 s the
  * first time; cached after.
  */
-export function starlingCommand(js: string): Promise<Uint8Array> {
-  return cached(`starling\0${js}`, async () => {
+export function starlingComponent(js: string, world: 'command' | 'http-handler'): Promise<Uint8Array> {
+  return cached(`starling\0${world}\0${js}`, async () => {
     // componentize-js reads its inputs through the Node preview2 shim, whose preopens are
     // empty by default since 0.26: give it the file system it expects.
     const { _setPreopens } = await import('@bytecodealliance/preview2-shim/filesystem') as unknown as { _setPreopens(p: Record<string, string>): void }
     _setPreopens({ '/': '/' })
-    const dir = join(CACHE, `starling-wit-${createHash('sha256').update(js).digest('hex').slice(0, 16)}`)
+    const dir = join(CACHE, `starling-wit-${world}-${createHash('sha256').update(js).digest('hex').slice(0, 16)}`)
     await mkdir(join(dir, 'deps'), { recursive: true })
-    await writeFile(join(dir, 'world.wit'), 'package test:command;\nworld command {\n  export wasi:cli/run@0.2.12;\n}\n')
-    const builtin = fileURLToPath(new URL('../../node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12/', import.meta.url))
+    const builtin = (version: string) => fileURLToPath(new URL(`../../node_modules/@bytecodealliance/jco/lib/wit/builtin/${version}/`, import.meta.url))
+    // StarlingMonkey implements wasi:http 0.2.10; jco ships complete WIT for 0.2.12 only, so for a
+    // handler the 0.2.12 packages are relabelled 0.2.10 (same interfaces) without their worlds,
+    // next to the 0.2.10 packages jco does ship.
+    const version = world === 'command' ? '0.2.12' : '0.2.10'
     for (const pkg of ['cli', 'clocks', 'filesystem', 'http', 'io', 'random', 'sockets']) {
+      const shipped = world === 'http-handler' && ['clocks', 'io', 'sockets'].includes(pkg)
+      let text = await readFile(join(builtin(shipped ? '0.2.10' : '0.2.12'), `wasi-${pkg}`, 'package.wit'), 'utf8')
+      if (world === 'http-handler' && !shipped) text = withoutWorlds(text.replaceAll('@0.2.12', '@0.2.10'))
       await mkdir(join(dir, 'deps', `wasi-${pkg}`), { recursive: true })
-      await writeFile(join(dir, 'deps', `wasi-${pkg}`, 'package.wit'), await readFile(join(builtin, `wasi-${pkg}`, 'package.wit')))
+      await writeFile(join(dir, 'deps', `wasi-${pkg}`, 'package.wit'), text)
     }
+    const exported = world === 'command' ? `wasi:cli/run@${version}` : `wasi:http/incoming-handler@${version}`
+    await writeFile(join(dir, 'world.wit'), `package test:component;\nworld component {\n  export ${exported};\n}\n`)
     const { componentize } = await import('@bytecodealliance/componentize-js')
-    const { component } = await componentize(js, { witPath: dir, worldName: 'command' })
+    const { component } = await componentize(js, { witPath: dir, worldName: 'component' })
     return new Uint8Array(component)
   })
+}
+
+/** WIT text without its `world { ... }` blocks (interfaces only). */
+function withoutWorlds(text: string): string {
+  let out = ''
+  let at = 0
+  for (const match of text.matchAll(/(?:^|\n)\s*world\s+[\w-]+\s*\{/g)) {
+    if (match.index! < at) continue
+    out += text.slice(at, match.index)
+    let depth = 0
+    let i = text.indexOf('{', match.index)
+    for (; i < text.length; i++) {
+      if (text[i] === '{') depth++
+      else if (text[i] === '}' && --depth === 0) break
+    }
+    at = i + 1
+  }
+  return out + text.slice(at)
 }
 
 /** A component with one core module: `core` is the module's text, `lifts` the component-level exports. */
