@@ -84,6 +84,11 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     return run(g, call.fn, () => invoke(g, call), call.fuel)
   }
 
+  /** A replacement instance being made; calls wait for it. */
+  let renewing: Promise<void> = Promise.resolve()
+  /** Messages whose handling has not finished. */
+  let handling = 0
+
   /**
    * After a call has been answered: a component instance that trapped must not be entered
    * again (jco enforces it), and an HTTP handler serves one request per instance (as
@@ -96,10 +101,6 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     })
     return renewing
   }
-  /** A replacement instance being made; calls wait for it. */
-  let renewing: Promise<void> = Promise.resolve()
-  /** Messages whose handling has not finished. */
-  let handling = 0
 
   /** A WASI command: `_start` on a fresh instance of the same module, with its own stdio. */
   const runCommand = async (g: Guest, command: CommandOptions, fuel?: bigint): Promise<Outcome> => {
