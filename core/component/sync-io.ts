@@ -1,4 +1,5 @@
 import { SandboxError } from '../errors/index.js'
+import { sleep } from '../wasi/sleep.js'
 import type { Namespace, Preview2Shim } from './preview2-shim.js'
 
 declare const performance: { now(): number }
@@ -16,7 +17,6 @@ type PollableSource = { ready(): boolean; wait(): Promise<void> }
 export class SyncIo {
   /** Deadlines (ms, performance.now()) of clock pollables. */
   private readonly deadlines = new WeakMap<object, number>()
-  private sleeper: Int32Array | null = null
 
   constructor(private readonly shim: Preview2Shim) {}
 
@@ -64,14 +64,7 @@ export class SyncIo {
       if (deadlines.length === 0) {
         throw new SandboxError('TRAP', 'the component waits on something that cannot complete while it runs (only clocks and the sandbox\'s own HTTP can be waited for)', { trap: 'wait that cannot complete' })
       }
-      this.sleep(Math.min(...deadlines) - performance.now())
+      sleep(Math.min(...deadlines) - performance.now())
     }
-  }
-
-  /** Blocks the worker thread (never the host's); the call's timeout still applies. */
-  private sleep(ms: number): void {
-    if (ms <= 0) return
-    this.sleeper ??= new Int32Array(new SharedArrayBuffer(4))
-    Atomics.wait(this.sleeper, 0, 0, Math.ceil(ms))
   }
 }

@@ -4,6 +4,7 @@ import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { Errno, MAX_PATH_BYTES } from './errno.js'
 import { memoryTree } from './memory-tree.js'
 import { OutputCapture } from './output-capture.js'
+import { sleep } from './sleep.js'
 import type { CommandOptions, WasiSettings } from './wasi-settings.js'
 
 /** What the worker's runtime adds to WASI: Node can mount host directories. */
@@ -315,14 +316,6 @@ export class WasiHost {
 }
 
 declare const performance: { now(): number }
-
-let sleeper: Int32Array | null = null
-/** Blocks the worker thread (never the host's) for `ms`; the call's timeout still applies. */
-function sleep(ms: number): void {
-  if (ms <= 0) return
-  sleeper ??= new Int32Array(new SharedArrayBuffer(4))
-  Atomics.wait(sleeper, 0, 0, ms)
-}
 
 function encodeList(items: string[]): Uint8Array[] {
   return items.map((s) => encodeUtf8(s))
