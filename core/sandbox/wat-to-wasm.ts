@@ -3,8 +3,8 @@ import { SandboxError } from '../errors/index.js'
 type Wabt = Awaited<ReturnType<typeof import('wabt')>>
 let wabt: Promise<Wabt> | null = null
 
-/** Every feature Node 20 runs, so any module it can run can be written as text. */
-const FEATURES = {
+/** wabt's feature flags: every feature Node 20 runs, so any module it can run can be written (or printed) as text. */
+export const WABT_FEATURES = {
   exceptions: true, mutable_globals: true, sat_float_to_int: true, sign_extension: true, simd: true,
   threads: true, multi_value: true, tail_call: true, bulk_memory: true, reference_types: true,
   multi_memory: true,
@@ -19,7 +19,7 @@ export async function watToWasm(text: string): Promise<Uint8Array> {
   const lib = await wabt
   let module: ReturnType<Wabt['parseWat']> | undefined
   try {
-    module = lib.parseWat('module.wat', text, FEATURES)
+    module = lib.parseWat('module.wat', text, WABT_FEATURES)
     module.resolveNames()
     module.validate()
     return module.toBinary({ write_debug_names: true }).buffer // names feed profile()

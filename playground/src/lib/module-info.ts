@@ -1,4 +1,4 @@
-import { isComponent, meter } from 'wasm-sandbox/core'
+import { isComponent, meter, WABT_FEATURES } from 'wasm-sandbox/core'
 
 export interface ModuleInfoView {
   size: number
@@ -20,10 +20,6 @@ export function describeModule(bytes: Uint8Array): ModuleInfoView {
   }
 }
 
-const FEATURES = {
-  exceptions: true, mutable_globals: true, sat_float_to_int: true, sign_extension: true, simd: true,
-  threads: true, multi_value: true, tail_call: true, bulk_memory: true, reference_types: true, multi_memory: true,
-}
 
 /** The text form of a binary: wabt for core modules, wasm-tools (jco) for components. */
 export async function disassemble(bytes: Uint8Array): Promise<string> {
@@ -32,7 +28,7 @@ export async function disassemble(bytes: Uint8Array): Promise<string> {
     return print(bytes)
   }
   const wabt = await (await import('wabt')).default()
-  const module = wabt.readWasm(bytes, { readDebugNames: true, ...FEATURES })
+  const module = wabt.readWasm(bytes, { readDebugNames: true, ...WABT_FEATURES })
   try {
     module.generateNames()
     module.applyNames()

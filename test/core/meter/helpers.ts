@@ -6,11 +6,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 
-export const FEATURES = {
-  exceptions: true, tail_call: true, simd: true, threads: true, multi_memory: true,
-  bulk_memory: true, reference_types: true, multi_value: true, sat_float_to_int: true,
-  sign_extension: true, mutable_globals: true,
-} as const
+import { WABT_FEATURES as FEATURES } from '../../../core/sandbox/wat-to-wasm.js'
 
 type Wabt = Awaited<ReturnType<typeof import('wabt')>>
 let wabtPromise: Promise<Wabt> | null = null
