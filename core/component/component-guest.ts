@@ -74,11 +74,20 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
   } catch (error) {
     throw classifyError(error, control, settings, null)
   }
+  // Each core module stops at its own counter; the budget of the whole call is checked when
+  // it returns (a plain Error: the meter's state makes it FUEL_EXHAUSTED, see classifyError).
+  const meter = control
+  const budgeted = (fn: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
+    const value = fn(...args)
+    if (meter.exhausted()) throw new Error('the call used more fuel than its budget across the component\'s core modules')
+    return value
+  }
   const exports: Record<string, (...args: unknown[]) => unknown> = {}
   for (const e of component.exports) {
-    const fn = lookup(root, e.path)
-    if (typeof fn !== 'function') continue
-    exports[e.name] = e.returnsResult ? (...args) => tagResult(() => fn(...args)) : (...args) => fn(...args)
+    const found = lookup(root, e.path)
+    if (typeof found !== 'function') continue
+    const fn = budgeted(found as (...args: unknown[]) => unknown)
+    exports[e.name] = e.returnsResult ? (...args) => tagResult(() => fn(...args)) : fn
   }
   // An HTTP handler takes resources no caller can make: it is called with a plain request
   // `{ method, url, headers, body }` and answers `{ status, headers, body }`.
@@ -88,8 +97,9 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
     exports[HTTP_HANDLER] = (request) => serve((req, out) => handle(req, out), exchangeOf(request))
   }
   if (component.run) {
-    const run = lookup(root, component.run)
-    if (typeof run === 'function') exports._start = () => {
+    const found = lookup(root, component.run)
+    const run = typeof found === 'function' ? budgeted(found as () => unknown) : null
+    if (run) exports._start = () => {
       try {
         run()
       } catch (error) {

@@ -66,7 +66,6 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
     try {
       const value = invoke()
       if (g.host.failure) throw g.host.failure
-      if (g.control.exhausted()) throw new SandboxError('INTERNAL', 'over budget') // a component's modules together (classified below)
       if (g.wasi?.exitCode != null) throw new WASIProcExit(g.wasi.exitCode) // the guest swallowed proc_exit
       return { ok: true, value, report: report(g) }
     } catch (error) {

@@ -210,6 +210,38 @@ describe('components: a hand-written component', () => {
   })
 })
 
+describe('components: fuel across core modules', () => {
+  // Two core modules that each loop n times: each stays under a budget of 3/4 of the pair's
+  // total, the call as a whole does not.
+  const loop = '(local $i i32) (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (local.get 0))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))'
+  const TWO_MODULES = `(component
+    (core module $a (func (export "work") (param i32) ${loop}))
+    (core instance $ia (instantiate $a))
+    (core module $b (import "a" "work" (func $w (param i32)))
+      (func (export "both") (param i32) ${loop} (call $w (local.get 0))))
+    (core instance $ib (instantiate $b (with "a" (instance $ia))))
+    (func (export "both") (param "n" u32) (canon lift (core func $ib "both"))))`
+
+  it('usage sums the modules exactly, and a call over budget in total is FUEL_EXHAUSTED', async () => {
+    const free = await Sandbox.create(TWO_MODULES, { fuel: 'unlimited' })
+    await free.call('both', 1000)
+    const total = free.lastUsage!.fuelUsed
+    await free.call('both', 1000)
+    expect(free.lastUsage!.fuelUsed).toBe(total)
+    await free.close()
+    const budget = (total * 3n) / 4n
+    const limited = await Sandbox.create(TWO_MODULES, { fuel: budget })
+    try {
+      const error = await rejectsWith(limited.call('both', 1000), 'FUEL_EXHAUSTED')
+      expect(error.limit).toBe(budget)
+      await limited.call('both', 10)
+      expect(limited.lastUsage!.fuelUsed).toBeLessThan(budget)
+    } finally {
+      await limited.close()
+    }
+  })
+})
+
 describe('components: a real JavaScript component (componentize-qjs)', () => {
   let bytes: Uint8Array
   let sb: Sandbox
