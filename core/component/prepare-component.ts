@@ -4,7 +4,7 @@ import type { NormalizedPolicy } from '../policy/options.js'
 import type { GuestSettings } from '../protocol/messages.js'
 import { ModuleCache, sourceHash } from '../sandbox/module-cache.js'
 import type { Platform } from '../sandbox/platform.js'
-import { compileMetered, meterOptionsOf, type PreparedModule } from '../sandbox/prepare-module.js'
+import { compileMetered, meterOptionsKey, meterOptionsOf, type PreparedModule } from '../sandbox/prepare-module.js'
 import { decodeUtf8 } from '../text/index.js'
 import { describeExports, type ComponentExport } from './component-exports.js'
 import type { ComponentTools } from './component-tools.js'
@@ -44,7 +44,7 @@ export async function prepareComponent(platform: Platform, bytes: Uint8Array, po
     for (const [file, data] of Object.entries(transpiled.wasmFiles)) modules[file] = (await compileMetered(platform, data, meterOptions)).module
     return modules
   }
-  const modules = hash ? await METERED.get(`${hash}:${JSON.stringify(meterOptions, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`, meterAll) : await meterAll()
+  const modules = hash ? await METERED.get(`${hash}:${meterOptionsKey(meterOptions)}`, meterAll) : await meterAll()
   settings.component = {
     glue: transpiled.glue, imports: transpiled.imports, run: transpiled.run, networkAllow: policy.networkAllow,
     exports: transpiled.exports.map(({ name, path, returnsResult }) => ({ name, path, returnsResult })),

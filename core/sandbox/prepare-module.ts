@@ -43,7 +43,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   const hash = await sourceHash(input)
   const compile = () => compileMetered(platform, input, meterOptions)
   const { module, info } = hash === null ? await compile()
-    : await MODULES.get(`${loaded.kind}:${hash}:${JSON.stringify(meterOptions, (_, v) => (typeof v === 'bigint' ? `${v}` : v))}`, compile)
+    : await MODULES.get(`${loaded.kind}:${hash}:${meterOptionsKey(meterOptions)}`, compile)
   // Host functions, numbered in import order (checkImports has made sure they are granted).
   settings.hostImports = info.imports
     .filter((i) => i.kind === 'function' && !(settings.wasi && i.module === WASI_MODULE))
@@ -59,6 +59,11 @@ export function meterOptionsOf(policy: NormalizedPolicy): MeterOptions {
     deferStart: true,
     profile: policy.profile,
   }
+}
+
+/** Meter options as part of a cache key (bigints as decimal text). */
+export function meterOptionsKey(options: MeterOptions): string {
+  return JSON.stringify(options, (_, v) => (typeof v === 'bigint' ? `${v}` : v))
 }
 
 async function parseComponentText(tools: ComponentTools, text: string): Promise<Uint8Array> {

@@ -4,8 +4,8 @@ import { errorResponse, toGuestRequest, toResponse, type GuestRequest } from './
 import { failureReply, middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
 import { ResponseCache, type CacheOptions } from './response-cache.js'
 
-/** A module given with its own options (and, for a route, a response cache). */
-export type ModuleSpec = unknown | { source: unknown; options?: PoolOptions; cache?: CacheOptions }
+/** A module given with its own options (and, for a route, a response cache; for a WebSocket route, an error limit). */
+export type ModuleSpec = unknown | { source: unknown; options?: PoolOptions; cache?: CacheOptions; errorLimit?: number }
 
 export interface HandlerOptions extends PoolOptions {
   /** The bytes-ABI export that handles requests. Default `'handle'`. */
@@ -28,9 +28,10 @@ export interface SandboxHandler {
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024
 
-export function spec(module: ModuleSpec): { source: unknown; options: PoolOptions; cache?: CacheOptions } {
-  const m = module as { source?: unknown; options?: PoolOptions; cache?: CacheOptions }
-  return typeof m === 'object' && m !== null && 'source' in m && !(m instanceof Uint8Array) ? { source: m.source, options: m.options ?? {}, cache: m.cache } : { source: module, options: {} }
+export function spec(module: ModuleSpec): { source: unknown; options: PoolOptions; cache?: CacheOptions; errorLimit?: number } {
+  const m = module as { source?: unknown; options?: PoolOptions; cache?: CacheOptions; errorLimit?: number }
+  return typeof m === 'object' && m !== null && 'source' in m && !(m instanceof Uint8Array)
+    ? { source: m.source, options: m.options ?? {}, cache: m.cache, errorLimit: m.errorLimit } : { source: module, options: {} }
 }
 
 /**

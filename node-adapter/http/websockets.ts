@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { SandboxError, type PoolOptions } from '../../core/index.js'
 import { Sandbox } from '../sandbox.js'
-import type { ModuleSpec } from './create-handler.js'
+import { spec as moduleSpec, type ModuleSpec } from './create-handler.js'
 
 /** A WebSocket route: a module, its policy, and how many failed messages in a row end a connection. */
 export type WebSocketSpec = ModuleSpec | { source: unknown; options?: PoolOptions; errorLimit?: number }
@@ -139,11 +139,9 @@ export class WebSocketRoutes {
     try {
       for (const [pattern, spec] of Object.entries(specs)) {
         if (!pattern.startsWith('/')) throw new SandboxError('CONFIG', `websockets: ${JSON.stringify(pattern)} must start with /`, { field: 'websockets' })
-        const s = spec as { source?: unknown; options?: PoolOptions; errorLimit?: number }
-        const full = typeof s === 'object' && s !== null && 'source' in s && !(s instanceof Uint8Array)
-        const errorLimit = full ? s.errorLimit ?? 3 : 3
+        const { source, options, errorLimit = 3 } = moduleSpec(spec)
         if (!Number.isSafeInteger(errorLimit) || errorLimit < 1) throw new SandboxError('CONFIG', `websockets[${JSON.stringify(pattern)}].errorLimit: expected a positive whole number`, { field: 'errorLimit' })
-        const sandboxes = new ConnectionSandboxes(full ? s.source : spec, full ? s.options ?? {} : {})
+        const sandboxes = new ConnectionSandboxes(source, options)
         routes.routes.push({ pattern, match: pathMatcher(pattern), sandboxes, errorLimit })
         await sandboxes.prepare()
       }
