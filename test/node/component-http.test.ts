@@ -1,14 +1,11 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HTTP_HANDLER } from 'wasm-sandbox/core'
 import { Sandbox } from 'wasm-sandbox'
 import { serve } from 'wasm-sandbox/http'
 import { expectDenied, mockNetwork, testPolicy } from 'wasm-sandbox/testing'
+import { cGuest } from '../support/c-guests.js'
 import { starlingComponent } from '../support/components.js'
 
 // Outgoing HTTP from a real component: fetch() in StarlingMonkey (componentize-js) goes
@@ -128,9 +125,7 @@ describe('components: wasi:http/incoming-handler (a fetch event listener in Star
   }, 60_000)
 
   it('serve() routes to it, behind core-module middleware; a throwing handler is a 500', async () => {
-    const auth = fileURLToPath(new URL('../fixtures/http/auth.c', import.meta.url))
-    const authWasm = join(await mkdtemp(join(tmpdir(), 'auth-')), 'auth.wasm')
-    execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic', auth, '-o', authWasm])
+    const authWasm = cGuest('http/auth.c')
     const server = await serve({ routes: { '/*': { source: bytes, options: { wasi, max: 1, timeout: '10s' } } }, middleware: [authWasm] })
     try {
       const ok = await fetch(`${server.url}/items?page=2`, { headers: { 'x-api-key': 'secret', 'x-test': 'T' } })

@@ -1,21 +1,9 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createHandler, serve } from 'wasm-sandbox/http'
+import { cGuest } from '../support/c-guests.js'
 
 // A route that counts the requests it really handled (x-count), and the API-key middleware.
-const FIXTURES = fileURLToPath(new URL('../fixtures/http/', import.meta.url))
-const out = mkdtempSync(join(tmpdir(), 'http-cache-'))
-const guest = (name: string) => {
-  const file = join(out, `${name}.wasm`)
-  execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic', join(FIXTURES, `${name}.c`), '-o', file])
-  return file
-}
-const COUNTER = guest('counter'), AUTH = guest('auth')
-afterAll(() => rmSync(out, { recursive: true }))
+const COUNTER = cGuest('http/counter.c'), AUTH = cGuest('http/auth.c')
 
 /** A clock the test moves by hand. */
 const clock = () => {

@@ -1,21 +1,9 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHandler, serve, type Server } from 'wasm-sandbox/http'
+import { cGuest } from '../support/c-guests.js'
 
 // The example guests of test/fixtures/http, compiled from C with clang as a user would.
-const FIXTURES = fileURLToPath(new URL('../fixtures/http/', import.meta.url))
-const out = mkdtempSync(join(tmpdir(), 'http-guests-'))
-const guest = (name: string) => {
-  const file = join(out, `${name}.wasm`)
-  execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic', join(FIXTURES, `${name}.c`), '-o', file])
-  return file
-}
-const HANDLER = guest('handler'), AUTH = guest('auth'), RATELIMIT = guest('ratelimit'), HEADERS = guest('headers')
-afterAll(() => rmSync(out, { recursive: true }))
+const HANDLER = cGuest('http/handler.c'), AUTH = cGuest('http/auth.c'), RATELIMIT = cGuest('http/ratelimit.c'), HEADERS = cGuest('http/headers.c')
 
 describe('createHandler', () => {
   it('is a fetch-style handler: the guest echoes the body', async () => {

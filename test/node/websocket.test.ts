@@ -1,18 +1,10 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { serve, type Server } from 'wasm-sandbox/http'
+import { cGuest } from '../support/c-guests.js'
 
 // test/fixtures/ws/room.c, compiled with clang as a user would.
-const out = mkdtempSync(join(tmpdir(), 'ws-guests-'))
-const ROOM = join(out, 'room.wasm')
-execFileSync('clang', ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic',
-  fileURLToPath(new URL('../fixtures/ws/room.c', import.meta.url)), '-o', ROOM])
-afterAll(() => rmSync(out, { recursive: true }))
+const ROOM = cGuest('ws/room.c')
 
 /** A client that collects what it receives. */
 function connect(url: string): Promise<{ ws: WebSocket; frames: { data: string | Buffer; binary: boolean }[]; next(): Promise<{ data: string | Buffer; binary: boolean }>; closed: Promise<{ code: number; reason: string }> }> {
