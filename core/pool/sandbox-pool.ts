@@ -31,7 +31,7 @@ export interface PoolStats {
   size: number
   idle: number
   busy: number
-  /** Calls waiting for a sandbox. */
+  /** Calls waiting for a sandbox, or queued behind another call in one (see `SandboxPool`). */
   queued: number
   /** Calls finished (either way). */
   calls: number
@@ -45,19 +45,29 @@ export function splitPoolOptions(options: PoolOptions): { pool: Pick<PoolOptions
   return { pool: { min, max, idleTimeoutMs, maxQueued, reuse }, sandbox }
 }
 
-interface Member<S> { sandbox: S; idleTimer: unknown }
+interface Member<S> {
+  sandbox: S
+  idleTimer: unknown
+  /** Calls holding it: one, or more while bytes calls are pipelined into it. */
+  users: number
+  /** Whether its users are all bytes calls, which others may join. */
+  pipelined: boolean
+}
+
+/** Most bytes calls pipelined into one busy sandbox. */
+const MAX_PIPELINED = 64
 
 type Timers = { setTimer(callback: () => void, ms: number): unknown; clearTimer(handle: unknown): void; now(): number }
 type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued' | 'reuse'>>
 
-/** Errors after which the instance may be half-way through something: it is replaced. */
-const GUEST_FAULTS = new Set(['TRAP', 'FUEL_EXHAUSTED', 'STACK_OVERFLOW', 'MEMORY_LIMIT', 'HOST_ERROR'])
 type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions, owner?: SandboxOwner | null): Promise<S> }
 
 /**
  * Several sandboxes of one module, one call per sandbox at a time. Calls beyond the busy
  * sandboxes start a new one (up to `max`) or wait in a bounded queue (`maxQueued`, then
- * OVERLOADED). Every sandbox shares the compiled module (the module cache), so growing the
+ * OVERLOADED). Once all `max` are busy, bytes and JSON calls are pipelined instead: queued
+ * in the least busy sandbox (up to 64 each), whose worker then runs them back to back
+ * without waiting for the host between them (see `Sandbox.callBytes`). Every sandbox shares the compiled module (the module cache), so growing the
  * pool costs a worker and an instantiation, not a compilation. A sandbox keeps its instance
  * between calls; a call that times out replaces it (as for any sandbox). Each adapter
  * subclasses this as `SandboxPool`, naming its `Sandbox` class and timers.
@@ -67,7 +77,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
   protected static timers: Timers
 
   private readonly idle: Member<S>[] = []
-  private readonly busy = new Set<S>()
+  private readonly busy = new Set<Member<S>>()
   private readonly waiting: { resolve: (member: Member<S>) => void; reject: (error: SandboxError) => void }[] = []
   private starting = 0
   private calls = 0
@@ -115,23 +125,23 @@ export class SandboxPoolBase<S extends SandboxBase> {
   }
 
   callJson(fn: string, value: unknown, options: CallOptions = {}): Promise<any> {
-    return this.use((sb) => sb.callJson(fn, value, options))
+    return this.use((sb) => sb.callJson(fn, value, options), true)
   }
 
   callBytes(fn: string, input: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
-    return this.use((sb) => sb.callBytes(fn, input, options))
+    return this.use((sb) => sb.callBytes(fn, input, options), true)
   }
 
   /** The module's exports (as `Sandbox.exports()`). */
   exports(): ExportDescriptor[] {
-    const any = this.idle[0]?.sandbox ?? this.busy.values().next().value
+    const any = this.idle[0]?.sandbox ?? this.busy.values().next().value?.sandbox
     return any ? any.exports() : []
   }
 
   stats(): PoolStats {
     return {
       size: this.idle.length + this.busy.size, idle: this.idle.length, busy: this.busy.size,
-      queued: this.waiting.length, calls: this.calls, failures: this.failures,
+      queued: this.waiting.length + [...this.busy].reduce((n, m) => n + m.users - 1, 0), calls: this.calls, failures: this.failures,
     }
   }
 
@@ -167,7 +177,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
    * `force`, and new sandboxes start from the new module.
    */
   async reload(source: unknown, options: { force?: boolean } = {}): Promise<ReloadReport> {
-    const members = [...this.idle.map((m) => m.sandbox), ...this.busy]
+    const members = [...this.idle, ...this.busy].map((m) => m.sandbox)
     if (members.length === 0) throw new SandboxError('CLOSED', 'the pool has no sandbox to reload')
     const [first, ...rest] = members
     const report = await first!.reload(source, options)
@@ -183,18 +193,18 @@ export class SandboxPoolBase<S extends SandboxBase> {
     return this.metricsRecorder.snapshot()
   }
 
-  private async use<R>(task: (sandbox: S) => Promise<R>): Promise<R> {
+  /** Runs `task` on a sandbox of its own — or, for a bytes call (`pipelined`), maybe on a busy one. */
+  private async use<R>(task: (sandbox: S) => Promise<R>, pipelined = false): Promise<R> {
     const started = this.timers.now()
     let member: Member<S>
     try {
-      member = await this.acquire()
+      member = await this.acquire(pipelined && this.limits.reuse === 'instance')
     } catch (error) { // OVERLOADED, CLOSED, or no sandbox could start: a failed call too
       this.calls++
       this.failures++
       this.metricsRecorder.record(this.timers.now() - started, 0n, error instanceof SandboxError ? error.code : 'INTERNAL')
       throw error
     }
-    let fault = false
     try {
       const result = await task(member.sandbox)
       this.calls++
@@ -205,10 +215,10 @@ export class SandboxPoolBase<S extends SandboxBase> {
       this.failures++
       const code = error instanceof SandboxError ? error.code : 'INTERNAL'
       this.metricsRecorder.record(this.timers.now() - started, (error as SandboxError).usage?.fuelUsed ?? 0n, code)
-      fault = GUEST_FAULTS.has(code)
       throw error
     } finally {
-      if (fault || this.limits.reuse === 'fresh') {
+      // After a guest fault the sandbox replaces its instance itself (see `grow`).
+      if (this.limits.reuse === 'fresh') {
         // A fresh instance before the next call; a sandbox that cannot restart is dropped.
         member.sandbox.reset().then(() => this.release(member), () => this.drop(member))
       } else {
@@ -222,7 +232,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
    * its error); the pool refills to `min` in the background.
    */
   private drop(member: Member<S>): void {
-    this.busy.delete(member.sandbox)
+    this.busy.delete(member)
     void member.sandbox.close()
     if (this.closed) {
       this.checkDrained()
@@ -241,23 +251,38 @@ export class SandboxPoolBase<S extends SandboxBase> {
     if (this.busy.size === 0 && this.starting === 0) this.drained?.()
   }
 
-  private acquire(): Promise<Member<S>> {
+  private acquire(pipelined: boolean): Promise<Member<S>> {
     if (this.closed) return Promise.reject(new SandboxError('CLOSED', 'the pool is closed'))
     const member = this.idle.pop()
     if (member) {
       this.timers.clearTimer(member.idleTimer)
-      this.busy.add(member.sandbox)
-      return Promise.resolve(member)
+      return Promise.resolve(this.take(member, pipelined))
     }
     if (this.busy.size + this.starting < this.limits.max) {
-      return this.grow().then((m) => { this.busy.add(m.sandbox); return m })
+      return this.grow().then((m) => this.take(m, pipelined))
+    }
+    if (pipelined) {
+      let least: Member<S> | null = null
+      for (const m of this.busy) if (m.pipelined && m.users < MAX_PIPELINED && (!least || m.users < least.users)) least = m
+      if (least) {
+        least.users++
+        return Promise.resolve(least)
+      }
     }
     if (this.waiting.length >= this.limits.maxQueued) {
       return Promise.reject(new SandboxError('OVERLOADED', `the pool is overloaded: ${this.busy.size} calls running and ${this.waiting.length} queued`, {
         kind: 'queue', limit: this.limits.maxQueued, used: this.waiting.length, suggestion: 'raise `max` or `maxQueued`, or slow down',
       }))
     }
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
+    return new Promise((resolve, reject) => this.waiting.push({ resolve: (m) => resolve(this.take(m, pipelined)), reject }))
+  }
+
+  /** Marks a free sandbox busy with its first user. */
+  private take(member: Member<S>, pipelined: boolean): Member<S> {
+    member.users = 1
+    member.pipelined = pipelined
+    this.busy.add(member)
+    return member
   }
 
   private async grow(): Promise<Member<S>> {
@@ -273,11 +298,18 @@ export class SandboxPoolBase<S extends SandboxBase> {
       this.checkDrained()
       throw new SandboxError('CLOSED', 'the pool was closed')
     }
-    return { sandbox, idleTimer: null }
+    // A call that faults leaves a fresh instance for the next, even one pipelined already.
+    sandbox.replaceAfterFaults()
+    return { sandbox, idleTimer: null, users: 0, pipelined: false }
   }
 
   private release(member: Member<S>): void {
-    this.busy.delete(member.sandbox)
+    if (member.users > 1) { // pipelined calls still hold it
+      member.users--
+      return
+    }
+    member.users = 0
+    this.busy.delete(member)
     if (this.closed) {
       void member.sandbox.close()
       this.checkDrained()
@@ -285,7 +317,6 @@ export class SandboxPoolBase<S extends SandboxBase> {
     }
     const waiter = this.waiting.shift()
     if (waiter) {
-      this.busy.add(member.sandbox)
       waiter.resolve(member)
       return
     }

@@ -6,7 +6,8 @@ import type { ExportDescriptor } from '../meter/module-types.js'
 import { normalizeOptions } from '../policy/normalize.js'
 import type { NormalizedPolicy, SandboxOptions } from '../policy/options.js'
 import { parseDuration } from '../policy/units.js'
-import { CallChannel, CHANNEL_DATA_BYTES, channelSupported, Done } from '../protocol/call-channel.js'
+import { CallChannel, CHANNEL_DATA_BYTES, channelSupported, Done, RING_INPUT_BYTES } from '../protocol/call-channel.js'
+import { CallPipeline } from './call-pipeline.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { MAX_AUDIT_EVENTS, type SecurityEvent } from '../audit/security-event.js'
@@ -26,6 +27,9 @@ import { cancelled, compareModules, forTransfer, noSuchExport } from './sandbox-
 import type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-types.js'
 
 type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
+
+/** Errors after which the instance may be half-way through something (see `replaceAfterFaults`). */
+const GUEST_FAULTS: ReadonlySet<string> = new Set(['TRAP', 'FUEL_EXHAUSTED', 'STACK_OVERFLOW', 'MEMORY_LIMIT', 'HOST_ERROR'])
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
@@ -62,6 +66,21 @@ export class SandboxBase {
   private live: Live | null = null
   private starting: Promise<Live> | null = null
   private queue: Promise<unknown> = Promise.resolve()
+  /** Bytes calls the worker runs back to back (see `CallPipeline`). */
+  private readonly pipeline: CallPipeline<Live> = new CallPipeline<Live>({
+    worker: () => this.worker(),
+    nextId: () => this.nextId++,
+    record: (fn, report, wallMs, error) => this.record(fn, report, wallMs, error),
+    serveHostCall: (live, index, args) => this.serveHostCall(live, index, args),
+    afterFailure: () => this.beforeCall(),
+    kill: (reason, live) => void this.kill(reason, live),
+    setTimer: (callback, ms) => this.platform.setTimer(callback, ms),
+    clearTimer: (handle) => { if (handle !== null) this.platform.clearTimer(handle) },
+  })
+  /** See `replaceAfterFaults`. */
+  private faultsReplace = false
+  /** A call failed with a guest fault: the instance is replaced before the next. */
+  private faulted = false
   private nextId = 1
   private closed = false
   private readonly auditLog: SecurityEvent[] = []
@@ -170,10 +189,39 @@ export class SandboxBase {
     return this.enqueue(() => this.single({ fn, args: split.args }, split.options))
   }
 
-  /** Calls a bytes function (see README, "Bytes and JSON calls"): bytes in, bytes out. */
+  /**
+   * Calls a bytes function (see README, "Bytes and JSON calls"): bytes in, bytes out. Bytes
+   * calls are pipelined: the worker runs those queued back to back without waiting for
+   * this thread between them (see `CallPipeline`).
+   */
   callBytes(fn: string, input: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     if (!(input instanceof Uint8Array)) return Promise.reject(new SandboxError('CONFIG', `callBytes(${JSON.stringify(fn)}): expected a Uint8Array`, { field: 'input', export: fn }))
-    return this.enqueue(() => this.single({ fn, args: [input], bytes: true }, options)) as Promise<Uint8Array>
+    return this.enqueue(() => this.single({ fn, args: [input], bytes: true }, options) as Promise<Uint8Array>, () => this.pipelined(fn, input, options))
+  }
+
+  /** A bytes call into the pipeline, or null if it cannot go there (it then runs on its own). */
+  private pipelined(fn: string, input: Uint8Array, options: CallOptions): Promise<Uint8Array> | null {
+    const live = this.live
+    // An owner (a tenant) admits and charges call by call; a signal may cancel one call.
+    if (!live?.channel || live.dead || this.owner || options.signal || input.length > RING_INPUT_BYTES) return null
+    if (this.faulted && this.pipeline.idle()) return null // `single` replaces the instance first
+    let index: number | null
+    try {
+      index = this.fastIndex(this.checkRequest({ fn, args: [input], bytes: true }))
+    } catch {
+      return null // it fails on its own
+    }
+    if (index === null) return null
+    const timeoutMs = options.timeout === undefined ? this.policy.timeoutMs : parseDuration(options.timeout, 'timeout')
+    return this.pipeline.add(live, fn, index, input, timeoutMs)
+  }
+
+  /**
+   * @internal For pools: after a call fails with a guest fault (a trap, fuel or memory
+   * exhausted...), the next call gets a fresh instance — even one queued already.
+   */
+  replaceAfterFaults(): void {
+    this.faultsReplace = true
   }
 
   /** Calls a bytes function with `value` as UTF-8 JSON and parses its UTF-8 JSON reply. */
@@ -288,13 +336,30 @@ export class SandboxBase {
     await this.kill(new SandboxError('CLOSED', 'the sandbox was closed'))
   }
 
-  private enqueue<R>(task: () => Promise<R>): Promise<R> {
-    const result = this.queue.then(task, task)
-    this.queue = result.catch(() => undefined)
-    return result
+  /**
+   * Runs `task` once the calls queued before it have finished. A call that can be
+   * `pipelined` goes into the pipeline instead, and the queue moves on at once.
+   */
+  private enqueue<R>(task: () => Promise<R>, pipelined?: () => Promise<R> | null): Promise<R> {
+    const step = this.queue.then(async (): Promise<{ submitted: Promise<R> } | { value: R }> => {
+      const submitted = pipelined?.()
+      if (submitted) return { submitted }
+      await this.pipeline.drained()
+      return { value: await task() }
+    })
+    this.queue = step.catch(() => undefined)
+    return step.then((s) => ('submitted' in s ? s.submitted : s.value))
+  }
+
+  /** Replaces a faulted instance (see `replaceAfterFaults`) before a call. */
+  private async beforeCall(): Promise<void> {
+    if (!this.faulted) return
+    this.faulted = false
+    await this.renew()
   }
 
   private async single(request: CallRequest, options: CallOptions): Promise<unknown> {
+    await this.beforeCall()
     const checked = this.admit(this.checkRequest(request))
     const fast = this.live?.channel ? this.fastIndex(checked) : null
     if (fast !== null) return this.fastCall(this.live!, checked, fast, options)
@@ -304,6 +369,7 @@ export class SandboxBase {
   }
 
   private async batch(calls: BatchCall[], options: CallOptions): Promise<BatchResult[]> {
+    await this.beforeCall()
     if (!Array.isArray(calls)) throw new SandboxError('CONFIG', 'callBatch: expected an array of { fn, args }', { field: 'calls' })
     const results: (BatchResult | null)[] = []
     const valid: CallRequest[] = []
@@ -521,6 +587,7 @@ export class SandboxBase {
       hostCalls: report?.hostCalls ?? 0,
     }
     this.lastUsage = usage
+    if (error && this.faultsReplace && GUEST_FAULTS.has(error.code)) this.faulted = true
     addUsage(this.total, usage)
     this.metricsRecorder.record(wallMs, usage.fuelUsed, error?.code)
     this.owner?.charge(usage)

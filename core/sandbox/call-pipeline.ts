@@ -1,0 +1,261 @@
+import { SandboxError, type Usage } from '../errors/index.js'
+import { RING_SLOTS, type CallChannel, type RingOutcome } from '../protocol/call-channel.js'
+import type { CallReport, WorkerMessage } from '../protocol/messages.js'
+
+/** What the pipeline needs of a live worker. */
+export interface PipelineWorker {
+  channel: CallChannel | null
+  /** Callbacks by call id, for messages about a call (or the reason the worker stopped). */
+  pending: Map<number, (reply: Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }> | SandboxError) => void>
+  dead: boolean
+}
+
+/** What the pipeline needs of its sandbox. */
+export interface PipelineHost<W extends PipelineWorker> {
+  /** The live worker, starting one if there is none (rejects once the sandbox is closed). */
+  worker(): Promise<W>
+  nextId(): number
+  /** Records a finished call's usage (also on its error) and returns it. */
+  record(fn: string, report: CallReport | undefined, wallMs: number, error?: SandboxError): Usage
+  /** Runs a host function the guest asked for through the channel. */
+  serveHostCall(live: W, index: number, args: unknown[]): Promise<void>
+  /** Called after a call failed, before the next runs: replaces a faulted instance if the sandbox wants that. */
+  afterFailure(): Promise<void>
+  /** Stops the worker, settling what waits on it with `reason`. */
+  kill(reason: SandboxError, live: W): void
+  setTimer(callback: () => void, ms: number): unknown
+  clearTimer(handle: unknown): void
+}
+
+/** A pipelined bytes call. */
+interface Ticket {
+  fn: string
+  /** Its index in the call channel. */
+  index: number
+  input: Uint8Array
+  timeoutMs: number
+  /** Its id in the worker it was sent to. */
+  callId: number
+  resolve(output: Uint8Array): void
+  reject(error: SandboxError): void
+  /** An output too large for the ring slot comes as a message. */
+  byMessage: Promise<Uint8Array>
+  onMessage(output: Uint8Array): void
+}
+
+/** The ring of one worker: which ticket sits in which slot. */
+interface Ring<W> {
+  live: W
+  channel: CallChannel
+  slots: (Ticket | null)[]
+  /** The next slot to fill, and the oldest slot in use. */
+  head: number
+  tail: number
+  /** Why the worker stopped, once it has. */
+  killed: SandboxError | null
+  /** Resolves once the worker has stopped. */
+  stopped: Promise<void>
+  onStopped(): void
+  /** The slot blamed for a timeout. */
+  timedOut: number | null
+  /** A failed call was settled: the worker is halted until `resume`. */
+  failed: boolean
+}
+
+/**
+ * Pipelined bytes calls: under load, the thread that feeds a worker is the bottleneck,
+ * and a worker that must wait for it between calls sits idle. So bytes calls go into a
+ * ring of slots in the call channel, which the worker runs in order while this thread
+ * parses the next request or writes the last response; one loop here (`settle`) takes
+ * the outcomes as they come, serves host functions and keeps the ring filled.
+ *
+ * The calls behave exactly as calls one by one: in order, each with its own timeout
+ * (counted from when it starts running), usage and error. The worker stops after a failed
+ * call until this side has dealt with it (a pool replaces the instance), and calls that
+ * had not run when a worker was stopped run on a fresh one.
+ */
+export class CallPipeline<W extends PipelineWorker> {
+  /** Calls waiting for a slot (or for a fresh worker), in order. */
+  private readonly waiting: Ticket[] = []
+  private ring: Ring<W> | null = null
+  /** Calls not yet settled. */
+  private inFlight = 0
+  private drainWaiters: (() => void)[] = []
+  private timer: unknown = null
+  private settling = false
+
+  constructor(private readonly host: PipelineHost<W>) {}
+
+  /** Whether no call is in the pipeline. */
+  idle(): boolean {
+    return this.inFlight === 0
+  }
+
+  /** Resolves once every call in the pipeline has settled (before a call that cannot be pipelined). */
+  drained(): Promise<void> | undefined {
+    if (this.inFlight === 0) return undefined
+    return new Promise((resolve) => this.drainWaiters.push(resolve))
+  }
+
+  /** Adds a call for `live` (whose channel has a ring); resolves with its output. */
+  add(live: W, fn: string, index: number, input: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      let onMessage = (_: Uint8Array) => {}
+      const byMessage = new Promise<Uint8Array>((r) => { onMessage = r })
+      this.waiting.push({ fn, index, input, timeoutMs, callId: 0, resolve, reject, byMessage, onMessage })
+      this.inFlight++
+      if (!this.settling && this.ring?.live !== live) this.ring = this.newRing(live) // the old ring, if any, is empty
+      this.fill()
+      this.armTimer()
+      if (!this.settling) void this.settle()
+    })
+  }
+
+  private newRing(live: W): Ring<W> {
+    let onStopped = () => {}
+    const stopped = new Promise<void>((resolve) => { onStopped = resolve })
+    return { live, channel: live.channel!, slots: new Array(RING_SLOTS).fill(null), head: 0, tail: 0, killed: null, stopped, onStopped, timedOut: null, failed: false }
+  }
+
+  /** Moves waiting calls into free slots, in order. */
+  private fill(): void {
+    const ring = this.ring
+    if (!ring || ring.live.dead) return
+    while (this.waiting.length > 0 && ring.slots[ring.head] === null && ring.channel.slotFree(ring.head)) {
+      const ticket = this.waiting.shift()!
+      const callId = ticket.callId = this.host.nextId()
+      ring.live.pending.set(callId, (reply) => {
+        if (reply instanceof SandboxError) {
+          ring.killed ??= reply
+          ring.onStopped()
+          ring.channel.abandon() // wakes `settle` (also when the worker died on its own)
+        } else if (reply.type === 'result') ticket.onMessage(reply.value as Uint8Array)
+      })
+      ring.slots[ring.head] = ticket
+      ring.channel.submit(ring.head, ticket.index, ticket.input, callId)
+      ring.head = (ring.head + 1) % RING_SLOTS
+    }
+  }
+
+  /** The loop that settles calls as the worker finishes them, until the pipeline is empty. */
+  private async settle(): Promise<void> {
+    this.settling = true
+    try {
+      for (;;) {
+        const ring = this.ring
+        if (!ring) { // the worker was stopped: the calls left run on a fresh one
+          if (this.inFlight === 0) break
+          try {
+            this.ring = this.newRing(await this.host.worker())
+          } catch (error) {
+            for (const ticket of this.waiting.splice(0)) this.finish(ticket, () => ticket.reject(error as SandboxError))
+            break
+          }
+          this.fill()
+          continue
+        }
+        const seen = ring.channel.completions()
+        let outcome: RingOutcome | null
+        while (ring.slots[ring.tail] && (outcome = ring.channel.take(ring.tail))) {
+          const ticket = ring.slots[ring.tail]!
+          ring.slots[ring.tail] = null
+          ring.tail = (ring.tail + 1) % RING_SLOTS
+          await this.settleOne(ring, ticket, outcome)
+        }
+        if (ring.live.dead) {
+          this.afterStop(ring)
+          continue
+        }
+        if (ring.failed) { // the worker halted after it: let the sandbox deal with it first
+          ring.failed = false
+          await this.host.afterFailure().catch(() => {}) // a replacement that fails stops the worker: handled above
+          ring.channel.resume()
+          continue
+        }
+        if (ring.channel.hostCallPending()) {
+          const call = ring.channel.takeHostCall()
+          await Promise.race([this.host.serveHostCall(ring.live, call.index, call.args), ring.stopped])
+          continue
+        }
+        if (this.inFlight === 0) break
+        this.fill()
+        await ring.channel.waitCompletion(seen)
+      }
+    } finally {
+      this.settling = false
+      this.host.clearTimer(this.timer)
+      this.timer = null
+    }
+  }
+
+  private async settleOne(ring: Ring<W>, ticket: Ticket, outcome: RingOutcome): Promise<void> {
+    if (outcome.ok) {
+      const output = outcome.output ?? await Promise.race([ticket.byMessage, ring.stopped.then(() => null)])
+      if (output) {
+        this.host.record(ticket.fn, outcome.report, outcome.wallMs)
+        this.finish(ticket, () => ticket.resolve(output), ring)
+        return
+      }
+    }
+    const error = outcome.ok ? ring.killed! : SandboxError.from(outcome.error)
+    error.usage = this.host.record(ticket.fn, outcome.report, outcome.wallMs, error)
+    if (!outcome.ok) ring.failed = true
+    this.finish(ticket, () => ticket.reject(error), ring)
+  }
+
+  /**
+   * After the worker stopped: the call it was running fails with the reason; those it had
+   * not started wait for a fresh worker, ahead of the others.
+   */
+  private afterStop(ring: Ring<W>): void {
+    const blamed = ring.timedOut ?? ring.channel.running()?.slot ?? null
+    const notRun: Ticket[] = []
+    for (let slot = ring.tail; ring.slots[slot]; slot = (slot + 1) % RING_SLOTS) {
+      const ticket = ring.slots[slot]!
+      ring.slots[slot] = null
+      ring.live.pending.delete(ticket.callId)
+      if (slot === blamed) {
+        const error = ring.killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
+        error.usage = this.host.record(ticket.fn, undefined, Math.max(0, Date.now() - (ring.channel.running()?.since ?? Date.now())), error)
+        this.finish(ticket, () => ticket.reject(error))
+      } else notRun.push(ticket)
+    }
+    this.waiting.unshift(...notRun)
+    this.ring = null
+  }
+
+  private finish(ticket: Ticket, settle: () => void, ring?: Ring<W>): void {
+    ring?.live.pending.delete(ticket.callId)
+    settle()
+    if (--this.inFlight === 0) for (const resolve of this.drainWaiters.splice(0)) resolve()
+  }
+
+  /**
+   * One timer for the pipeline: it looks at the call running now, and stops the worker
+   * once that call has run longer than its timeout.
+   */
+  private armTimer(): void {
+    if (this.timer !== null) return
+    const check = (): void => {
+      this.timer = null
+      const ring = this.ring
+      if (this.inFlight === 0 || !ring || ring.live.dead) return
+      const running = ring.channel.running()
+      const ticket = running ? ring.slots[running.slot] : null
+      if (!running || !ticket) return this.armTimer() // between calls: look again a timeout later
+      const ranMs = Date.now() - running.since
+      if (ranMs < ticket.timeoutMs) {
+        this.timer = this.host.setTimer(check, ticket.timeoutMs - ranMs)
+        return
+      }
+      ring.timedOut = running.slot
+      this.host.kill(new SandboxError('TIMEOUT', `${ticket.fn}() ran longer than the timeout of ${ticket.timeoutMs}ms; its worker was stopped`, {
+        kind: 'time', limit: ticket.timeoutMs, used: ranMs, export: ticket.fn,
+        suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
+      }), ring.live)
+    }
+    let shortest = Infinity
+    for (const t of [...(this.ring?.slots ?? []), ...this.waiting]) if (t && t.timeoutMs < shortest) shortest = t.timeoutMs
+    if (shortest !== Infinity) this.timer = this.host.setTimer(check, shortest)
+  }
+}
