@@ -1,9 +1,11 @@
 // HTTP load benchmark (npm run bench:http): requests/s and p99 latency, side by side, for
 // a plain Node handler, the same echo logic as a pooled wasm route, and that route behind
 // two middleware modules. Load comes from autocannon against 127.0.0.1 (in this process, so
-// every case shares the machine the same way), in interleaved rounds of 2 s per case; the
-// medians are printed. Pools have one worker: on a 2-core machine that worker and the main
-// thread each get a core (a second worker only competes for them).
+// every case shares the machine the same way), in interleaved rounds of 1 s per case. This
+// machine's speed drifts by half from one second to the next, so each round's wasm figures
+// are divided by the same round's plain figure, and the median of those ratios is printed
+// with the median rates. Pools have one worker: on a 2-core machine that worker and the
+// main thread each get a core (a second worker only competes for them).
 import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -13,8 +15,8 @@ import autocannon from 'autocannon'
 import WebSocket, { WebSocketServer } from 'ws'
 import { serve } from 'wasm-sandbox/http'
 
-const ROUNDS = process.argv.includes('--quick') ? 1 : 3
-const DURATION_S = 2
+const ROUNDS = process.argv.includes('--quick') ? 1 : 7
+const DURATION_S = 1
 const CONNECTIONS = 32
 const fixtures = new URL('../test/fixtures/http/', import.meta.url).pathname
 const out = mkdtempSync(join(tmpdir(), 'bench-http-'))
@@ -53,6 +55,8 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const rows = cases.map(([name], i) => ({
   name, rps: median(runs[i].map((r) => r.rps)), p99: median(runs[i].map((r) => r.p99)), errors: runs[i].reduce((n, r) => n + r.errors, 0),
+  ratio: median(runs[i].map((r, round) => r.rps / runs[0][round].rps)),
+  ratios: runs[i].map((r, round) => Math.round(r.rps / runs[0][round].rps * 100)),
 }))
 // WebSocket: messages/s through a sandboxed on_message (test/fixtures/ws/room.c) vs a plain
 // ws echo server; 32 connections, each keeping 8 messages in flight.
@@ -104,7 +108,7 @@ rmSync(out, { recursive: true })
 
 console.log(`\n== HTTP: ${CONNECTIONS} connections, POST echo on 127.0.0.1 (autocannon), median of ${ROUNDS} interleaved rounds of ${DURATION_S} s\n`)
 for (const r of rows) console.log(`  ${r.name.padEnd(28)} ${Math.round(r.rps).toString().padStart(7)} req/s   p99 ${String(r.p99).padStart(4)} ms   errors ${r.errors}`)
-console.log(`\n  wasm route / plain: ${(rows[1].rps / rows[0].rps * 100).toFixed(0)}%   with middleware / plain: ${(rows[2].rps / rows[0].rps * 100).toFixed(0)}%`)
+console.log(`\n  of plain, median of each round's ratio: wasm route ${(rows[1].ratio * 100).toFixed(0)}% (rounds: ${rows[1].ratios.join(' ')}), with middleware ${(rows[2].ratio * 100).toFixed(0)}% (rounds: ${rows[2].ratios.join(' ')})`)
 console.log(`\n== WebSocket: ${WS_CONNECTIONS} connections, ${WS_IN_FLIGHT} messages in flight each, median of ${ROUNDS} rounds of ${DURATION_S} s\n`)
 for (const [name, rate] of wsRows) console.log(`  ${name.padEnd(28)} ${Math.round(rate).toString().padStart(7)} messages/s`)
 console.log(`\n  sandboxed / plain: ${(wsRows[1][1] / wsRows[0][1] * 100).toFixed(0)}%`)

@@ -27,6 +27,8 @@ const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS
 const COMPLETIONS = 13, HALTED = 14, RUNNING = 15
 const TAGS = 16 // Int32 index of the value tags
 export const MAX_CHANNEL_VALUES = 32
+/** 1 while the worker is parked (or about to) in `Atomics.wait`: only then does it need a notify. */
+const PARKED = TAGS + MAX_CHANNEL_VALUES
 /** f64 slot: when (`Date.now()`) the running ring call began. */
 const RUNNING_SINCE = MAX_CHANNEL_VALUES + 3
 const SLOTS_BYTES = 256 // byte offset of the value slots
@@ -241,13 +243,14 @@ export class CallChannel {
   }
 
   /**
-   * Tells the worker something is new. A spinning worker sees it without a notify (a
-   * syscall when the worker parks): it clears SPINNING before it looks at SEQ and parks,
-   * and this side bumps SEQ before it looks at SPINNING, so one of the two always notices.
+   * Tells the worker something is new. A worker that is running a call or spinning sees
+   * it without a notify (which costs a lock, and a syscall to wake a parked thread): the
+   * worker sets PARKED before it looks at SEQ a last time and waits, and this side bumps
+   * SEQ before it looks at PARKED, so one of the two always notices.
    */
   private wake(): void {
     Atomics.add(this.control, SEQ, 1)
-    if (Atomics.load(this.control, SPINNING) === 0) Atomics.notify(this.control, SEQ)
+    if (Atomics.load(this.control, PARKED) === 1) Atomics.notify(this.control, SEQ)
   }
 
   private completed(): void {
@@ -408,7 +411,9 @@ export class CallChannel {
       let spins = this.takeSpinSlot() ? WORKER_SPIN : 0
       while (spins-- > 0 && Atomics.load(c, SEQ) === seq) { /* spin: the next call usually follows at once */ }
       this.releaseSpinSlot()
+      Atomics.store(c, PARKED, 1)
       if (Atomics.load(c, SEQ) === seq) Atomics.wait(c, SEQ, seq)
+      Atomics.store(c, PARKED, 0)
     }
   }
 

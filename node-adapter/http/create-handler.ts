@@ -52,10 +52,12 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
   const ready = Promise.all([route, chain]).then(() => undefined)
   ready.catch(() => undefined) // reported per request, and to whoever awaits `ready`
 
+  const routeHandle = route.then((pool) => routeHandler(pool, handleExport, cache))
+  routeHandle.catch(() => {}) // reported per request
   const handler = (async (request: Request): Promise<Response> => {
-    let pool: SandboxPool, layers: Middleware[]
+    let handle: Awaited<typeof routeHandle>, layers: Middleware[]
     try {
-      [pool, layers] = await Promise.all([route, chain])
+      [handle, layers] = await Promise.all([routeHandle, chain])
     } catch (error) {
       return errorResponse(500, (error as SandboxError).code ?? 'INTERNAL', error instanceof SandboxError ? error.message : 'internal error')
     }
@@ -65,7 +67,7 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
     } catch (error) {
       return toResponse(failureReply(error))
     }
-    return toResponse(await runPipeline(guestRequest, routeHandler(pool, handleExport, cache), layers))
+    return toResponse(await runPipeline(guestRequest, handle, layers))
   }) as SandboxHandler
   handler.ready = ready
   handler.close = async () => {

@@ -44,10 +44,10 @@ interface Entry {
   attach: { route: string } | { middleware: true }
   pool: SandboxPool
   layer: Middleware | null
-  /** The export that handles requests (routes). */
-  handle: string
   /** A route's response cache, if it has one. */
   cache: ResponseCache | null
+  /** A route's handler: its export, through its cache. */
+  serveRoute: ((request: GuestRequest) => Promise<GuestResponse>) | null
   /** Requests holding this entry right now; a removed entry closes when they are done. */
   active: number
   removed: boolean
@@ -74,7 +74,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     const { export: _handle, ...sandboxOptions } = poolOptions as PoolOptions & { export?: string }
     const layer = 'middleware' in where ? await middlewarePool(source, sandboxOptions) : null
     const pool = layer ? layer.pool : await SandboxPool.create(source, sandboxOptions)
-    const entry: Entry = { id, name, attach: where, pool, layer, handle: (poolOptions as { export?: string }).export ?? 'handle', cache, active: 0, removed: false }
+    const handle = (poolOptions as { export?: string }).export ?? 'handle'
+    const entry: Entry = { id, name, attach: where, pool, layer, cache, serveRoute: layer ? null : routeHandler(pool, handle, cache), active: 0, removed: false }
     entries.push(entry)
     return entry
   }
@@ -132,7 +133,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     try {
       // Straight from node:http to the guest's JSON and back: no web Request/Response in between.
       const request: GuestRequest = { method: req.method ?? 'GET', url: url.href, headers: flatHeaders(req), body: body ? body.toString('base64') : '' }
-      return await runPipeline(request, routeHandler(route.pool, route.handle, route.cache), held.slice(0, -1).map((e) => e.layer!))
+      return await runPipeline(request, route.serveRoute!, held.slice(0, -1).map((e) => e.layer!))
     } finally {
       for (const e of held) if (--e.active === 0 && e.removed) void e.pool.close()
     }
