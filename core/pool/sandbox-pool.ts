@@ -141,7 +141,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
   stats(): PoolStats {
     return {
       size: this.idle.length + this.busy.size, idle: this.idle.length, busy: this.busy.size,
-      queued: this.waiting.length + [...this.busy].reduce((n, m) => n + m.users - 1, 0), calls: this.calls, failures: this.failures,
+      queued: this.queued(), calls: this.calls, failures: this.failures,
     }
   }
 
@@ -261,6 +261,12 @@ export class SandboxPoolBase<S extends SandboxBase> {
     if (this.busy.size + this.starting < this.limits.max) {
       return this.grow().then((m) => this.take(m, pipelined))
     }
+    const queued = this.queued() // a pipelined call waits too: it counts against maxQueued
+    if (queued >= this.limits.maxQueued) {
+      return Promise.reject(new SandboxError('OVERLOADED', `the pool is overloaded: ${this.busy.size} calls running and ${queued} queued`, {
+        kind: 'queue', limit: this.limits.maxQueued, used: queued, suggestion: 'raise `max` or `maxQueued`, or slow down',
+      }))
+    }
     if (pipelined) {
       let least: Member<S> | null = null
       for (const m of this.busy) if (m.pipelined && m.users < MAX_PIPELINED && (!least || m.users < least.users)) least = m
@@ -269,12 +275,14 @@ export class SandboxPoolBase<S extends SandboxBase> {
         return Promise.resolve(least)
       }
     }
-    if (this.waiting.length >= this.limits.maxQueued) {
-      return Promise.reject(new SandboxError('OVERLOADED', `the pool is overloaded: ${this.busy.size} calls running and ${this.waiting.length} queued`, {
-        kind: 'queue', limit: this.limits.maxQueued, used: this.waiting.length, suggestion: 'raise `max` or `maxQueued`, or slow down',
-      }))
-    }
     return new Promise((resolve, reject) => this.waiting.push({ resolve: (m) => resolve(this.take(m, pipelined)), reject }))
+  }
+
+  /** Calls waiting for a sandbox, or pipelined behind another call in one. */
+  private queued(): number {
+    let queued = this.waiting.length
+    for (const m of this.busy) queued += m.users - 1
+    return queued
   }
 
   /** Marks a free sandbox busy with its first user. */

@@ -96,6 +96,16 @@ describe('pipelined bytes calls', () => {
     await pool.close()
   })
 
+  it('in a pool, pipelined calls count against maxQueued: beyond it, OVERLOADED', async () => {
+    const pool = await SandboxPool.create(PIPE_WAT, { imports: host, min: 1, max: 1, maxQueued: 3, fuel: 'unlimited' })
+    const settled = await Promise.allSettled(Array.from({ length: 10 }, () => pool.callJson('step', [0xFD, 2]).catch((e: SandboxError) => { throw e })))
+    // One runs, three wait behind it; the rest are refused at once. (The replies are not JSON: TRAP.)
+    expect(settled.map((r) => (r.reason as SandboxError).code)).toEqual(['TRAP', 'TRAP', 'TRAP', 'TRAP', ...Array(6).fill('OVERLOADED')])
+    expect((settled[9] as PromiseRejectedResult).reason).toMatchObject({ kind: 'queue', limit: 3, used: 3 })
+    expect(pool.stats()).toMatchObject({ queued: 0, calls: 10, failures: 10 })
+    await pool.close()
+  })
+
   it('a runaway call times out alone: those before it answered, those behind it run on a fresh worker', async () => {
     const sb = await Sandbox.create(PIPE_WAT, { imports: host, timeout: '300ms' })
     const calls = [...Array.from({ length: 5 }, () => new Uint8Array([1])), new Uint8Array([0xFE]), ...Array.from({ length: 5 }, () => new Uint8Array([2]))]
