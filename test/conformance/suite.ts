@@ -168,6 +168,15 @@ export const cases: Record<string, (api: Api) => Promise<unknown>> = {
     await sb.close()
     return results
   },
+  async 'a burst of bytes calls (pipelined through the channel\'s ring), a trap among them'({ Sandbox }) {
+    const sb = await Sandbox.create(KITCHEN, { fuel: 1e6 })
+    const calls = Array.from({ length: 60 }, (_, i) => (i === 30 ? sb.callBytes('boom', new Uint8Array([i])) : sb.callJson('echo', { i })))
+    const results: unknown[] = (await Promise.allSettled(calls)).map((r) => (r.status === 'fulfilled' ? r.value : describeError(r.reason)))
+    const { fuelUsed, calls: count, traps, hostCalls } = sb.usage()
+    results.push(plain({ fuelUsed, count, traps, hostCalls }))
+    await sb.close()
+    return results
+  },
   async 'bad input is typed'({ Sandbox }) {
     return [
       await outcome(Sandbox.create(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5]))),
