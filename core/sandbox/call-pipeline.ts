@@ -37,10 +37,10 @@ interface Ticket {
   /** Its id in the worker it was sent to. */
   callId: number
   resolve(output: Uint8Array): void
-  reject(error: SandboxError): void
-  /** An output too large for the ring slot comes as a message. */
-  byMessage: Promise<Uint8Array>
-  onMessage(output: Uint8Array): void
+  reject(error: unknown): void
+  /** An output too large for its ring slot, which came as a message (and who waits for it). */
+  byMessage: Uint8Array | null
+  onMessage: (() => void) | null
 }
 
 /** The ring of one worker: which ticket sits in which slot. */
@@ -100,9 +100,7 @@ export class CallPipeline<W extends PipelineWorker> {
   /** Adds a call for `live` (whose channel has a ring); resolves with its output. */
   add(live: W, fn: string, index: number, input: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
-      let onMessage = (_: Uint8Array) => {}
-      const byMessage = new Promise<Uint8Array>((r) => { onMessage = r })
-      this.waiting.push({ fn, index, input, timeoutMs, callId: 0, resolve, reject, byMessage, onMessage })
+      this.waiting.push({ fn, index, input, timeoutMs, callId: 0, resolve, reject, byMessage: null, onMessage: null })
       this.inFlight++
       if (!this.settling && this.ring?.live !== live) this.ring = this.newRing(live) // the old ring, if any, is empty
       this.fill()
@@ -129,7 +127,10 @@ export class CallPipeline<W extends PipelineWorker> {
           ring.killed ??= reply
           ring.onStopped()
           ring.channel.abandon() // wakes `settle` (also when the worker died on its own)
-        } else if (reply.type === 'result') ticket.onMessage(reply.value as Uint8Array)
+        } else if (reply.type === 'result') {
+          ticket.byMessage = reply.value as Uint8Array
+          ticket.onMessage?.()
+        }
       })
       ring.slots[ring.head] = ticket
       ring.channel.submit(ring.head, ticket.index, ticket.input, callId)
@@ -148,7 +149,7 @@ export class CallPipeline<W extends PipelineWorker> {
           try {
             this.ring = this.newRing(await this.host.worker())
           } catch (error) {
-            for (const ticket of this.waiting.splice(0)) this.finish(ticket, () => ticket.reject(error as SandboxError))
+            for (const ticket of this.waiting.splice(0)) this.finish(ticket, () => ticket.reject(error))
             break
           }
           this.fill()
@@ -181,6 +182,11 @@ export class CallPipeline<W extends PipelineWorker> {
         this.fill()
         await ring.channel.waitCompletion(seen)
       }
+    } catch (error) { // a bug: fail what is left rather than leave it hanging
+      const ring = this.ring
+      this.ring = null
+      if (ring) this.host.kill(new SandboxError('INTERNAL', 'the call pipeline failed', { cause: error }), ring.live)
+      for (const ticket of [...(ring?.slots ?? []), ...this.waiting.splice(0)]) if (ticket) this.finish(ticket, () => ticket.reject(error))
     } finally {
       this.settling = false
       this.host.clearTimer(this.timer)
@@ -188,19 +194,26 @@ export class CallPipeline<W extends PipelineWorker> {
     }
   }
 
+  /** Settles a finished call (an `onEvent` that throws fails the call, as it would alone). */
   private async settleOne(ring: Ring<W>, ticket: Ticket, outcome: RingOutcome): Promise<void> {
-    if (outcome.ok) {
-      const output = outcome.output ?? await Promise.race([ticket.byMessage, ring.stopped.then(() => null)])
+    if (!outcome.ok) ring.failed = true
+    try {
+      // An output by message was posted before the call was marked finished: it is on its way.
+      const output = !outcome.ok ? null : outcome.output ?? ticket.byMessage ?? await Promise.race([
+        new Promise<Uint8Array | null>((resolve) => { ticket.onMessage = () => resolve(ticket.byMessage) }),
+        ring.stopped.then(() => null),
+      ])
       if (output) {
         this.host.record(ticket.fn, outcome.report, outcome.wallMs)
         this.finish(ticket, () => ticket.resolve(output), ring)
         return
       }
+      const error = outcome.ok ? ring.killed! : SandboxError.from(outcome.error)
+      error.usage = this.host.record(ticket.fn, outcome.report, outcome.wallMs, error)
+      this.finish(ticket, () => ticket.reject(error), ring)
+    } catch (error) {
+      this.finish(ticket, () => ticket.reject(error), ring)
     }
-    const error = outcome.ok ? ring.killed! : SandboxError.from(outcome.error)
-    error.usage = this.host.record(ticket.fn, outcome.report, outcome.wallMs, error)
-    if (!outcome.ok) ring.failed = true
-    this.finish(ticket, () => ticket.reject(error), ring)
   }
 
   /**
@@ -216,8 +229,14 @@ export class CallPipeline<W extends PipelineWorker> {
       ring.live.pending.delete(ticket.callId)
       if (slot === blamed) {
         const error = ring.killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
-        error.usage = this.host.record(ticket.fn, undefined, Math.max(0, Date.now() - (ring.channel.running()?.since ?? Date.now())), error)
-        this.finish(ticket, () => ticket.reject(error))
+        this.finish(ticket, () => {
+          try {
+            error.usage = this.host.record(ticket.fn, undefined, Math.max(0, Date.now() - (ring.channel.running()?.since ?? Date.now())), error)
+            ticket.reject(error)
+          } catch (thrown) {
+            ticket.reject(thrown)
+          }
+        })
       } else notRun.push(ticket)
     }
     this.waiting.unshift(...notRun)

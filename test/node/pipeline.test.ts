@@ -163,6 +163,15 @@ describe('pipelined bytes calls', () => {
     await rejectsWith(sb.callBytes('step', new Uint8Array([1])), 'CLOSED')
   })
 
+  it('an onEvent observer that throws breaks none of the pipelined calls', async () => {
+    let calls = 0
+    const sb = await Sandbox.create(PIPE_WAT, { imports: host, onEvent: (e) => { if (e.type === 'call' && ++calls === 4) throw new Error('the observer failed') } })
+    const settled = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => sb.callBytes('step', new Uint8Array([i]))))
+    expect(settled.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as Error).message))).toEqual(Array(8).fill('ok'))
+    expect(calls).toBe(8)
+    await sb.close()
+  })
+
   it('a host function that throws a huge message fails its call with HOST_ERROR; the calls behind it go on', async () => {
     const sb = await Sandbox.create(PIPE_WAT, { imports: { host: { tick: (n: number) => { if (n === 7) throw new Error('x'.repeat(100_000)); return n } } } })
     const settled = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => sb.callBytes('step', new Uint8Array([0xFC, i]))))
