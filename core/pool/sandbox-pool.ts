@@ -66,9 +66,10 @@ type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions, owner
  * Several sandboxes of one module, one call per sandbox at a time. Calls beyond the busy
  * sandboxes start a new one (up to `max`) or wait in a bounded queue (`maxQueued`, then
  * OVERLOADED). Once all `max` are busy, bytes and JSON calls are pipelined instead: queued
- * in the least busy sandbox (up to 64 each), whose worker then runs them back to back
- * without waiting for the host between them (see `Sandbox.callBytes`). Every sandbox shares the compiled module (the module cache), so growing the
- * pool costs a worker and an instantiation, not a compilation. A sandbox keeps its instance
+ * in the least busy sandbox (up to 64 each, counted against `maxQueued`), whose worker then
+ * runs them back to back without waiting for the host between them (see `CallPipeline`).
+ * Every sandbox shares the compiled module (the module cache), so growing the pool costs a
+ * worker and an instantiation, not a compilation. A sandbox keeps its instance
  * between calls; a call that times out replaces it (as for any sandbox). Each adapter
  * subclasses this as `SandboxPool`, naming its `Sandbox` class and timers.
  */
