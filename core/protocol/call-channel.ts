@@ -27,7 +27,10 @@ const SEQ = 0, CALL_PENDING = 1, POSTED = 2, DONE = 3, FN = 4, COUNT = 5, STATUS
 const COMPLETIONS = 13, HALTED = 14, RUNNING = 15
 const TAGS = 16 // Int32 index of the value tags
 export const MAX_CHANNEL_VALUES = 32
-/** 1 while the worker is parked (or about to) in `Atomics.wait`: only then does it need a notify. */
+/**
+ * 1 while the worker is parked (or about to) in `Atomics.wait`: only then does it need a
+ * notify; 2 once one was sent (the next event needs none: the worker is waking up).
+ */
 const PARKED = TAGS + MAX_CHANNEL_VALUES
 /** f64 slot: when (`Date.now()`) the running ring call began. */
 const RUNNING_SINCE = MAX_CHANNEL_VALUES + 3
@@ -246,11 +249,12 @@ export class CallChannel {
    * Tells the worker something is new. A worker that is running a call or spinning sees
    * it without a notify (which costs a lock, and a syscall to wake a parked thread): the
    * worker sets PARKED before it looks at SEQ a last time and waits, and this side bumps
-   * SEQ before it looks at PARKED, so one of the two always notices.
+   * SEQ before it looks at PARKED, so one of the two always notices. Several calls sent
+   * while the worker wakes up cost one notify.
    */
   private wake(): void {
     Atomics.add(this.control, SEQ, 1)
-    if (Atomics.load(this.control, PARKED) === 1) Atomics.notify(this.control, SEQ)
+    if (Atomics.compareExchange(this.control, PARKED, 1, 2) === 1) Atomics.notify(this.control, SEQ)
   }
 
   private completed(): void {
