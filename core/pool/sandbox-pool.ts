@@ -199,7 +199,8 @@ export class SandboxPoolBase<S extends SandboxBase> {
     const started = this.timers.now()
     let member: Member<S>
     try {
-      member = await this.acquire(pipelined && this.limits.reuse === 'instance')
+      // A tenant's sandboxes run calls one by one (it admits and charges each): no sharing.
+      member = await this.acquire(pipelined && this.limits.reuse === 'instance' && !this.makeOwner)
     } catch (error) { // OVERLOADED, CLOSED, or no sandbox could start: a failed call too
       this.calls++
       this.failures++
