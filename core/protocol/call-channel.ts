@@ -177,11 +177,6 @@ export class CallChannel {
 
   // The ring (host side) -----------------------------------------------------------------
 
-  /** Whether ring slot `slot` is free for a call (the host fills slots in order). */
-  slotFree(slot: number): boolean {
-    return Atomics.load(this.slotStates, slotWord(slot)) === FREE
-  }
-
   /** Puts a bytes call (at most {@link RING_INPUT_BYTES}) in a free ring slot and wakes the worker. */
   submit(slot: number, fnIndex: number, input: Uint8Array, callId: number): void {
     const at = slot * RING_SLOT_BYTES
@@ -211,11 +206,6 @@ export class CallChannel {
   running(): { slot: number; since: number } | null {
     const slot = Atomics.load(this.control, RUNNING) - 1
     return slot < 0 ? null : { slot, since: this.f64[RUNNING_SINCE]! }
-  }
-
-  /** Whether the worker stopped at a failed ring call (see `resume`). */
-  halted(): boolean {
-    return Atomics.load(this.control, HALTED) === 1
   }
 
   /** Lets the worker go on with the ring after a failed call (once the host has dealt with it). */

@@ -119,14 +119,13 @@ export class CallPipeline<W extends PipelineWorker> {
   private fill(): void {
     const ring = this.ring
     if (!ring || ring.live.dead) return
-    while (this.waiting.length > 0 && ring.slots[ring.head] === null && ring.channel.slotFree(ring.head)) {
+    while (this.waiting.length > 0 && ring.slots[ring.head] === null) { // slots free up in order, as `take` frees them
       const ticket = this.waiting.shift()!
       const callId = ticket.callId = this.host.nextId()
       ring.live.pending.set(callId, (reply) => {
-        if (reply instanceof SandboxError) {
+        if (reply instanceof SandboxError) { // the worker stopped (its channel wakes `settle`)
           ring.killed ??= reply
           ring.onStopped()
-          ring.channel.abandon() // wakes `settle` (also when the worker died on its own)
         } else if (reply.type === 'result') {
           ticket.byMessage = reply.value as Uint8Array
           ticket.onMessage?.()
@@ -221,7 +220,8 @@ export class CallPipeline<W extends PipelineWorker> {
    * not started wait for a fresh worker, ahead of the others.
    */
   private afterStop(ring: Ring<W>): void {
-    const blamed = ring.timedOut ?? ring.channel.running()?.slot ?? null
+    const running = ring.channel.running()
+    const blamed = ring.timedOut ?? running?.slot ?? null
     const notRun: Ticket[] = []
     for (let slot = ring.tail; ring.slots[slot]; slot = (slot + 1) % RING_SLOTS) {
       const ticket = ring.slots[slot]!
@@ -231,7 +231,7 @@ export class CallPipeline<W extends PipelineWorker> {
         const error = ring.killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
         this.finish(ticket, () => {
           try {
-            error.usage = this.host.record(ticket.fn, undefined, Math.max(0, Date.now() - (ring.channel.running()?.since ?? Date.now())), error)
+            error.usage = this.host.record(ticket.fn, undefined, running ? Math.max(0, Date.now() - running.since) : 0, error)
             ticket.reject(error)
           } catch (thrown) {
             ticket.reject(thrown)

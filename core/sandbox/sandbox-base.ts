@@ -630,6 +630,7 @@ export class SandboxBase {
         ? new SandboxError('MEMORY_LIMIT', `the sandbox worker ran out of JavaScript heap: ${error.message}`, { kind: 'heap', suggestion: 'pass smaller values across the boundary' })
         : new SandboxError('INTERNAL', `the sandbox worker died: ${error.message}`, { cause: error })
       for (const settle of [...live.pending.values()]) settle(failure)
+      live.channel?.abandon() // as `kill` does: whatever waits on the channel wakes up
     })
     // Instantiation runs the start function (and _initialize): the call timeout bounds it,
     // counted from when the worker has booted and begins.
