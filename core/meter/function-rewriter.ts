@@ -3,9 +3,12 @@ import type { Writer } from './writer.js'
 import { STATIC_COST } from './cost-rules.js'
 import { skipBlockType, skipFcImmediates, skipFdImmediates, skipFeImmediates, skipMemarg, skipValueType } from './immediates.js'
 import type { Injector } from './injection.js'
+import { checkEngineLimit } from './engine-limits.js'
 
 /** What the rewriter needs to know about the function whose body it rewrites. */
 export interface FunctionContext {
+  /** Function index (imports first), for error messages. */
+  index: number
   /** Number of parameters (locals are numbered after them). */
   params: number
   /** Block type bytes for the function's results (used to wrap the body for depth counting). */
@@ -64,6 +67,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     skipValueType(r)
   }
   const localsEnd = r.pos
+  checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${ctx.index}`, groupsStart)
   const inject = ctx.inject
   inject.forFunction(locals)
   const depthLimited = ctx.stackDepth !== null
@@ -273,11 +277,13 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       }
     }
     body.copy(code, from, end)
+    checkEngineLimit('functionBodyBytes', body.length, `function ${ctx.index}`, localsEnd)
     out.sized(body)
   }
 }
 
 const SCRATCH_LOCALS = [0x03, 0x7f, 0x01, 0x7e]
+const SCRATCH_LOCAL_COUNT = 4
 
 const SCRATCH = {
   editPos: [] as number[], editKind: [] as number[], editArg: [] as number[], segmentCost: [] as number[],

@@ -59,8 +59,10 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
       if (depth) depth.value = 0
     },
     used() {
+      // Within [0, limit] whatever the counter holds: validation keeps guests off it, and
+      // this keeps a figure that could refund a tenant from ever leaving the worker.
       const used = limit - remaining()
-      return used > limit ? limit : used
+      return used > limit ? limit : used < 0n ? 0n : used
     },
     exhausted: () => remaining() < 0n,
     limit: () => limit,

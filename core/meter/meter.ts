@@ -8,6 +8,8 @@ import { rewriteFunction, type FunctionContext } from './function-rewriter.js'
 import { Injector } from './injection.js'
 import { createMeterControl, METER_EXPORTS, MAX_FUEL, type MeterControl } from './meter-control.js'
 import { skipValueType } from './immediates.js'
+import { validateModule } from './validate.js'
+import { checkEngineLimit } from './engine-limits.js'
 import {
   EXTERN_KINDS, valueTypeName, type ExportDescriptor, type FunctionType, type ImportDescriptor,
   type ModuleInfo,
@@ -87,6 +89,8 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
     throw new SandboxError('INVALID_MODULE', 'this is a WebAssembly component, not a core module: meter() instruments core modules', { offset: 4 })
   }
   if (version.join() !== '1,0,0,0') r.fail(`unsupported binary version ${version.join('.')}`, 4)
+  // The rewrite trusts the indices it copies: see validate.ts for why this comes first.
+  validateModule(bytes)
 
   const out = new Writer(bytes.length + (bytes.length >> 2) + 256)
   out.copy(bytes, 0, 8)
@@ -132,8 +136,13 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
     }
   }
   const ourExportCount = () => fixedGlobals() + 2 * profiled() + (memories > 0 ? 1 : 0) + (deferredStart !== null ? 1 : 0)
+  const checkGlobals = (at: number): void =>
+    checkEngineLimit('globals', importedGlobals + definedGlobals + ourGlobalCount(), 'the module', at, settings.profile ? 'turn `profile` off: it adds two globals per function' : undefined)
+  const checkExports = (count: number, at: number): void =>
+    checkEngineLimit('exports', count + ourExportCount(), 'the module', at, settings.profile ? 'turn `profile` off: it adds two exports per function' : undefined)
   const emitGlobalsIfMissing = (): void => {
     if (globalsWritten) return
+    checkGlobals(r.pos)
     const section = new Writer(64)
     section.u32(ourGlobalCount())
     writeOurGlobals(section)
@@ -142,6 +151,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   }
   const emitExportsIfMissing = (): void => {
     if (exportsWritten) return
+    checkExports(0, r.pos)
     const section = new Writer(128)
     section.u32(ourExportCount())
     writeOurExports(section)
@@ -184,6 +194,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           resultBlockTypes.push(bt)
         }
         if (next === count) { out.copy(bytes, sectionStart, end); break }
+        checkEngineLimit('types', next, 'the module', sectionStart)
         const section = new Writer(size + extra.length + 8)
         section.u32(next); section.copy(bytes, entriesStart, end); section.bytes(extra)
         writeSection(out, 1, section)
@@ -265,6 +276,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
       }
       case 6: { // globals: append ours after the module's own
         definedGlobals = s.u32()
+        checkGlobals(sectionStart)
         const section = new Writer(size + 32)
         section.u32(definedGlobals + ourGlobalCount())
         section.copy(bytes, s.pos, end)
@@ -295,6 +307,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           }
           info.exports.push(entry)
         }
+        checkExports(count, sectionStart)
         const section = new Writer(size + 128)
         section.u32(count + ourExportCount())
         section.copy(bytes, entriesStart, end)
@@ -313,7 +326,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         const section = new Writer(size + (size >> 1) + (size >> 2) + 64)
         section.u32(count)
         const globals = { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, tableGrowDenied: fuelGlobal() + 2, depth: fuelGlobal() + 3 }
-        ctx = { params: 0, resultBlockType: [], inject: new Injector(globals), stackDepth: settings.stackDepth, body: new Writer(1 << 16), profile: null }
+        ctx = { index: 0, params: 0, resultBlockType: [], inject: new Injector(globals), stackDepth: settings.stackDepth, body: new Writer(1 << 16), profile: null }
         const body = new Reader(bytes)
         for (let i = 0; i < count; i++) {
           const bodySize = s.u32()
@@ -321,6 +334,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           if (bodyEnd > end) s.fail('function body extends past its section')
           const typeIndex = funcTypes[importedFuncs + i]!
           const type = types[typeIndex] ?? s.fail(`function ${importedFuncs + i} has unknown type ${typeIndex}`)
+          ctx.index = importedFuncs + i
           ctx.params = type.paramCount
           ctx.resultBlockType = resultBlockTypes[typeIndex]!
           ctx.profile = settings.profile ? { calls: fuelGlobal() + fixedGlobals() + 2 * i, fuel: fuelGlobal() + fixedGlobals() + 2 * i + 1 } : null
@@ -342,6 +356,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   // Functions the name section does not name go by their export name.
   for (const [index, name] of exportedFunctionNames) if (!info.functionNames.has(index)) info.functionNames.set(index, name)
   if (ctx === null && funcTypes.length > importedFuncs) r.fail('function section without code section')
+  checkEngineLimit('moduleBytes', out.length, 'the module')
 
   return {
     bytes: out.result().slice(), // an exact-size buffer: callers may transfer or read `.buffer`

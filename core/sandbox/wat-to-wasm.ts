@@ -1,3 +1,4 @@
+import { encodeUtf8 } from '../text/index.js'
 import { SandboxError } from '../errors/index.js'
 
 type Wabt = Awaited<ReturnType<typeof import('wabt')>>
@@ -19,7 +20,9 @@ export async function watToWasm(text: string): Promise<Uint8Array> {
   const lib = await wabt
   let module: ReturnType<Wabt['parseWat']> | undefined
   try {
-    module = lib.parseWat('module.wat', text, WABT_FEATURES)
+    // As UTF-8 bytes: given a JS string, wabt reads it byte by byte and refuses any name
+    // outside ASCII ("quoted string has an invalid utf-8 encoding").
+    module = lib.parseWat('module.wat', encodeUtf8(text), WABT_FEATURES)
     module.resolveNames()
     module.validate()
     return module.toBinary({ write_debug_names: true }).buffer // names feed profile()

@@ -95,7 +95,8 @@ export class Tenant<S, P> {
       },
       charge: (usage: Usage) => {
         this.calls++
-        this.fuelUsed += usage.fuelUsed
+        // A figure from the worker is never trusted to refund: the total only grows.
+        if (usage.fuelUsed > 0n) this.fuelUsed += usage.fuelUsed
       },
       exhausted: () => this.exceeded('fuelTotal', this.fuelTotal ?? 0n, this.fuelUsed, `all ${this.fuelTotal} fuel is used`),
       release: () => {

@@ -4,12 +4,14 @@
  */
 interface Utf8Globals {
   TextEncoder: new () => { encode(text: string): Uint8Array }
-  TextDecoder: new (label?: string, options?: { fatal?: boolean }) => { decode(bytes: Uint8Array): string }
+  TextDecoder: new (label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean }) => { decode(bytes: Uint8Array): string }
 }
 const platform = globalThis as unknown as Utf8Globals
 const encoder = new platform.TextEncoder()
-const lenient = new platform.TextDecoder('utf-8')
-const strict = new platform.TextDecoder('utf-8', { fatal: true })
+// ignoreBOM keeps a leading U+FEFF: it is part of a wasm name or a guest's string, not a marker
+// to strip (by default TextDecoder drops it, turning an export named "\uFEFF" into "").
+const lenient = new platform.TextDecoder('utf-8', { ignoreBOM: true })
+const strict = new platform.TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export function encodeUtf8(text: string): Uint8Array {
   return encoder.encode(text)

@@ -3,7 +3,7 @@ export function show(value: unknown): string {
   if (value === undefined) return '(no value)'
   if (value instanceof Uint8Array) {
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(value)
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(value)
     } catch {
       return Array.from(value, (b) => b.toString(16).padStart(2, '0')).join(' ')
     }

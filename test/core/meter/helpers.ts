@@ -19,7 +19,7 @@ export function getWabt(): Promise<Wabt> {
 /** Compiles wat text to a binary (throws with wabt's message on a syntax/validation error). */
 export async function wat(text: string, name = 'inline.wat'): Promise<Uint8Array> {
   const wabt = await getWabt()
-  const mod = wabt.parseWat(name, text, { ...FEATURES })
+  const mod = wabt.parseWat(name, new TextEncoder().encode(text), { ...FEATURES })
   try {
     // wabt's own validator rejects shared memories even with `threads`; the tests check
     // the binaries with WebAssembly.validate instead.

@@ -1,0 +1,147 @@
+/**
+ * Guests that try to run unmetered through the rewrite itself: invalid modules whose
+ * out-of-range indices would name the meter's own fuel global or scratch locals once metered,
+ * modules sitting at an engine limit the rewrite would cross, and names the decoder could
+ * mangle. Through the public API: each is refused at create with a typed error, never runs,
+ * never refunds a tenant, and the host goes on serving.
+ */
+import { describe, expect, it } from 'vitest'
+import { createTenant, Sandbox, SandboxError, SandboxPool } from 'wasm-sandbox'
+import { meter } from 'wasm-sandbox/core'
+import { ARITH_WAT, rejectsWith } from './helpers.js'
+
+// --- a tiny binary builder (wat cannot spell an invalid index) ---------------------------------
+const u = (n: number): number[] => { const b: number[] = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; b.push(x) } while (n); return b }
+const vec = (items: number[][]): number[] => [...u(items.length), ...items.flat()]
+const section = (id: number, body: number[]): number[] => [id, ...u(body.length), ...body]
+const name = (s: string): number[] => { const b = [...new TextEncoder().encode(s)]; return [...u(b.length), ...b] }
+const I64_MAX = [0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f] // i64.const 2^62-1..., big enough
+
+/** A module exporting `run: [] -> []` with the given locals and body (without the final end). */
+function module(body: ArrayLike<number>, opts: { locals?: number[][]; globals?: number[][] } = {}): Uint8Array {
+  const locals = vec(opts.locals ?? [])
+  const size = locals.length + body.length + 1
+  const head = [
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, vec([[0x60, 0, 0]])),
+    ...section(3, vec([[0]])),
+    ...(opts.globals ? section(6, vec(opts.globals)) : []),
+    ...section(7, vec([[...name('run'), 0, 0]])),
+    10, ...u(size + u(size).length + 1), 1, ...u(size), ...locals,
+  ]
+  const out = new Uint8Array(head.length + body.length + 1)
+  out.set(head)
+  out.set(body, head.length)
+  out[out.length - 1] = 0x0b
+  return out
+}
+
+// A busy loop of ~5e7 instructions that returns normally: what the bypass would run for free.
+const SPIN = [0x41, ...u(10_000_000), 0x21, 0, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b]
+
+describe('the meter refuses what the engine would not run', () => {
+  it('global.set of a global the module does not have (the meter fuel global once rewritten) is INVALID_MODULE', async () => {
+    const bytes = module([...I64_MAX, 0x24, 0, ...SPIN], { locals: [[1, 0x7f]] })
+    expect(WebAssembly.validate(bytes)).toBe(false)
+    const error = await rejectsWith(Sandbox.create(bytes, { fuel: 10_000 }), 'INVALID_MODULE')
+    expect(error.offset).toBeGreaterThan(8)
+    expect(error.offset).toBeLessThan(bytes.length)
+    expect(() => meter(bytes, { fuel: 10_000 })).toThrow(SandboxError)
+  })
+
+  it('a local index past the declared locals (the meter scratch locals) is INVALID_MODULE', async () => {
+    for (const extra of [1, 2, 3, 4]) {
+      // local.set (declared + extra), then spin
+      const bytes = module([...I64_MAX, 0x21, extra, ...SPIN], { locals: [[1, 0x7f]] })
+      await rejectsWith(Sandbox.create(bytes, { fuel: 10_000 }), 'INVALID_MODULE')
+    }
+  })
+
+  it('every way in validates: pools, reload, tenants', async () => {
+    const bad = module([...I64_MAX, 0x24, 0, ...SPIN], { locals: [[1, 0x7f]] })
+    await rejectsWith(SandboxPool.create(bad, { min: 1, max: 1, fuel: 10_000 }), 'INVALID_MODULE')
+    const sb = await Sandbox.create(ARITH_WAT, { fuel: 1e6 })
+    await rejectsWith(sb.reload(bad), 'INVALID_MODULE')
+    expect(await sb.call('add', 2, 3)).toBe(5) // the old module keeps serving
+    await sb.close()
+    const tenant = createTenant('bypass', { fuelTotal: 1_000_000 })
+    await rejectsWith(tenant.createSandbox(bad, { fuel: 10_000 }), 'INVALID_MODULE')
+    expect(tenant.usage()).toMatchObject({ instances: 0, fuelUsed: 0n })
+  })
+
+  it("a tenant's fuel total only grows, over calls that return, trap and run out", async () => {
+    const tenant = createTenant('monotonic', { fuelTotal: 10_000_000 })
+    const sb = await tenant.createSandbox(ARITH_WAT, { fuel: 100_000 })
+    let last = 0n
+    for (const [fn, args] of [['add', [1, 2]], ['spin', []], ['div', [1, 0]], ['add', [3, 4]], ['spin', []]] as const) {
+      await sb.call(fn, ...args).catch((e: unknown) => expect(e).toBeInstanceOf(SandboxError))
+      const usage = sb.lastUsage!
+      expect(usage.fuelUsed >= 0n && usage.fuelUsed <= 100_000n, `${fn}: ${usage.fuelUsed}`).toBe(true)
+      const total = tenant.usage().fuelUsed
+      expect(total >= last, `${fn}: ${total} < ${last}`).toBe(true)
+      last = total
+    }
+    await sb.close()
+  })
+})
+
+describe('engine limits crossed by the rewrite are typed errors naming the limit', () => {
+  it('a function at 50,000 locals is INVALID_MODULE with limit and used, not INTERNAL', async () => {
+    const bytes = module([], { locals: [[...u(49_998), 0x7f]] })
+    expect(WebAssembly.validate(bytes)).toBe(true)
+    const error = await rejectsWith(Sandbox.create(bytes), 'INVALID_MODULE')
+    expect(error).toMatchObject({ limit: 50_000, used: 50_002 })
+    expect(error.message).toMatch(/function 0 would have 50,002 locals once metered, above the engine limit of 50,000/)
+    // Just below: metered and run.
+    const fits = await Sandbox.create(module([], { locals: [[...u(49_996), 0x7f]] }))
+    await fits.call('run')
+    await fits.close()
+  })
+
+  it('a function body the rewrite would grow past the engine limit is INVALID_MODULE', async () => {
+    // 2.5M one-instruction loops: 7.5 MB of code, each loop a segment the meter charges.
+    const loops = 1_900_000
+    const body = new Uint8Array(loops * 4)
+    for (let i = 0; i < loops; i++) body.set([0x03, 0x40, 0x01, 0x0b], i * 4)
+    const bytes = module(body)
+    expect(WebAssembly.validate(bytes)).toBe(true)
+    const error = await rejectsWith(Sandbox.create(bytes), 'INVALID_MODULE')
+    expect(error.limit).toBe(7_654_321)
+    expect(Number(error.used)).toBeGreaterThan(7_654_321)
+  })
+
+  it('globals and exports the meter adds past the engine limits are refused up front', () => {
+    const globals = Array.from({ length: 999_999 }, () => [0x7f, 0x00, 0x41, 0x00, 0x0b])
+    const atGlobals = module([], { globals })
+    expect(WebAssembly.validate(atGlobals)).toBe(true)
+    expect(() => meter(atGlobals)).toThrow(expect.objectContaining({ code: 'INVALID_MODULE', limit: 1_000_000, used: 1_000_002 }))
+  })
+})
+
+describe('names and strings keep every code point', () => {
+  it('an export named with a leading U+FEFF keeps it, and is callable by that name', async () => {
+    const sb = await Sandbox.create(`(module
+      (func (export "\u{feff}") (result i32) i32.const 1)
+      (func (export "") (result i32) i32.const 2)
+      (func (export "\u{feff}add") (result i32) i32.const 3))`)
+    expect(sb.exports().map((e) => e.name)).toEqual(['\u{feff}', '', '\u{feff}add'])
+    expect(await sb.call('\u{feff}')).toBe(1)
+    expect(await sb.call('')).toBe(2)
+    expect(await sb.call('\u{feff}add')).toBe(3)
+    await sb.close()
+  })
+
+  it('a guest string with a leading U+FEFF reaches a host function whole', async () => {
+    const seen: string[] = []
+    const sb = await Sandbox.create(`(module
+      (import "env" "log" (func $log (param i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "\\ef\\bb\\bfhi")
+      (func (export "run") (call $log (i32.const 0) (i32.const 5))))`, {
+      imports: { env: { log: async (ptr: number, len: number, ctx: { readString(p: number, l: number): Promise<string> }) => { seen.push(await ctx.readString(ptr, len)) } } },
+    })
+    await sb.call('run')
+    expect(seen).toEqual(['\u{feff}hi'])
+    await sb.close()
+  })
+})
