@@ -19,6 +19,7 @@ type WasiFunction = (...args: any[]) => unknown
 export const PROGRAM_NAME = 'main.wasm'
 
 const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | 8 /* trunc */
+const OFLAGS_DIRECTORY = 2
 const FDFLAGS_APPEND = 1
 /** fd_write | fd_allocate | fd_filestat_set_size: the rights libc asks for only when opening to write. */
 const RIGHTS_WRITE = (1n << 6n) | (1n << 8n) | (1n << 22n)
@@ -197,7 +198,10 @@ export class WasiHost {
         }
         if (name === 'path_open' && ret === Errno.SUCCESS) {
           const opened = this.view().getUint32(args[8] as number, true)
-          if (this.isDirectory(opened) && (BigInt(args[5]) & RIGHTS_FD_WRITE) !== 0n) { // a directory opened for writing
+          // Rights are a ceiling, not a demand: a directory asked for as one (O_DIRECTORY)
+          // opens with the rights that apply to it, however many were asked for. Opening a
+          // directory as a file to write it (libc's O_WRONLY/O_RDWR) is EISDIR, as in POSIX.
+          if (this.isDirectory(opened) && (args[4] & OFLAGS_DIRECTORY) === 0 && (BigInt(args[5]) & RIGHTS_FD_WRITE) !== 0n) {
             shim.fd_close!(opened)
             return Errno.ISDIR
           }
@@ -207,7 +211,8 @@ export class WasiHost {
         return ret
       }
     }
-    pathCall('path_open', 2, (a) => (a[4] & OFLAGS_WRITE) !== 0 || (BigInt(a[5]) & RIGHTS_WRITE) !== 0n || (a[7] & FDFLAGS_APPEND) !== 0)
+    // Write rights asked for with O_DIRECTORY are not a write (see above); on a file they are.
+    pathCall('path_open', 2, (a) => (a[4] & OFLAGS_WRITE) !== 0 || (a[7] & FDFLAGS_APPEND) !== 0 || ((a[4] & OFLAGS_DIRECTORY) === 0 && (BigInt(a[5]) & RIGHTS_WRITE) !== 0n))
     pathCall('path_create_directory', 1, () => true)
     pathCall('path_remove_directory', 1, () => true)
     pathCall('path_unlink_file', 1, () => true)
