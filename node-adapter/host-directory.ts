@@ -134,9 +134,7 @@ export class HostDirectoryFd extends Fd {
   override path_open(_dirflags: number, path: string, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdFlags: number): { ret: number; fd_obj: Fd | null } {
     const target = this.mount.resolve(this.parts, path)
     if (target.ret) return { ret: target.ret, fd_obj: null }
-    // Write rights asked for with O_DIRECTORY are a ceiling: a directory opens without them.
-    const asDirectory = (oflags & wasi.OFLAGS_DIRECTORY) !== 0
-    const writeRight = !asDirectory && (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n
+    const writeRight = (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n
     const wantsWrite = writeRight || (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_TRUNC)) !== 0 || (fdFlags & wasi.FDFLAGS_APPEND) !== 0
     if (wantsWrite && this.mount.readonly) return { ret: wasi.ERRNO_ROFS, fd_obj: null }
     let existing: Stats | null = null
@@ -147,7 +145,7 @@ export class HostDirectoryFd extends Fd {
     }
     if (existing?.isDirectory()) {
       if (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_EXCL) && oflags & wasi.OFLAGS_EXCL) return { ret: wasi.ERRNO_EXIST, fd_obj: null }
-      if (writeRight || oflags & wasi.OFLAGS_TRUNC) return { ret: wasi.ERRNO_ISDIR, fd_obj: null } // a directory opened as a file to write
+      if (writeRight || oflags & wasi.OFLAGS_TRUNC) return { ret: wasi.ERRNO_ISDIR, fd_obj: null } // a directory opened to write
       return { ret: 0, fd_obj: new HostDirectoryFd(this.mount, target.parts, null) }
     }
     if (oflags & wasi.OFLAGS_DIRECTORY) return { ret: existing ? wasi.ERRNO_NOTDIR : wasi.ERRNO_NOENT, fd_obj: null }
