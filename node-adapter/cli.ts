@@ -129,7 +129,14 @@ async function runCommand(argv: string[]): Promise<number> {
     wasi: { args: [...extra, ...guestArgs], env, preopens, stdin: await readStdin(), ...(values.clock ? { clock: true } : {}), ...(values.random ? { random: true } : {}) },
   })
   try {
-    const out = await sandbox.runCommand()
+    const out = await sandbox.runCommand().catch((error: unknown) => {
+      // Show what the program wrote before it failed (a panic message says why), then the error line.
+      if (error instanceof SandboxError && !values.json) {
+        if (error.stdoutBytes) process.stdout.write(error.stdoutBytes)
+        if (error.stderrBytes) process.stderr.write(error.stderrBytes)
+      }
+      throw error
+    })
     if (values.json) {
       console.log(JSON.stringify({ exitCode: out.exitCode, stdout: out.stdout, stderr: out.stderr, usage: out.usage }, bigintReplacer))
     } else {

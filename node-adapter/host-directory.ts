@@ -77,16 +77,24 @@ export class HostMount {
   }
 }
 
-/** An open directory of a host mount (the preopen itself, or one opened below it). */
+/**
+ * An open directory of a host mount (the preopen itself, or one opened below it). It is
+ * known by its path in the mount, resolved afresh and checked on every use: a directory
+ * renamed away and replaced by a symlink to the outside since it was opened cannot lead
+ * there (Node has no openat to hold a real handle).
+ */
 export class HostDirectoryFd extends Fd {
   private listing: string[] | null = null
+  /** The checked real path the listing was read from. */
+  private listingReal = ''
 
   constructor(readonly mount: HostMount, readonly parts: string[], private readonly preopenName: string | null) {
     super()
   }
 
-  private get real(): string {
-    return join(this.mount.rootReal, ...this.parts)
+  /** This directory's real path now, inside the mount, or an errno (ENOTCAPABLE if it now leads out). */
+  private where(): { ret: number; real: string } {
+    return this.mount.resolve(this.parts, '.')
   }
 
   override fd_prestat_get(): { ret: number; prestat: wasi.Prestat | null } {
@@ -98,29 +106,34 @@ export class HostDirectoryFd extends Fd {
   }
 
   override fd_filestat_get(): { ret: number; filestat: wasi.Filestat | null } {
-    return stat(() => statSync(this.real))
+    const at = this.where()
+    if (at.ret) return { ret: at.ret, filestat: null }
+    return stat(() => statSync(at.real))
   }
 
   override fd_readdir_single(cookie: bigint): { ret: number; dirent: wasi.Dirent | null } {
-    if (cookie === 0n || this.listing === null) {
+    const at = this.where() // every entry: the directory may have been swapped between two
+    if (at.ret) return { ret: at.ret, dirent: null }
+    if (cookie === 0n || this.listing === null || at.real !== this.listingReal) {
       try {
-        this.listing = ['.', '..', ...readdirSync(this.real).sort()]
+        this.listing = ['.', '..', ...readdirSync(at.real).sort()]
+        this.listingReal = at.real
       } catch (error) {
         return { ret: errno(error), dirent: null }
       }
     }
     const name = this.listing[Number(cookie)]
     if (name === undefined) return { ret: 0, dirent: null }
-    let type: number = wasi.FILETYPE_DIRECTORY
+    // '..' of the mount's root is the root itself: nothing about the outside shows.
+    const path = name === '.' || (name === '..' && at.real === this.mount.rootReal) ? at.real : join(at.real, name)
+    let type: number = wasi.FILETYPE_UNKNOWN
     let ino = 0n
-    if (name !== '.' && name !== '..') {
-      try {
-        const s = lstatSync(join(this.real, name), { bigint: true })
-        type = fileType(s as unknown as Stats)
-        ino = s.ino
-      } catch {
-        type = wasi.FILETYPE_UNKNOWN
-      }
+    try {
+      const s = lstatSync(path, { bigint: true })
+      type = fileType(s as unknown as Stats)
+      ino = s.ino
+    } catch {
+      // gone since the listing was read
     }
     return { ret: 0, dirent: new wasi.Dirent(cookie + 1n, ino, name, type) }
   }
@@ -134,7 +147,8 @@ export class HostDirectoryFd extends Fd {
   override path_open(_dirflags: number, path: string, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdFlags: number): { ret: number; fd_obj: Fd | null } {
     const target = this.mount.resolve(this.parts, path)
     if (target.ret) return { ret: target.ret, fd_obj: null }
-    const wantsWrite = (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n || (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_TRUNC)) !== 0 || (fdFlags & wasi.FDFLAGS_APPEND) !== 0
+    const writeRight = (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n
+    const wantsWrite = writeRight || (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_TRUNC)) !== 0 || (fdFlags & wasi.FDFLAGS_APPEND) !== 0
     if (wantsWrite && this.mount.readonly) return { ret: wasi.ERRNO_ROFS, fd_obj: null }
     let existing: Stats | null = null
     try {
@@ -142,9 +156,10 @@ export class HostDirectoryFd extends Fd {
     } catch {
       existing = null
     }
+    if (existing && !existing.isDirectory() && path.endsWith('/')) return { ret: wasi.ERRNO_NOTDIR, fd_obj: null } // 'file/' names a directory
     if (existing?.isDirectory()) {
       if (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_EXCL) && oflags & wasi.OFLAGS_EXCL) return { ret: wasi.ERRNO_EXIST, fd_obj: null }
-      if (wantsWrite && (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n) return { ret: wasi.ERRNO_ISDIR, fd_obj: null }
+      if (writeRight || oflags & wasi.OFLAGS_TRUNC) return { ret: wasi.ERRNO_ISDIR, fd_obj: null } // a directory opened to write
       return { ret: 0, fd_obj: new HostDirectoryFd(this.mount, target.parts, null) }
     }
     if (oflags & wasi.OFLAGS_DIRECTORY) return { ret: existing ? wasi.ERRNO_NOTDIR : wasi.ERRNO_NOENT, fd_obj: null }
@@ -167,6 +182,7 @@ export class HostDirectoryFd extends Fd {
   override path_unlink_file(path: string): number {
     return this.changeEntry(path, (entry) => {
       if (lstatSync(entry).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
+      if (path.endsWith('/')) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }) // 'file/' names a directory
       unlinkSync(entry)
     })
   }

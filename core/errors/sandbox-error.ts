@@ -1,3 +1,4 @@
+import { decodeUtf8 } from '../text/index.js'
 import type { ErrorCode } from './error-codes.js'
 
 /** Which resource a resource error is about. */
@@ -49,6 +50,13 @@ export interface SandboxErrorDetails {
   capability?: string
   /** Usage of the failed call. */
   usage?: Usage
+  /**
+   * A WASI command that failed (trap, fuel, memory, stack, or a timeout the worker saw):
+   * what it wrote to stdout/stderr before, up to the capture limit. `stdout`/`stderr` are
+   * the same as UTF-8 text, set from these.
+   */
+  stdoutBytes?: Uint8Array
+  stderrBytes?: Uint8Array
   cause?: unknown
 }
 
@@ -71,6 +79,11 @@ export class SandboxError extends Error {
   declare readonly imports?: string[]
   declare readonly capability?: string
   declare usage?: Usage
+  declare readonly stdoutBytes?: Uint8Array
+  declare readonly stderrBytes?: Uint8Array
+  /** A failed WASI command's stdout as text (malformed UTF-8 becomes U+FFFD); see `stdoutBytes`. */
+  declare readonly stdout?: string
+  declare readonly stderr?: string
 
   constructor(code: ErrorCode, message: string, details: SandboxErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
@@ -79,6 +92,9 @@ export class SandboxError extends Error {
     for (const key of DETAIL_KEYS) {
       if (details[key] !== undefined) (this as Record<string, unknown>)[key] = details[key]
     }
+    // The text is derived here, so only the bytes cross the worker boundary.
+    if (details.stdoutBytes) (this as { stdout?: string }).stdout = decodeUtf8(details.stdoutBytes)
+    if (details.stderrBytes) (this as { stderr?: string }).stderr = decodeUtf8(details.stderrBytes)
   }
 
   /** Plain data for structured clone / JSON (bigints stay bigints for structured clone). */
@@ -100,7 +116,7 @@ export class SandboxError extends Error {
 
 const DETAIL_KEYS = [
   'kind', 'limit', 'used', 'suggestion', 'field', 'offset', 'line', 'export', 'trap', 'imports',
-  'capability', 'usage',
+  'capability', 'usage', 'stdoutBytes', 'stderrBytes',
 ] as const satisfies readonly (keyof SandboxErrorDetails)[]
 
 /** A {@link SandboxError} as plain data. */

@@ -115,7 +115,11 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       start()
     }, fuel)
     const exitCode = fresh.wasi!.exitCode
-    if (!outcome.ok && exitCode === null) return outcome
+    if (!outcome.ok && exitCode === null) {
+      // What the program wrote before it failed (a panic message, an assert) says why.
+      const details = { ...outcome.error.toJSON(), stdoutBytes: fresh.wasi!.stdout.bytes(), stderrBytes: fresh.wasi!.stderr.bytes() }
+      return { ...outcome, error: new SandboxError(outcome.error.code, outcome.error.message, details) }
+    }
     const result: CommandResult = { exitCode: exitCode ?? 0, stdout: fresh.wasi!.stdout.bytes(), stderr: fresh.wasi!.stderr.bytes(), files: fresh.wasi!.files() }
     return { ok: true, value: result, report: outcome.report }
   }

@@ -2,6 +2,7 @@ import { Directory, File, OpenFile, PreopenDirectory, WASI, WASIProcExit, type F
 import type { SecurityEvent } from '../audit/security-event.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { Errno, MAX_PATH_BYTES } from './errno.js'
+import { FdRights, RIGHTS } from './fd-rights.js'
 import { memoryTree } from './memory-tree.js'
 import { OutputCapture } from './output-capture.js'
 import { sleep } from './sleep.js'
@@ -23,8 +24,6 @@ const FDFLAGS_APPEND = 1
 /** fd_write | fd_allocate | fd_filestat_set_size: the rights libc asks for only when opening to write. */
 const RIGHTS_WRITE = (1n << 6n) | (1n << 8n) | (1n << 22n)
 const RIGHTS_FD_WRITE = 1n << 6n
-/** The 29 rights of preview1. */
-const ALL_RIGHTS = (1n << 29n) - 1n
 const DENIALS = new Set<number>([Errno.ACCES, Errno.NOTCAPABLE, Errno.PERM, Errno.ROFS, Errno.NAMETOOLONG])
 
 /**
@@ -45,6 +44,7 @@ export class WasiHost {
   /** Mount index of every open fd that belongs to a preopen, and which mounts are read-only. */
   private readonly mountOf = new Map<number, number>()
   private readonly readonlyMount: boolean[] = []
+  private readonly rights = new FdRights()
   private memory: () => ArrayBuffer = () => new ArrayBuffer(0)
   /** The writable in-memory preopens, by guest path, to read back after a run. */
   private readonly writableTrees = new Map<string, Map<string, Inode>>()
@@ -65,6 +65,7 @@ export class WasiHost {
       }
       if (!fd) throw new TypeError('host directories can only be mounted in Node')
       this.mountOf.set(fds.length, mount)
+      this.rights.preopen(fds.length)
       this.readonlyMount.push(preopen.readonly)
       fds.push(fd)
     })
@@ -165,9 +166,10 @@ export class WasiHost {
     }
     layer.poll_oneoff = (inPtr: number, outPtr: number, count: number, neventsPtr: number) => this.pollOneoff(inPtr, outPtr, count, neventsPtr, deny)
 
-    // Sockets (preview1 has no connect: only pre-opened sockets, and there are none).
+    // Sockets (preview1 has no connect: only pre-opened sockets, and none are granted), so
+    // no fd is a socket: EBADF for a closed fd and ENOTSOCK for any other, as POSIX has it.
     for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) {
-      layer[name] = () => deny('network', name, Errno.NOTCAPABLE, 'no sockets are granted')
+      layer[name] = (fd: number) => deny('network', name, this.shim.fds[fd] ? Errno.NOTSOCK : Errno.BADF, 'no sockets are granted')
     }
     layer.proc_raise = () => deny('process', 'proc_raise', Errno.NOSYS, 'signals are not supported')
     layer.proc_exit = (code: number) => {
@@ -197,12 +199,15 @@ export class WasiHost {
         }
         if (name === 'path_open' && ret === Errno.SUCCESS) {
           const opened = this.view().getUint32(args[8] as number, true)
-          if (this.isDirectory(opened) && (BigInt(args[5]) & RIGHTS_FD_WRITE) !== 0n) { // a directory opened for writing
+          // Rights are a ceiling (see FdRights), except fd_write: opening a directory to
+          // write it is EISDIR, as in POSIX and other WASI runtimes.
+          if (this.isDirectory(opened) && (BigInt(args[5]) & RIGHTS_FD_WRITE) !== 0n) {
             shim.fd_close!(opened)
             return Errno.ISDIR
           }
           const mount = this.mountOf.get(fd)
           if (mount !== undefined) this.mountOf.set(opened, mount)
+          this.rights.opened(opened, this.isDirectory(opened), BigInt(args[5]), BigInt(args[6]))
         }
         return ret
       }
@@ -229,32 +234,56 @@ export class WasiHost {
     }
 
     // Writes through fds of read-only mounts; reads and writes of directories.
+    // and reads and writes through an fd opened without the right (EBADF, as POSIX).
+    const needs: Record<string, bigint> = {
+      fd_write: RIGHTS.FD_WRITE, fd_pwrite: RIGHTS.FD_WRITE, fd_read: RIGHTS.FD_READ, fd_pread: RIGHTS.FD_READ,
+      fd_allocate: RIGHTS.FD_ALLOCATE, fd_filestat_set_size: RIGHTS.FD_FILESTAT_SET_SIZE,
+    }
     for (const name of ['fd_write', 'fd_pwrite', 'fd_allocate', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_read', 'fd_pread']) {
       const inner = shim[name]!
       const writes = !name.includes('read')
       layer[name] = (...args: any[]) => {
         if (writes && this.readonlyFd(args[0])) return deny('filesystem', name, Errno.ROFS, 'the mount is read-only')
+        if (name === 'fd_filestat_set_times' && !validTimeFlags(args[3])) return Errno.INVAL
         if (name !== 'fd_filestat_set_times' && this.isDirectory(args[0])) return Errno.ISDIR
+        if (needs[name] !== undefined && !this.rights.allows(args[0], needs[name])) return Errno.BADF
         return inner(...args)
       }
     }
-    // Directories report every right as inheritable, so libc asks for the rights an open
-    // really needs (write, truncate...) and the checks above see them; the shim reports none.
+    const setTimes = layer.path_filestat_set_times!
+    layer.path_filestat_set_times = (...args: any[]) => (validTimeFlags(args[6]) ? setTimes(...args) : Errno.INVAL)
+    // A directory has no position.
+    for (const name of ['fd_seek', 'fd_tell']) {
+      const inner = shim[name]!
+      layer[name] = (...args: any[]) => (this.isDirectory(args[0]) ? Errno.BADF : inner(...args))
+    }
+    // Rights as `FdRights` keeps them (the shim reports none). Directories inherit every
+    // right, so libc asks for the rights an open really needs and the checks above see them.
     const fdstat = shim.fd_fdstat_get!
     layer.fd_fdstat_get = (fd: number, ptr: number) => {
       const ret = fdstat(fd, ptr) as number
-      if (ret === Errno.SUCCESS && this.isDirectory(fd)) {
+      const rights = this.rights.get(fd)
+      if (ret === Errno.SUCCESS && rights) {
         const view = this.view()
-        view.setBigUint64(ptr + 8, ALL_RIGHTS, true)
-        view.setBigUint64(ptr + 16, ALL_RIGHTS, true)
+        view.setBigUint64(ptr + 8, rights.rights, true)
+        view.setBigUint64(ptr + 16, rights.inheriting, true)
       }
       return ret
+    }
+    const setRights = shim.fd_fdstat_set_rights!
+    layer.fd_fdstat_set_rights = (fd: number, base: bigint, inheriting: bigint) => {
+      if (!this.shim.fds[fd]) return Errno.BADF
+      if (!this.rights.get(fd)) return setRights(fd, base, inheriting)
+      return this.rights.restrict(fd, BigInt(base), BigInt(inheriting)) ? Errno.SUCCESS : Errno.NOTCAPABLE
     }
     // Fd bookkeeping for the mount map.
     const close = shim.fd_close!
     layer.fd_close = (fd: number) => {
       const ret = close(fd)
-      if (ret === Errno.SUCCESS) this.mountOf.delete(fd)
+      if (ret === Errno.SUCCESS) {
+        this.mountOf.delete(fd)
+        this.rights.close(fd)
+      }
       return ret
     }
     const renumber = shim.fd_renumber!
@@ -265,6 +294,7 @@ export class WasiHost {
         this.mountOf.delete(from)
         if (mount === undefined) this.mountOf.delete(to)
         else this.mountOf.set(to, mount)
+        this.rights.renumber(from, to)
       }
       return ret
     }
@@ -316,6 +346,11 @@ export class WasiHost {
 }
 
 declare const performance: { now(): number }
+
+/** `fst_flags`: setting a time and setting it to now at once is EINVAL. */
+function validTimeFlags(flags: number): boolean {
+  return !((flags & 1 /* atim */ && flags & 2 /* atim_now */) || (flags & 4 /* mtim */ && flags & 8 /* mtim_now */))
+}
 
 function encodeList(items: string[]): Uint8Array[] {
   return items.map((s) => encodeUtf8(s))

@@ -33,4 +33,22 @@ describe('conformance suite (Node adapter)', () => {
       ],
     })
   })
+
+  it('runs WASI testsuite programs on in-memory preopens', async () => {
+    const results = (await cases['WASI testsuite programs on in-memory preopens']!(api)) as unknown[]
+    for (let i = 0; i < results.length; i += 2) {
+      const name = results[i] as string
+      const expected = name === 'proc_exit-failure' ? 33 : 0
+      expect(results[i + 1], name).toMatchObject({ value: { exitCode: expected } })
+    }
+    expect(results[1]).toMatchObject({ value: { stdout: '' } })
+  })
+
+  it('keeps what a failed WASI command wrote on its error', async () => {
+    const result = await cases['a failed WASI command keeps what it wrote']!(api)
+    expect(result).toEqual({
+      trapped: { error: { code: 'TRAP', trap: 'unreachable', export: '_start', stdout: 'partial output\n', stderr: 'panicked: the reason\n' } },
+      bytes: [15, 21],
+    })
+  })
 })

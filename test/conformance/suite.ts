@@ -64,12 +64,32 @@ const WASI_CAT = `(module
     (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 12)))
     (call $exit (i32.const 7))))`
 
+/** Programs of the vendored WASI testsuite (test/wasi-testsuite), by language and name. */
+const testsuiteProgram = (language: string, name: string) => new URL(`../wasi-testsuite/tests/${language}/testsuite/wasm32-wasip1/${name}.wasm`, import.meta.url)
+
+/** The C suite's `fs-tests.dir`, as an in-memory preopen (the way a browser runs it). */
+const C_FS_TESTS = { file: 'Hello World!', 'lseek.txt': '01234567', 'pread.txt': 'pread-test', 'fopendir.dir/file-0': '', 'fopendir.dir/file-1': '', 'writeable/.gitignore': '*\n!.gitignore\n' }
+
+/** Writes to stdout and stderr, then traps (`unreachable`) or spins until its fuel runs out. */
+const WRITE_THEN_FAIL = `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "partial output\\n")
+  (data (i32.const 200) "panicked: the reason\\n")
+  (func $say (param $fd i32) (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr)) (i32.store (i32.const 4) (local.get $len))
+    (drop (call $write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    (call $say (i32.const 1) (i32.const 100) (i32.const 15))
+    (call $say (i32.const 2) (i32.const 200) (i32.const 21))
+    (unreachable)))`
+
 /** A SandboxError (or anything else) as comparable data. */
 function describeError(error: unknown): unknown {
   const e = error as Record<string, unknown>
   if (!(error instanceof Error) || typeof e.code !== 'string') return { unexpected: String(error) }
   const out: Record<string, unknown> = { code: e.code }
-  for (const key of ['kind', 'limit', 'used', 'trap', 'export', 'field', 'offset', 'line', 'imports']) {
+  for (const key of ['kind', 'limit', 'used', 'trap', 'export', 'field', 'offset', 'line', 'imports', 'stdout', 'stderr']) {
     if (e[key] !== undefined && !(e.code === 'TIMEOUT' && key === 'used')) out[key] = typeof e[key] === 'bigint' ? `${e[key]}n` : e[key]
   }
   return out
@@ -242,6 +262,34 @@ export const cases: Record<string, (api: Api) => Promise<unknown>> = {
     }
     await sb.close()
     return results
+  },
+  async 'WASI testsuite programs on in-memory preopens'({ Sandbox }) {
+    const programs: [string, string, { args?: string[]; env?: Record<string, string>; files?: Record<string, string> }][] = [
+      ['assemblyscript', 'args_get-multiple-arguments', { args: ['first', 'the "second" arg', '3'] }],
+      ['assemblyscript', 'environ_get-multiple-variables', { env: { a: 'text', b: 'escap " ing', c: 'new\nline' } }],
+      ['assemblyscript', 'proc_exit-failure', {}],
+      ['c', 'pread-with-access', { files: C_FS_TESTS }],
+      ['c', 'fdopendir-with-access', { files: C_FS_TESTS }],
+      ['rust', 'fd_readdir', { files: { '.keep': '' } }],
+      ['rust', 'path_open_read_write', { files: { '.keep': '' } }],
+      ['rust', 'file_pread_pwrite', { files: { '.keep': '' } }],
+    ]
+    const results: unknown[] = []
+    for (const [language, name, spec] of programs) {
+      const preopens = spec.files ? { '/': { files: spec.files } } : {}
+      const sb = await Sandbox.create(testsuiteProgram(language, name), { wasi: { args: spec.args ?? [], env: spec.env ?? {}, preopens, clock: true, random: true } })
+      const out = await outcome(sb.runCommand().then((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr })))
+      results.push(name, out)
+      await sb.close()
+    }
+    return results
+  },
+  async 'a failed WASI command keeps what it wrote'({ Sandbox }) {
+    const sb = await Sandbox.create(WRITE_THEN_FAIL, { wasi: true, fuel: 100_000 })
+    const trapped = await outcome(sb.runCommand())
+    const bytes = await sb.runCommand().catch((e: { stdoutBytes?: Uint8Array; stderrBytes?: Uint8Array }) => [Array.from(e.stdoutBytes ?? []).length, Array.from(e.stderrBytes ?? []).length])
+    await sb.close()
+    return { trapped, bytes }
   },
 }
 

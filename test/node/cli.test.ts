@@ -55,6 +55,24 @@ describe('wasm-sandbox CLI', () => {
     expect((await cli(['run', programs.exitcode!])).code).toBe(42)
   })
 
+  it('run prints what a trapping program wrote before its one-line error', async () => {
+    await writeFile(join(dir, 'panic.wat'), `(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 100) "partial output\\n")
+      (data (i32.const 200) "panicked: why\\n")
+      (func (export "_start")
+        (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 15))
+        (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (i32.store (i32.const 0) (i32.const 200)) (i32.store (i32.const 4) (i32.const 14))
+        (drop (call $write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (unreachable)))`)
+    const out = await cli(['run', join(dir, 'panic.wat')])
+    expect(out.code).toBe(1)
+    expect(out.stdout).toBe('partial output\n')
+    expect(out.stderr).toMatch(/^panicked: why\nwasm-sandbox: TRAP: .*unreachable\n$/)
+  })
+
   it('run mounts a host directory read-only with --dir', async () => {
     await writeFile(join(dir, 'a.txt'), 'alpha\n')
     const out = await cli(['run', programs.tree!, '--dir', `${dir}:/data:ro`, '--json'])
