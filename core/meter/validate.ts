@@ -25,7 +25,9 @@ export function validateModule(bytes: Uint8Array): void {
   try {
     new engine.Module(bytes)
   } catch (error) {
-    reason = (error instanceof Error ? error.message : String(error)).replace(/^WebAssembly\.\w+\(\): /, '')
+    // Only a CompileError says why (a browser's main thread refuses to compile large modules
+    // synchronously with a RangeError that says nothing about the module).
+    if ((error as Error)?.name === 'CompileError') reason = (error as Error).message.replace(/^WebAssembly\.\w+\(\): /, '')
   }
   const at = /@\+(\d+)|at offset (\d+)|at byte offset (\d+)/.exec(reason)
   const offset = at ? Number(at[1] ?? at[2] ?? at[3]) : undefined
