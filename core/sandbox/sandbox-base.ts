@@ -11,6 +11,7 @@ import { CallPipeline } from './call-pipeline.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { MAX_AUDIT_EVENTS, type SecurityEvent } from '../audit/security-event.js'
+import { AuditRing } from '../audit/audit-ring.js'
 import { MetricsRecorder, type Metrics } from '../observe/metrics.js'
 import { parseManifest, type PluginManifest } from '../manifest/plugin-manifest.js'
 import { sourceHash } from './module-cache.js'
@@ -83,7 +84,7 @@ export class SandboxBase {
   private faulted = false
   private nextId = 1
   private closed = false
-  private readonly auditLog: SecurityEvent[] = []
+  private readonly auditLog = new AuditRing<SecurityEvent>(MAX_AUDIT_EVENTS)
   private readonly metricsRecorder = new MetricsRecorder()
   private owner: SandboxOwner | null = null
   /** A manifest's entry points: the only exports callers see. */
@@ -298,7 +299,7 @@ export class SandboxBase {
 
   /** Denied capability uses so far, oldest first (the last {@link MAX_AUDIT_EVENTS}). */
   audit(): SecurityEvent[] {
-    return this.auditLog.map((e) => ({ ...e }))
+    return this.auditLog.toArray().map((e) => ({ ...e }))
   }
 
   /**
@@ -599,7 +600,6 @@ export class SandboxBase {
   /** Keeps an audit event (the last {@link MAX_AUDIT_EVENTS}) and tells `onEvent`. */
   protected recordAudit(event: SecurityEvent): void {
     this.auditLog.push(event)
-    if (this.auditLog.length > MAX_AUDIT_EVENTS) this.auditLog.splice(0, this.auditLog.length - MAX_AUDIT_EVENTS)
     this.policy.onEvent?.({ type: 'audit', ...event })
   }
 
