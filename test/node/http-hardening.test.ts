@@ -131,6 +131,20 @@ describe('serve(): hostile replies and paths (items 1, 2, 7)', () => {
   })
 })
 
+describe('response cache bounded in bytes (client-chosen keys)', () => {
+  it('a reply larger than cache.maxBytes is served but not kept; smaller ones are', async () => {
+    const big = fixedReply({ status: 200, headers: {}, body: Buffer.alloc(4096, 7).toString('base64') })
+    const server = await serve({ routes: { '/big': { source: big, cache: { ttl: '1h', maxBytes: '4KB' } }, '/small': { source: ok, cache: { ttl: '1h', maxBytes: '4KB' } } }, admin: { token: 'a-token-of-sixteen-chars' } })
+    for (let i = 0; i < 3; i++) {
+      expect((await fetch(`${server.url}/big?i=${i}`)).status).toBe(200)
+      expect((await fetch(`${server.url}/small?i=${i}`)).status).toBe(200)
+    }
+    const modules = await (await fetch(`${server.admin!.url}/modules`, { headers: { authorization: 'Bearer a-token-of-sixteen-chars' } })).json()
+    expect(modules.map((m: { cache: { entries: number } }) => m.cache.entries)).toEqual([0, 3])
+    await server.close()
+  })
+})
+
 describe('WebSocket inbox bounds (item 3)', () => {
   // on_message burns ~a few ms and replies nothing; alloc reuses one buffer.
   const slow = `(module
