@@ -4,5 +4,5 @@ export { serve, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAU
 export type { ServeOptions, Server } from './serve.js'
 export type { GuestRequest, GuestResponse, MiddlewareAction } from './guest-http.js'
 export type { CacheOptions } from './response-cache.js'
-export { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_MAX_QUEUED_BYTES, DEFAULT_WS_MAX_QUEUED_MESSAGES } from './websockets.js'
+export { DEFAULT_WS_IDLE_TIMEOUT_MS, DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_MAX_QUEUED_BYTES, DEFAULT_WS_MAX_QUEUED_MESSAGES } from './websockets.js'
 export type { WebSocketLimits, WebSocketSpec } from './websockets.js'

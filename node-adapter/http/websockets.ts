@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { isUtf8 } from 'node:buffer'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
+import { parseBytes, parseDuration, SandboxError, type PoolOptions } from '../../core/index.js'
 import { Sandbox } from '../sandbox.js'
 import { httpModuleOptions, spec as moduleSpec, type ModuleSpec } from './create-handler.js'
 
@@ -28,13 +28,21 @@ export interface WebSocketLimits {
   maxQueuedMessages?: number
   /** Bytes waiting in a connection's inbox (as `maxQueuedMessages`). Default 4 MiB. */
   maxQueuedBytes?: number | string
+  /**
+   * A connection holds a sandbox of the route for its whole life: one that sends nothing
+   * for this long ('60s' or ms) is closed with 1000 ("idle timeout"), so idle clients cannot
+   * keep every sandbox from the next. Default 60s.
+   */
+  idleTimeout?: number | string
 }
 
 export const DEFAULT_WS_MAX_MESSAGE_BYTES = 1024 * 1024
 export const DEFAULT_WS_MAX_QUEUED_MESSAGES = 256
 export const DEFAULT_WS_MAX_QUEUED_BYTES = 4 * 1024 * 1024
+export const DEFAULT_WS_IDLE_TIMEOUT_MS = 60_000
 
 /** Close codes (RFC 6455). */
+const NORMAL = 1000
 const POLICY_VIOLATION = 1008
 const INTERNAL_ERROR = 1011
 const TRY_AGAIN_LATER = 1013
@@ -127,6 +135,7 @@ interface Route {
   wss: WebSocketServer
   maxQueuedMessages: number
   maxQueuedBytes: number
+  idleTimeoutMs: number
 }
 
 /**
@@ -193,7 +202,8 @@ export class WebSocketRoutes {
         const maxPayload = parseBytes(limits.maxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES, 'maxMessageBytes')
         const sandboxes = new ConnectionSandboxes(source, options)
         const wss = new WebSocketServer({ noServer: true, maxPayload })
-        routes.routes.push({ pattern, match: pathMatcher(pattern), sandboxes, errorLimit, wss, maxQueuedMessages, maxQueuedBytes })
+        const idleTimeoutMs = parseDuration(limits.idleTimeout ?? DEFAULT_WS_IDLE_TIMEOUT_MS, 'idleTimeout')
+        routes.routes.push({ pattern, match: pathMatcher(pattern), sandboxes, errorLimit, wss, maxQueuedMessages, maxQueuedBytes, idleTimeoutMs })
         await sandboxes.prepare()
       }
     } catch (error) {
@@ -266,7 +276,9 @@ export class WebSocketRoutes {
         }
         if (!frame) {
           if (closed) break
+          const idle = setTimeout(() => ws.close(NORMAL, 'idle timeout'), route.idleTimeoutMs)
           await new Promise<void>((resolve) => { wake = resolve })
+          clearTimeout(idle)
           continue
         }
         try {

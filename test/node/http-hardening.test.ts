@@ -207,6 +207,19 @@ describe('WebSocket inbox bounds (item 3)', () => {
     c.close()
   })
 
+  it('an idle connection gives its sandbox back after idleTimeout (1000, "idle timeout")', async () => {
+    const idleServer = await serve({ routes: {}, websockets: { '/idle': { source: slow, options: { max: 1 }, idleTimeout: '300ms' } } })
+    const wsUrl = `${idleServer.url.replace('http', 'ws')}/idle`
+    const first = new WebSocket(wsUrl)
+    const closed = new Promise<{ code: number; reason: string }>((r) => first.on('close', (code, reason) => r({ code, reason: reason.toString() })))
+    const second = new WebSocket(wsUrl) // waits for the only sandbox
+    await new Promise((resolve, reject) => { second.once('open', resolve); second.once('error', reject) })
+    expect(await closed).toEqual({ code: 1000, reason: 'idle timeout' })
+    second.send('served after the idle one left')
+    second.close()
+    await idleServer.close()
+  })
+
   it('many small frames at once past maxQueuedMessages: closed with 1008; a message past maxMessageBytes: 1009', async () => {
     expect((await flood('/tight', 5000, 8)).code).toBe(1008)
     expect((await flood('/tight', 1, 65 * 1024)).code).toBe(1009)
