@@ -10,7 +10,11 @@ export interface SecurityEvent {
   path?: string
   /** Why it was denied, in words. */
   detail: string
+  /** How many times the same denial happened in the call, when more than once. */
+  count?: number
+  /** On the `{ capability: 'audit', operation: 'dropped' }` event: denials of the call not kept. */
+  dropped?: number
 }
 
-/** The most events a sandbox keeps; older ones are dropped first. */
+/** The most events a sandbox keeps (a ring: older ones are dropped first). */
 export const MAX_AUDIT_EVENTS = 10_000

@@ -1,4 +1,5 @@
 import type { SecurityEvent } from '../audit/security-event.js'
+import { AuditCollector } from '../audit/audit-collector.js'
 import { SandboxError } from '../errors/index.js'
 import { encodeUtf8 } from '../text/index.js'
 import { OutputCapture } from '../wasi/output-capture.js'
@@ -36,7 +37,7 @@ export class ComponentWasi {
   readonly imports: Record<string, Namespace> = {}
   /** Runs an exported `wasi:http/incoming-handler` on a plain request (set when WASI is granted). */
   serveHttp: ((handle: (request: unknown, out: unknown) => void, request: HttpExchange) => { status: number; headers: [string, string][]; body: Uint8Array }) | null = null
-  private events: SecurityEvent[] = []
+  private readonly events = new AuditCollector()
   private readonly writableTrees = new Map<string, FileTree>()
 
   constructor(settings: WasiSettings | null, networkAllow: string[], command: CommandOptions | null, shim: Preview2Shim, interfaces: string[], fetchSync: (request: FetchRequest) => FetchResult) {
@@ -120,9 +121,7 @@ export class ComponentWasi {
 
   /** Security events since the last call. */
   takeEvents(): SecurityEvent[] {
-    const events = this.events
-    this.events = []
-    return events
+    return this.events.take()
   }
 
   /** The files of every writable preopen now, by guest path and relative path. */
@@ -149,7 +148,7 @@ export class ComponentWasi {
   }
 
   private deny(capability: string, operation: string, detail: string, path?: string): void {
-    this.events.push({ time: Date.now(), capability, operation, ...(path === undefined ? {} : { path }), detail })
+    this.events.record(capability, operation, detail, path) // bounded per call; repeats folded
   }
 
   /**

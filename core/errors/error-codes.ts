@@ -27,6 +27,11 @@ export const ErrorCode = {
   HOST_ERROR: 'HOST_ERROR',
   /** The caller aborted the call through its AbortSignal. */
   CANCELLED: 'CANCELLED',
+  /**
+   * A bytes/JSON reply larger than `maxReplyBytes`: carries `{ kind: 'reply', limit, used }`.
+   * Refused in the worker, before the reply is copied out of the guest.
+   */
+  OUTPUT_LIMIT: 'OUTPUT_LIMIT',
   /** A queue is full. */
   OVERLOADED: 'OVERLOADED',
   /** A tenant quota is used up. */

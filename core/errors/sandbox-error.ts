@@ -97,11 +97,17 @@ export class SandboxError extends Error {
     if (details.stderrBytes) (this as { stderr?: string }).stderr = decodeUtf8(details.stderrBytes)
   }
 
-  /** Plain data for structured clone / JSON (bigints stay bigints for structured clone). */
+  /**
+   * Plain data for structured clone / JSON (bigints stay bigints for structured clone).
+   * Text fields are cut to a bounded size: many are guest-controlled (an export's name, a
+   * trap message), and an error must cross the worker boundary whatever the guest did.
+   */
   toJSON(): SerializedError {
-    const out: SerializedError = { code: this.code, message: this.message }
+    const out: SerializedError = { code: this.code, message: clip(this.message, MAX_MESSAGE_CHARS) }
     for (const key of DETAIL_KEYS) {
-      const value = (this as Record<string, unknown>)[key]
+      let value = (this as Record<string, unknown>)[key]
+      if (typeof value === 'string') value = clip(value, MAX_FIELD_CHARS)
+      else if (key === 'imports' && Array.isArray(value)) value = value.slice(0, MAX_LIST_ITEMS).map((name: string) => clip(name, MAX_FIELD_CHARS))
       if (value !== undefined) (out as Record<string, unknown>)[key] = value
     }
     return out
@@ -112,6 +118,15 @@ export class SandboxError extends Error {
     const { code, message, ...details } = data
     return new SandboxError(code, message, details as SandboxErrorDetails)
   }
+}
+
+/** Bounds of an error's text as plain data (see `toJSON`), in UTF-16 units. */
+const MAX_MESSAGE_CHARS = 2048
+const MAX_FIELD_CHARS = 256
+const MAX_LIST_ITEMS = 32
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
 }
 
 const DETAIL_KEYS = [

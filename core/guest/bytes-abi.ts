@@ -38,8 +38,13 @@ export function checkRange(fn: string, what: string, ptr: number, len: number, s
   }
 }
 
-/** Runs one bytes call; returns a fresh copy of the output (safe to transfer). */
-export function callBytes(exports: Record<string, unknown>, fn: string, input: Uint8Array): Uint8Array {
+/**
+ * Runs one bytes call; returns a fresh copy of the output (safe to transfer). An output
+ * longer than `maxReplyBytes` is refused with OUTPUT_LIMIT before it is copied: a guest
+ * can make a huge reply out of little fuel (`memory.copy` doubling), and every byte of it
+ * would cost the host a copy, a decode and a parse.
+ */
+export function callBytes(exports: Record<string, unknown>, fn: string, input: Uint8Array, maxReplyBytes = Infinity): Uint8Array {
   const abi = bytesExports(exports, fn)
   const inPtr = abi.alloc(input.length) >>> 0
   checkRange(fn, 'alloc() returned a buffer', inPtr, input.length, abi.memory.buffer.byteLength)
@@ -49,10 +54,16 @@ export function callBytes(exports: Record<string, unknown>, fn: string, input: U
   const outPtr = Number(BigInt.asUintN(64, packed) >> 32n)
   const outLen = Number(BigInt.asUintN(32, packed))
   checkRange(fn, 'the returned output', outPtr, outLen, abi.memory.buffer.byteLength)
-  const output = new Uint8Array(abi.memory.buffer.slice(outPtr, outPtr + outLen))
-  if (abi.free) {
+  const tooLarge = outLen > maxReplyBytes
+  const output = tooLarge ? null : new Uint8Array(abi.memory.buffer.slice(outPtr, outPtr + outLen))
+  if (abi.free) { // also for a refused reply: the guest ran to its end and its instance is kept
     abi.free(inPtr, input.length)
     if (outPtr !== inPtr) abi.free(outPtr, outLen) // an in-place reply is one buffer, freed once
+  }
+  if (!output) {
+    throw new SandboxError('OUTPUT_LIMIT', `${fn}() replied with ${outLen} bytes, more than maxReplyBytes (${maxReplyBytes})`, {
+      kind: 'reply', limit: maxReplyBytes, used: outLen, export: fn, suggestion: 'raise the `maxReplyBytes` option, or have the guest reply with less',
+    })
   }
   return output
 }

@@ -125,7 +125,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   }
 
   const invoke = (g: Guest, call: CallRequest): unknown => {
-    if (call.bytes) return callBytes(g.exports, call.fn, call.args[0] as Uint8Array)
+    if (call.bytes) return callBytes(g.exports, call.fn, call.args[0] as Uint8Array, g.settings.maxReplyBytes)
     const fn = g.exports[call.fn]
     if (typeof fn !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `the module has no exported function ${JSON.stringify(call.fn)}`, { export: call.fn })
     return fn(...call.args)
@@ -151,7 +151,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       inChannelCall = true
       try {
         return run(g, name, () => {
-          if (input) return callBytes(g.exports, name, input)
+          if (input) return callBytes(g.exports, name, input, g.settings.maxReplyBytes)
           if (typeof fn !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `the module has no exported function ${JSON.stringify(name)}`, { export: name })
           return fn(...args)
         }, fuel)

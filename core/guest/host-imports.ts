@@ -32,6 +32,11 @@ export class HostFailure extends Error {
 export class HostImports {
   count = 0
   failure: HostFailure | null = null
+  /**
+   * Guest code running on behalf of a host function (`ctx.alloc`, `ctx.call`): an import
+   * it calls is nested in another, whose host is waiting on the mailbox, not on the channel.
+   */
+  private nested = 0
 
   constructor(
     private readonly imports: HostImport[],
@@ -60,7 +65,7 @@ export class HostImports {
     if (this.failure) throw this.failure
     const mailbox = this.mailbox
     if (!mailbox) throw new HostFailure('host functions need SharedArrayBuffer, which this runtime does not provide')
-    const channel = this.hooks.channel()
+    const channel = this.nested > 0 ? null : this.hooks.channel()
     if (channel && CallChannel.fits(args)) channel.requestHostCall(index, args)
     else this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'hostcall', index, args })
     for (;;) {
@@ -106,11 +111,29 @@ export class HostImports {
     }
   }
 
-  /** One `ctx` request while the host function runs; answered by message. */
+  /**
+   * One `ctx` request while the host function runs; answered by message. The command is
+   * marked handled before any guest code runs (`alloc`, a re-entrant call): that code may
+   * call an import, whose own host function then talks through the same mailbox.
+   */
   private serveMemoryRequest(command: number, mailbox: Mailbox): void {
     const { a, b } = mailbox
     let value: unknown
     let transfer: unknown[] | undefined
+    let handled = false
+    const release = () => {
+      if (!handled) mailbox.done()
+      handled = true
+    }
+    const guestCode = <T>(run: () => T): T => {
+      release()
+      this.nested++
+      try {
+        return run()
+      } finally {
+        this.nested--
+      }
+    }
     try {
       const exports = this.hooks.exports()
       const memory = exports.memory as { buffer: ArrayBuffer } | undefined
@@ -127,7 +150,7 @@ export class HostImports {
           break
         case Command.ALLOC: {
           if (typeof exports.alloc !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'ctx.alloc needs the guest to export alloc(len) -> ptr', { export: 'alloc' })
-          value = (exports.alloc as (len: number) => number)(a) >>> 0
+          value = guestCode(() => (exports.alloc as (len: number) => number)(a) >>> 0)
           checkRange('alloc', 'alloc() returned a buffer', value as number, a, (exports.memory as { buffer: ArrayBuffer }).buffer.byteLength)
           break
         }
@@ -136,19 +159,19 @@ export class HostImports {
           break
         case Command.CALL: {
           const request = decodeCall(mailbox.data.subarray(0, b))
-          value = this.hooks.nestedCall(request.fn, request.args)
+          value = guestCode(() => this.hooks.nestedCall(request.fn, request.args))
           break
         }
         default:
           throw new SandboxError('INTERNAL', `unknown mailbox command ${command}`)
       }
     } catch (error) {
-      mailbox.done()
-      const data = error instanceof SandboxError ? error.toJSON() : { code: 'TRAP' as const, message: error instanceof Error ? error.message : String(error) }
-      this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'mailbox', ok: false, error: data })
+      release()
+      const failure = error instanceof SandboxError ? error : new SandboxError('TRAP', error instanceof Error ? error.message : String(error))
+      this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'mailbox', ok: false, error: failure.toJSON() })
       return
     }
-    mailbox.done()
+    release()
     this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'mailbox', ok: true, value }, transfer)
   }
 }

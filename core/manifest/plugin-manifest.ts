@@ -34,7 +34,7 @@ export interface PluginManifest {
 const ID = /^[a-z0-9][a-z0-9._-]*$/i
 const SEMVER = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/
 const SHA256 = /^[0-9a-f]{64}$/i
-const PERMISSION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'wasi', 'network', 'profile']
+const PERMISSION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'wasi', 'network', 'profile']
 
 /** Checks a manifest (an object or JSON text), failing with CONFIG naming `manifest.<field>`. */
 export function parseManifest(input: unknown): PluginManifest {

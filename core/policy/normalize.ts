@@ -5,7 +5,7 @@ import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
-const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'imports', 'wasi', 'network', 'profile', 'onEvent'] as const
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'onEvent'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
 
 /** Largest wasm32 memory: 65536 pages of 64 KiB. */
@@ -32,6 +32,7 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     timeoutMs: options.timeout === undefined ? base.timeoutMs : parseDuration(options.timeout, 'timeout'),
     stackDepth: options.stackDepth === undefined ? base.stackDepth : positiveInteger(options.stackDepth, 'stackDepth', 2 ** 31 - 1),
     tableElements: options.tableElements === undefined ? base.tableElements : positiveInteger(options.tableElements, 'tableElements', 2 ** 32 - 1, 0),
+    maxReplyBytes: options.maxReplyBytes === undefined ? base.maxReplyBytes : parseReplyBytes(options.maxReplyBytes),
     imports: parseImports(options.imports),
     wasi: parseWasi(options.wasi, base.wasiClock, base.wasiRandom),
     networkAllow: parseNetwork(options.network),
@@ -54,6 +55,12 @@ function parseMemory(value: unknown): number {
   const bytes = parseBytes(value, 'memory')
   if (bytes < 65536) throw configError('memory', `${bytes} bytes is less than one 64KiB page`, "use at least '64KiB'")
   if (bytes > MAX_MEMORY_BYTES) throw configError('memory', `${bytes} bytes is more than a 32-bit memory can hold`, "use at most '4GB'")
+  return bytes
+}
+
+function parseReplyBytes(value: unknown): number {
+  const bytes = parseBytes(value, 'maxReplyBytes')
+  if (bytes > MAX_MEMORY_BYTES) throw configError('maxReplyBytes', `${bytes} bytes is more than a 32-bit memory can hold`, "use at most '4GB'")
   return bytes
 }
 

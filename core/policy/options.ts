@@ -41,6 +41,16 @@ export interface SandboxOptions {
   stackDepth?: number
   /** Cap on the elements of each table; growth beyond it fails as for memory. */
   tableElements?: number
+  /**
+   * Largest reply of one `callBytes`/`callJson` call, in bytes or as '4MB'. Checked in the
+   * worker against the length the guest returns, before a byte is copied out of its memory
+   * or crosses to the host: a larger reply ends the call with `OUTPUT_LIMIT`
+   * `{ kind: 'reply', limit, used }` (the instance is kept: the guest ran to its end).
+   * Default 16MB (strict), 64MB (standard), 256MB (permissive); HTTP routes default to 4MB.
+   * Limitations: numeric results are never large; a component's WIT values and a command's
+   * captured stdout/stderr are bounded by `memory` and by 64MB per stream instead.
+   */
+  maxReplyBytes?: number | string
   /** Host functions the guest may import, by module and name. */
   imports?: Record<string, Record<string, HostFunction>>
   /** WASI preview1 for the guest; `true` grants the preset's defaults. */
@@ -69,6 +79,7 @@ export interface NormalizedPolicy {
   timeoutMs: number
   stackDepth: number
   tableElements: number
+  maxReplyBytes: number
   imports: Record<string, Record<string, HostFunction>>
   wasi: WasiOptions | null
   networkAllow: string[]

@@ -388,10 +388,9 @@ export class CallChannel {
           this.writeValues(answer.value === undefined ? [] : Array.isArray(answer.value) ? answer.value : [answer.value])
         } else {
           c[STATUS] = FAILED
-          const json = serializeError(answer.error)
-          const length = Math.min(json.length, this.data.length)
-          this.data.set(json.subarray(0, length))
-          c[DATA_LENGTH] = length
+          const json = serializeError(answer.error, this.data.length)
+          this.data.set(json)
+          c[DATA_LENGTH] = json.length
         }
         Atomics.store(c, DONE, answer.ok ? Done.OK : Done.ERROR)
         Atomics.notify(c, DONE)
@@ -430,8 +429,7 @@ export class CallChannel {
       else { sendOutput(callId, output, answer.report); status = OUTPUT_BY_MESSAGE; payload = new Uint8Array() }
     } else {
       status = FAILED
-      payload = serializeError(answer.error)
-      if (payload.length > RING_INPUT_BYTES) payload = serializeError(new SandboxError(answer.error.code, answer.error.message.slice(0, 1024)))
+      payload = serializeError(answer.error, RING_INPUT_BYTES)
       Atomics.store(this.control, HALTED, 1)
     }
     this.ring.set(payload, at + RING_HEADER)
@@ -452,11 +450,26 @@ type SendOutput = (callId: number, output: Uint8Array, report: CallReport) => vo
 
 const slotWord = (slot: number) => (slot * RING_SLOT_BYTES) / 4
 
-/** Errors cross the channel as JSON, bigints (a fuel limit) tagged. */
-function serializeError(error: SandboxError): Uint8Array {
-  return encodeUtf8(JSON.stringify(error.toJSON(), (_, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v)))
+/**
+ * Errors cross the channel as JSON, bigints (a fuel limit) tagged, in at most `maxBytes`:
+ * `toJSON` already bounds every text field, but escapes can still swell it, so an error
+ * too large for its room loses its details before it could be cut mid-JSON.
+ */
+function serializeError(error: SandboxError, maxBytes: number): Uint8Array {
+  const encode = (data: object) => encodeUtf8(JSON.stringify(data, (_, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v)))
+  const full = error.toJSON()
+  let json = encode(full)
+  if (json.length <= maxBytes) return json
+  const { code, kind, limit, used } = full
+  json = encode({ code, message: full.message.slice(0, 256), kind, limit, used })
+  return json.length <= maxBytes ? json : encode({ code, message: 'the error was too large to report' })
 }
 
+/** An error from the channel; bytes that do not parse (a bug) are still a typed error. */
 function parseError(bytes: Uint8Array): SerializedError {
-  return JSON.parse(decodeUtf8(bytes), (_, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v))
+  try {
+    return JSON.parse(decodeUtf8(bytes), (_, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v))
+  } catch (error) {
+    return { code: 'INTERNAL', message: `an error from the sandbox worker could not be read: ${(error as Error).message}` }
+  }
 }

@@ -28,6 +28,8 @@ export interface GuestSettings {
   stackDepth: number
   memoryBytes: number
   tableElements: number
+  /** Largest bytes-call reply; larger ones fail with OUTPUT_LIMIT before they are copied. */
+  maxReplyBytes: number
   /** Host functions in the order the worker numbers them. */
   hostImports: HostImport[]
   /** Exported functions in the order the fast call channel numbers them. */

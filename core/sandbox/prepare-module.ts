@@ -27,7 +27,7 @@ export interface PreparedModule {
  */
 export async function prepareModule(platform: Platform, source: unknown, policy: NormalizedPolicy): Promise<PreparedModule> {
   const settings: GuestSettings = {
-    fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements, hostImports: [], exportNames: [],
+    fuel: policy.fuel, stackDepth: policy.stackDepth, memoryBytes: policy.memoryBytes, tableElements: policy.tableElements, maxReplyBytes: policy.maxReplyBytes, hostImports: [], exportNames: [],
     wasi: wasiSettings(policy.wasi, platform.hostMounts),
     component: null,
   }

@@ -11,6 +11,7 @@ import { CallPipeline } from './call-pipeline.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallReport, type CallRequest, type CommandResult, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { MAX_AUDIT_EVENTS, type SecurityEvent } from '../audit/security-event.js'
+import { AuditRing } from '../audit/audit-ring.js'
 import { MetricsRecorder, type Metrics } from '../observe/metrics.js'
 import { parseManifest, type PluginManifest } from '../manifest/plugin-manifest.js'
 import { sourceHash } from './module-cache.js'
@@ -40,8 +41,12 @@ interface Live {
   /** The shared-memory call path, where SharedArrayBuffer is available. */
   channel: CallChannel | null
   pending: Map<number, (reply: Reply | SandboxError) => void>
-  /** The host-function call in progress, if any. */
-  session: HostCallSession | null
+  /**
+   * Host-function calls in progress, innermost last: a host function's `ctx.alloc` or
+   * `ctx.call` runs guest code, which may call another import; the worker's answers are
+   * for the innermost one until it has returned.
+   */
+  sessions: HostCallSession[]
   /** Set once the worker is stopped or has died: nothing more is sent to it. */
   dead: boolean
   /** Called when the worker reports it begins instantiating. */
@@ -83,7 +88,7 @@ export class SandboxBase {
   private faulted = false
   private nextId = 1
   private closed = false
-  private readonly auditLog: SecurityEvent[] = []
+  private readonly auditLog = new AuditRing<SecurityEvent>(MAX_AUDIT_EVENTS)
   private readonly metricsRecorder = new MetricsRecorder()
   private owner: SandboxOwner | null = null
   /** A manifest's entry points: the only exports callers see. */
@@ -298,7 +303,7 @@ export class SandboxBase {
 
   /** Denied capability uses so far, oldest first (the last {@link MAX_AUDIT_EVENTS}). */
   audit(): SecurityEvent[] {
-    return this.auditLog.map((e) => ({ ...e }))
+    return this.auditLog.toArray().map((e) => ({ ...e }))
   }
 
   /**
@@ -599,7 +604,6 @@ export class SandboxBase {
   /** Keeps an audit event (the last {@link MAX_AUDIT_EVENTS}) and tells `onEvent`. */
   protected recordAudit(event: SecurityEvent): void {
     this.auditLog.push(event)
-    if (this.auditLog.length > MAX_AUDIT_EVENTS) this.auditLog.splice(0, this.auditLog.length - MAX_AUDIT_EVENTS)
     this.policy.onEvent?.({ type: 'audit', ...event })
   }
 
@@ -621,7 +625,7 @@ export class SandboxBase {
     const shared = typeof SharedArrayBuffer !== 'undefined' && this.platform.sharedMemory
     const mailbox = shared && needsMailboxFor(this.prepared) ? Mailbox.create() : null
     const channel = shared && channelSupported ? CallChannel.create(this.platform.parallelism) : null
-    const live: Live = { worker, mailbox, channel, pending: new Map(), session: null, dead: false }
+    const live: Live = { worker, mailbox, channel, pending: new Map(), sessions: [], dead: false }
     worker.onMessage((message) => this.onMessage(live, message))
     worker.onExit((error) => {
       live.dead = true
@@ -718,7 +722,7 @@ export class SandboxBase {
         void this.serveHostCall(live, message.index, message.args)
         return
       case 'mailbox':
-        live.session?.deliver(message.ok ? message : { ok: false, error: SandboxError.from(message.error) })
+        live.sessions[live.sessions.length - 1]?.deliver(message.ok ? message : { ok: false, error: SandboxError.from(message.error) })
         return
       case 'fetch':
         void this.serveFetch(live, message.request)
@@ -734,7 +738,7 @@ export class SandboxBase {
   /** Fetches for a component's outgoing HTTP request while its worker waits on the mailbox. */
   private async serveFetch(live: Live, request: FetchRequest): Promise<void> {
     const session = new HostCallSession(live.mailbox!, 'fetch')
-    live.session = session
+    live.sessions.push(session)
     try {
       const fetchImpl = this.policy.networkFetch ?? (globalThis as unknown as { fetch: NetworkFetch }).fetch
       const result = await fetchForGuest(request, this.policy.networkAllow, fetchImpl, this.policy.memoryBytes)
@@ -746,7 +750,8 @@ export class SandboxBase {
     } catch (error) {
       if (!live.dead) await session.fail(error)
     } finally {
-      if (live.session === session) live.session = null
+      const at = live.sessions.indexOf(session)
+      if (at >= 0) live.sessions.splice(at, 1)
     }
   }
 
@@ -755,14 +760,15 @@ export class SandboxBase {
     const imp = this.prepared.settings.hostImports[index]!
     const fn = this.policy.imports[imp.module]![imp.name]!
     const session = new HostCallSession(live.mailbox!, imp.module + '.' + imp.name)
-    live.session = session
+    live.sessions.push(session)
     try {
       const result = await fn(...args, session)
       if (!live.dead) await session.finish(result, imp.results[0]) // also while the worker starts
     } catch (error) {
       if (!live.dead) await session.fail(error)
     } finally {
-      if (live.session === session) live.session = null
+      const at = live.sessions.indexOf(session)
+      if (at >= 0) live.sessions.splice(at, 1)
     }
   }
 

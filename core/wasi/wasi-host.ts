@@ -1,5 +1,6 @@
 import { Directory, File, OpenFile, PreopenDirectory, WASI, WASIProcExit, type Fd, type Inode } from '@bjorn3/browser_wasi_shim'
 import type { SecurityEvent } from '../audit/security-event.js'
+import { AuditCollector } from '../audit/audit-collector.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { Errno, MAX_PATH_BYTES } from './errno.js'
 import { FdRights, RIGHTS } from './fd-rights.js'
@@ -39,7 +40,7 @@ export class WasiHost {
   readonly stderr = new OutputCapture()
   /** Set by `proc_exit`. */
   exitCode: number | null = null
-  private events: SecurityEvent[] = []
+  private readonly events = new AuditCollector()
   private readonly shim: WASI
   /** Mount index of every open fd that belongs to a preopen, and which mounts are read-only. */
   private readonly mountOf = new Map<number, number>()
@@ -95,15 +96,11 @@ export class WasiHost {
 
   /** Security events since the last call. */
   takeEvents(): SecurityEvent[] {
-    const events = this.events
-    this.events = []
-    return events
+    return this.events.take()
   }
 
   private deny(capability: string, operation: string, detail: string, path?: string): void {
-    const last = this.events[this.events.length - 1]
-    if (last && last.operation === operation && last.path === path && last.detail === detail) return // a retry loop, once
-    this.events.push({ time: Date.now(), capability, operation, ...(path === undefined ? {} : { path }), detail })
+    this.events.record(capability, operation, detail, path) // bounded per call; repeats folded
   }
 
   private readString(ptr: number, len: number): string {

@@ -1,6 +1,6 @@
 import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
-import { errorResponse, toGuestRequest, toResponse, type GuestRequest } from './guest-http.js'
+import { errorResponse, malformedPath, toGuestRequest, toResponse, type GuestRequest } from './guest-http.js'
 import { failureReply, middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
 import { ResponseCache, type CacheOptions } from './response-cache.js'
 
@@ -27,6 +27,16 @@ export interface SandboxHandler {
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024
+/**
+ * `maxReplyBytes` of HTTP and WebSocket modules unless their options say otherwise: a reply
+ * is base64 in JSON, decoded and written by the host thread that serves every client.
+ */
+export const DEFAULT_HTTP_MAX_REPLY_BYTES = 4 * 1024 * 1024
+
+/** A module's options with the HTTP default for `maxReplyBytes`. */
+export function httpModuleOptions<T extends PoolOptions>(options: T): T {
+  return { maxReplyBytes: DEFAULT_HTTP_MAX_REPLY_BYTES, ...options }
+}
 
 export function spec(module: ModuleSpec): { source: unknown; options: PoolOptions; cache?: CacheOptions; errorLimit?: number } {
   const m = module as { source?: unknown; options?: PoolOptions; cache?: CacheOptions; errorLimit?: number }
@@ -44,10 +54,10 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
   const cache = cacheOptions ? new ResponseCache(cacheOptions) : null
   const limit = parseBytes(bodyLimit, 'bodyLimit')
   const ownsPool = !(sourceOrPool instanceof SandboxPool)
-  const route = ownsPool ? SandboxPool.create(sourceOrPool, poolOptions) : Promise.resolve(sourceOrPool as SandboxPool)
+  const route = ownsPool ? SandboxPool.create(sourceOrPool, httpModuleOptions(poolOptions)) : Promise.resolve(sourceOrPool as SandboxPool)
   const chain = Promise.all(middleware.map((m) => {
     const { source, options: mwOptions } = spec(m)
-    return middlewarePool(source, mwOptions)
+    return middlewarePool(source, httpModuleOptions(mwOptions))
   }))
   const ready = Promise.all([route, chain]).then(() => undefined)
   ready.catch(() => undefined) // reported per request, and to whoever awaits `ready`
@@ -63,11 +73,16 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
     }
     let guestRequest: GuestRequest
     try {
+      if (malformedPath(new URL(request.url).pathname)) return errorResponse(400, 'BAD_REQUEST', 'the path has malformed percent-encoding')
       guestRequest = await toGuestRequest(request, limit)
     } catch (error) {
       return toResponse(failureReply(error))
     }
-    return toResponse(await runPipeline(guestRequest, handle, layers))
+    try {
+      return toResponse(await runPipeline(guestRequest, handle, layers))
+    } catch { // guest replies are checked; this is the last line, not the plan
+      return errorResponse(502, 'BAD_GUEST_REPLY', 'the guest reply could not be sent')
+    }
   }) as SandboxHandler
   handler.ready = ready
   handler.close = async () => {

@@ -60,12 +60,39 @@ const isHeaders = (v: unknown): v is Record<string, string> =>
 const isBase64 = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v)
 const isStatus = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 200 && (v as number) <= 599
 
+/** RFC 9110 field names (tokens), and the bytes a field value may not hold (as node:http checks them). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const FORBIDDEN_IN_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+
+/**
+ * Checks header names and values a guest chose: a CR/LF in a value would split the
+ * response (node:http throws on it), so a bad one is the guest's fault, a 502 naming it.
+ */
+export function checkHeaders(headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
+    if (!TOKEN.test(name)) throw badReply(`header name ${shown} is not a valid HTTP field name`)
+    if (FORBIDDEN_IN_VALUE.test(value)) throw badReply(`header ${shown} has a value with characters HTTP forbids (CR, LF, NUL, other controls, or above U+00FF)`)
+  }
+}
+
+/** Whether a path's percent-encoding is malformed (`/ws/%zz`): such a request is a 400. */
+export function malformedPath(path: string): boolean {
+  try {
+    decodeURIComponent(path)
+    return false
+  } catch {
+    return true
+  }
+}
+
 /** Checks a guest's reply; a malformed one is the guest's fault (a 502). */
 export function parseGuestResponse(value: unknown): GuestResponse {
   const r = value as Partial<GuestResponse>
   if (typeof r !== 'object' || r === null) throw badReply('not an object')
   if (!isStatus(r.status)) throw badReply('`status` must be an integer from 200 to 599')
   if (r.headers !== undefined && !isHeaders(r.headers)) throw badReply('`headers` must map names to strings')
+  if (r.headers) checkHeaders(r.headers)
   if (r.body !== undefined && !isBase64(r.body)) throw badReply('`body` must be base64')
   return { status: r.status, headers: r.headers ?? {}, body: r.body ?? '' }
 }
@@ -74,6 +101,7 @@ export function parseMiddlewareAction(value: unknown): MiddlewareAction {
   const a = value as Record<string, unknown>
   if (typeof a !== 'object' || a === null) throw badReply('a middleware must reply with an object')
   if (a.headers !== undefined && !isHeaders(a.headers)) throw badReply('`headers` must map names to strings')
+  if (a.headers) checkHeaders(a.headers as Record<string, string>)
   if (a.body !== undefined && !isBase64(a.body)) throw badReply('`body` must be base64')
   switch (a.action) {
     case 'continue': return { action: 'continue' }

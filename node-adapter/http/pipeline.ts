@@ -1,7 +1,7 @@
 import { HTTP_HANDLER, SandboxError, type SandboxOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
 import type { ResponseCache } from './response-cache.js'
-import { errorReply, parseGuestResponse, parseMiddlewareAction, PayloadTooLarge, type GuestRequest, type GuestResponse } from './guest-http.js'
+import { checkHeaders, errorReply, parseGuestResponse, parseMiddlewareAction, PayloadTooLarge, type GuestRequest, type GuestResponse } from './guest-http.js'
 
 /** A middleware module and which of its hooks it has. */
 export interface Middleware {
@@ -74,11 +74,12 @@ async function callHttpComponent(route: SandboxPool, request: GuestRequest): Pro
   const response = await route.call(HTTP_HANDLER, {
     method: request.method, url: request.url, headers: Object.entries(request.headers), body: Buffer.from(request.body, 'base64'),
   }) as { status: number; headers: [string, string][]; body: Uint8Array }
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = Object.create(null) // guest-chosen names: `__proto__` is just a name
   for (const [name, value] of response.headers) {
     const key = name.toLowerCase()
     headers[key] = key in headers ? `${headers[key]}, ${value}` : value
   }
+  checkHeaders(headers)
   return { status: response.status, headers, body: Buffer.from(response.body).toString('base64') }
 }
 
@@ -88,6 +89,7 @@ export function failureReply(error: unknown): GuestResponse {
   if (!(error instanceof SandboxError)) return errorReply(500, 'INTERNAL', 'internal error')
   switch (error.code) {
     case 'TIMEOUT': return errorReply(504, error.code, error.message)
+    case 'OUTPUT_LIMIT': return errorReply(502, error.code, error.message) // the guest's reply is too large
     case 'OVERLOADED': case 'QUOTA_EXCEEDED': case 'CLOSED': return errorReply(503, error.code, error.message)
     case 'INTERNAL': return errorReply(500, error.code, 'internal error')
     case 'TRAP':

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { parseDuration, SandboxError } from '../../core/index.js'
+import { parseBytes, parseDuration, SandboxError } from '../../core/index.js'
 import type { GuestRequest, GuestResponse } from './guest-http.js'
 
 /** `cache` of a route: replies of its sandboxed handler kept for `ttl`. */
@@ -8,6 +8,12 @@ export interface CacheOptions {
   ttl: string | number
   /** Most replies kept; the least recently used goes first. Default 1000. */
   maxEntries?: number
+  /**
+   * Most bytes kept (bodies as base64, plus header text), as '64MB' or bytes; the least
+   * recently used go first, and a larger reply is not kept. Default 64MB: the keys come from
+   * clients (any query string), and each reply can be up to the route's `maxReplyBytes`.
+   */
+  maxBytes?: number | string
   /** The cache key of a request (after the middleware ran). Default: method and URL. */
   key?: (request: Omit<GuestRequest, 'body'>) => string
   /** The clock, in milliseconds (for tests). Default `performance.now()`. */
@@ -37,7 +43,10 @@ export class ResponseCache {
     if (options.key !== undefined && typeof options.key !== 'function') throw new SandboxError('CONFIG', 'cache.key: expected a function (request) => string', { field: 'cache.key' })
     this.key = options.key ?? ((r) => `${r.method} ${r.url}`)
     // ttlResolution 0: read the clock on every lookup (lru-cache otherwise caches it for 1 ms)
-    this.entries = new LRUCache({ max, ttl, ttlResolution: 0, ...(options.now ? { perf: { now: options.now } } : {}) })
+    const maxSize = parseBytes(options.maxBytes ?? 64 * 1024 * 1024, 'cache.maxBytes')
+    this.entries = new LRUCache({
+      max, ttl, ttlResolution: 0, maxSize, sizeCalculation: replySize, ...(options.now ? { perf: { now: options.now } } : {}),
+    })
   }
 
   /** The handler's reply for `request`: from the cache, or from `handle` (and kept when it may be). */
@@ -52,13 +61,20 @@ export class ResponseCache {
     }
     this.misses++
     const reply = await handle(request)
-    if (storable(reply)) this.entries.set(key, reply)
+    if (storable(reply) && replySize(reply) <= this.entries.maxSize) this.entries.set(key, reply)
     return reply
   }
 
   stats(): { hits: number; misses: number; entries: number } {
     return { hits: this.hits, misses: this.misses, entries: this.entries.size }
   }
+}
+
+/** A reply's weight in the cache: its body and header text (at least 1, as lru-cache needs). */
+function replySize(reply: GuestResponse): number {
+  let size = reply.body.length + 64
+  for (const [name, value] of Object.entries(reply.headers)) size += name.length + value.length
+  return size
 }
 
 function storable(reply: GuestResponse): boolean {

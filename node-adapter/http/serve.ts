@@ -1,9 +1,10 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
-import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
+import type { Duplex } from 'node:stream'
+import { parseBytes, parseDuration, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
-import { DEFAULT_BODY_LIMIT, spec, type ModuleSpec } from './create-handler.js'
-import { errorReply, errorResponse, type GuestRequest, type GuestResponse } from './guest-http.js'
+import { DEFAULT_BODY_LIMIT, httpModuleOptions, spec, type ModuleSpec } from './create-handler.js'
+import { checkHeaders, errorReply, errorResponse, malformedPath, type GuestRequest, type GuestResponse } from './guest-http.js'
 import { middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
 import { ResponseCache, type CacheOptions } from './response-cache.js'
 import { WebSocketRoutes, type WebSocketSpec } from './websockets.js'
@@ -26,7 +27,26 @@ export interface ServeOptions {
   websockets?: Record<string, WebSocketSpec>
   /** The module manager API on its own listener (see the README, "Admin API"). */
   admin?: { token: string; port?: number; host?: string }
+  /**
+   * Time a client has to send a request's headers, from its first byte ('10s' or ms).
+   * Exceeded: 408 and the connection is closed, so slow clients cannot pile up. Default 10s.
+   */
+  headersTimeout?: number | string
+  /** Time a client has to send a whole request, body included. Exceeded: 408, closed. Default 30s. */
+  requestTimeout?: number | string
+  /** How long an idle keep-alive connection is kept between requests. Default 5s. */
+  keepAliveTimeout?: number | string
+  /**
+   * Most connections open at once (WebSockets included); beyond it a new connection is
+   * closed at once. Default 1024. Limitations: per server, not per client address.
+   */
+  maxConnections?: number
 }
+
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000
+export const DEFAULT_MAX_CONNECTIONS = 1024
 
 export interface Server {
   port: number
@@ -62,6 +82,7 @@ interface Entry {
 export async function serve(options: ServeOptions): Promise<Server> {
   const { port = 0, host = '127.0.0.1', routes = {}, middleware = [], bodyLimit, admin, websockets } = options
   const limit = parseBytes(bodyLimit ?? DEFAULT_BODY_LIMIT, 'bodyLimit')
+  const connections = connectionLimits(options)
   if (admin && (typeof admin.token !== 'string' || admin.token.length < 16)) {
     throw new SandboxError('CONFIG', 'admin.token: the admin API needs a bearer token of at least 16 characters', { field: 'admin.token' })
   }
@@ -72,8 +93,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     const id = `m${nextId++}`
     const cache = cacheOptions && 'route' in where ? new ResponseCache(cacheOptions) : null
     const { export: _handle, ...sandboxOptions } = poolOptions as PoolOptions & { export?: string }
-    const layer = 'middleware' in where ? await middlewarePool(source, sandboxOptions) : null
-    const pool = layer ? layer.pool : await SandboxPool.create(source, sandboxOptions)
+    const layer = 'middleware' in where ? await middlewarePool(source, httpModuleOptions(sandboxOptions)) : null
+    const pool = layer ? layer.pool : await SandboxPool.create(source, httpModuleOptions(sandboxOptions))
     const handle = (poolOptions as { export?: string }).export ?? 'handle'
     const entry: Entry = { id, name, attach: where, pool, layer, cache, serveRoute: layer ? null : routeHandler(pool, handle, cache), active: 0, removed: false }
     entries.push(entry)
@@ -122,7 +143,9 @@ export async function serve(options: ServeOptions): Promise<Server> {
   }
 
   async function respond(req: IncomingMessage): Promise<GuestResponse> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`)
+    const url = requestUrl(req, host)
+    if (!url) return errorReply(400, 'BAD_REQUEST', 'the request target or Host header is malformed')
+    if (malformedPath(url.pathname)) return errorReply(400, 'BAD_REQUEST', 'the path has malformed percent-encoding')
     if (url.pathname === '/health' && req.method === 'GET') return { status: 200, headers: { 'content-type': 'application/json' }, body: HEALTHY }
     const route = findRoute(url.pathname)
     if (!route) return errorReply(404, 'NOT_FOUND', `no route for ${url.pathname}`)
@@ -139,17 +162,30 @@ export async function serve(options: ServeOptions): Promise<Server> {
     }
   }
 
-  const server = createServer((req, res) => void respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error'))))
-  server.on('upgrade', (req, socket, head) => {
-    if (sockets?.handleUpgrade(req, socket, head)) return
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+  // No path of a request may throw past here: `sendReply` catches what writing throws, and
+  // a rejection of `respond` is a 500.
+  const server = createServer(connections.server, (req, res) => void respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error'))))
+  server.maxConnections = connections.maxConnections
+  server.keepAliveTimeout = connections.server.keepAliveTimeout
+  server.on('upgrade', (req, socket: Duplex, head) => {
+    socket.on('error', () => {}) // a client gone mid-handshake is no server error
+    try {
+      const url = requestUrl(req, host)
+      if (!url || malformedPath(url.pathname)) return void socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      if (sockets?.handleUpgrade(req, socket, head, url.pathname)) return
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+    } catch {
+      socket.destroy()
+    }
   })
   await listen(server, port, host)
   const address = server.address() as { port: number }
 
   let adminServer: HttpServer | null = null
   if (admin) {
-    adminServer = createServer((req, res) => void adminRespond(req).then((response) => send(res, response), (error) => send(res, adminError(error))))
+    adminServer = createServer(connections.server, (req, res) => void adminRespond(req).then((response) => send(res, response), (error) => send(res, adminError(error))).catch(() => res.destroy()))
+    adminServer.maxConnections = connections.maxConnections
+    adminServer.keepAliveTimeout = connections.server.keepAliveTimeout
     await listen(adminServer, admin.port ?? 0, admin.host ?? '127.0.0.1')
   }
 
@@ -157,7 +193,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     const given = Buffer.from(req.headers.authorization ?? '')
     const expected = Buffer.from(`Bearer ${admin!.token}`)
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return errorResponse(401, 'UNAUTHORIZED', 'a valid bearer token is required')
-    const url = new URL(req.url ?? '/', 'http://admin')
+    const url = requestUrl(req, 'admin')
+    if (!url || malformedPath(url.pathname)) return errorResponse(400, 'BAD_REQUEST', 'the request target is malformed')
     if (url.pathname === '/modules' && req.method === 'GET') {
       return Response.json(entries.map((e) => {
         const m = e.pool.metrics()
@@ -216,9 +253,58 @@ const HEALTHY = Buffer.from(JSON.stringify({ status: 'ok' })).toString('base64')
 /** Framing is node:http's to decide: a guest's own length or encoding header could lie. */
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive'])
 
+/** Writes a reply; never throws (a reply node:http refuses becomes a 502, or a closed connection). */
 function sendReply(res: ServerResponse, reply: GuestResponse): void {
-  res.writeHead(reply.status, Object.fromEntries(Object.entries(reply.headers).filter(([name]) => !FRAMING.has(name.toLowerCase()))))
-  res.end(reply.status === 204 || reply.status === 304 ? undefined : Buffer.from(reply.body, 'base64'))
+  try {
+    checkHeaders(reply.headers) // already checked where guests reply; a last guard before writeHead
+    res.writeHead(reply.status, Object.fromEntries(Object.entries(reply.headers).filter(([name]) => !FRAMING.has(name.toLowerCase()))))
+    res.end(reply.status === 204 || reply.status === 304 ? undefined : Buffer.from(reply.body, 'base64'))
+  } catch (error) {
+    if (res.headersSent) return void res.destroy()
+    const message = error instanceof SandboxError ? error.message : 'the guest reply could not be sent'
+    const fallback = errorReply(502, 'BAD_GUEST_REPLY', message)
+    try {
+      res.writeHead(fallback.status, fallback.headers)
+      res.end(Buffer.from(fallback.body, 'base64'))
+    } catch {
+      res.destroy()
+    }
+  }
+}
+
+/**
+ * The request's URL: the path from the request target alone (a Host header cannot move it),
+ * the host from the Host header where it is valid; null when the target is malformed.
+ */
+function requestUrl(req: IncomingMessage, fallbackHost: string): URL | null {
+  const target = req.url ?? '/'
+  try {
+    const url = target.startsWith('/') ? new URL(`http://${fallbackHost}${target}`) : new URL(target)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
+    if (req.headers.host) url.host = req.headers.host // an invalid value leaves the fallback
+    return url
+  } catch {
+    return null
+  }
+}
+
+/** The server's timeouts and connection cap from `ServeOptions`, checked. */
+function connectionLimits(options: ServeOptions) {
+  const headersTimeout = parseDuration(options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeout')
+  const requestTimeout = parseDuration(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeout')
+  const keepAliveTimeout = parseDuration(options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS, 'keepAliveTimeout')
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) throw new SandboxError('CONFIG', `maxConnections: expected a positive whole number, got ${String(maxConnections)}`, { field: 'maxConnections' })
+  if (headersTimeout <= 0 || requestTimeout <= 0) throw new SandboxError('CONFIG', 'headersTimeout, requestTimeout: expected durations above 0', { field: headersTimeout <= 0 ? 'headersTimeout' : 'requestTimeout' })
+  if (headersTimeout > requestTimeout) throw new SandboxError('CONFIG', `headersTimeout (${headersTimeout}ms) must not exceed requestTimeout (${requestTimeout}ms)`, { field: 'headersTimeout' })
+  return {
+    maxConnections,
+    server: {
+      headersTimeout, requestTimeout, keepAliveTimeout,
+      // node:http enforces both timeouts on this tick (default 30s, which would triple a 10s limit).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+  }
 }
 
 /** node:http's headers as the guest contract has them: one string per name (repeats joined by ', '). */

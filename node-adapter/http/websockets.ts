@@ -2,14 +2,48 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { isUtf8 } from 'node:buffer'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { SandboxError, type PoolOptions } from '../../core/index.js'
+import { parseBytes, parseDuration, SandboxError, type PoolOptions } from '../../core/index.js'
 import { Sandbox } from '../sandbox.js'
-import { spec as moduleSpec, type ModuleSpec } from './create-handler.js'
+import { httpModuleOptions, spec as moduleSpec, type ModuleSpec } from './create-handler.js'
 
-/** A WebSocket route: a module, its policy, and how many failed messages in a row end a connection. */
-export type WebSocketSpec = ModuleSpec | { source: unknown; options?: PoolOptions; errorLimit?: number }
+/**
+ * A WebSocket route: a module, its policy, how many failed messages in a row end a
+ * connection, and the bounds of what a client may send (see {@link WebSocketLimits}).
+ */
+export type WebSocketSpec = ModuleSpec | ({ source: unknown; options?: PoolOptions; errorLimit?: number } & WebSocketLimits)
+
+/**
+ * What one connection may hold on the host. Frames wait in the connection's inbox while
+ * its sandbox is busy (or not yet free); a client that sends faster than its guest handles
+ * is pushed back, and one that does not stop is closed.
+ */
+export interface WebSocketLimits {
+  /** Largest message (after reassembly). Exceeded: closed with 1009 (message too big). Default 1 MiB. */
+  maxMessageBytes?: number | string
+  /**
+   * Messages waiting in a connection's inbox. At half of this (or of `maxQueuedBytes`) the
+   * socket is paused, so TCP pushes back on the client; frames it had sent already still
+   * arrive, and at the limit the connection is closed with 1008 (policy). Default 256.
+   */
+  maxQueuedMessages?: number
+  /** Bytes waiting in a connection's inbox (as `maxQueuedMessages`). Default 4 MiB. */
+  maxQueuedBytes?: number | string
+  /**
+   * A connection holds a sandbox of the route for its whole life: one that sends nothing
+   * for this long ('60s' or ms) is closed with 1000 ("idle timeout"), so idle clients cannot
+   * keep every sandbox from the next. Default 60s.
+   */
+  idleTimeout?: number | string
+}
+
+export const DEFAULT_WS_MAX_MESSAGE_BYTES = 1024 * 1024
+export const DEFAULT_WS_MAX_QUEUED_MESSAGES = 256
+export const DEFAULT_WS_MAX_QUEUED_BYTES = 4 * 1024 * 1024
+export const DEFAULT_WS_IDLE_TIMEOUT_MS = 60_000
 
 /** Close codes (RFC 6455). */
+const NORMAL = 1000
+const POLICY_VIOLATION = 1008
 const INTERNAL_ERROR = 1011
 const TRY_AGAIN_LATER = 1013
 
@@ -32,7 +66,7 @@ class ConnectionSandboxes {
     const { max = 16, maxQueued = 1000, min: _min, idleTimeoutMs: _idle, reuse: _reuse, ...sandboxOptions } = options
     this.max = max
     this.maxQueued = maxQueued
-    this.sandboxOptions = sandboxOptions
+    this.sandboxOptions = httpModuleOptions(sandboxOptions)
   }
 
   /** Checks the module once (exports, imports, policy) before the route accepts connections. */
@@ -97,9 +131,17 @@ interface Route {
   match: (path: string) => Record<string, string> | null
   sandboxes: ConnectionSandboxes
   errorLimit: number
+  /** Its own server: `maxPayload` is per server. */
+  wss: WebSocketServer
+  maxQueuedMessages: number
+  maxQueuedBytes: number
+  idleTimeoutMs: number
 }
 
-/** `/ws/:room/*` -> a matcher giving `{ room }` (and the rest of a trailing `*` as `'*'`). */
+/**
+ * `/ws/:room/*` -> a matcher giving `{ room }` (and the rest of a trailing `*` as `'*'`).
+ * A parameter with malformed percent-encoding does not match (serve answers such paths 400).
+ */
 export function pathMatcher(pattern: string): (path: string) => Record<string, string> | null {
   const parts = pattern.split('/')
   return (path) => {
@@ -108,17 +150,29 @@ export function pathMatcher(pattern: string): (path: string) => Record<string, s
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!
       if (part === '*' && i === parts.length - 1) {
-        params['*'] = segments.slice(i).map(decodeURIComponent).join('/')
+        const rest = segments.slice(i).map(decode)
+        if (rest.includes(null)) return null
+        params['*'] = rest.join('/')
         return params
       }
       const segment = segments[i]
       if (segment === undefined) return null
       if (part.startsWith(':')) {
         if (segment === '') return null
-        params[part.slice(1)] = decodeURIComponent(segment)
+        const value = decode(segment)
+        if (value === null) return null
+        params[part.slice(1)] = value
       } else if (part !== segment) return null
     }
     return segments.length === parts.length ? params : null
+  }
+}
+
+function decode(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return null
   }
 }
 
@@ -131,7 +185,6 @@ export function pathMatcher(pattern: string): (path: string) => Record<string, s
  * `errorLimit` (default 3) fail in a row; a timeout closes at once; both with 1011.
  */
 export class WebSocketRoutes {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 })
   private readonly routes: Route[] = []
 
   static async create(specs: Record<string, WebSocketSpec>): Promise<WebSocketRoutes> {
@@ -140,9 +193,17 @@ export class WebSocketRoutes {
       for (const [pattern, spec] of Object.entries(specs)) {
         if (!pattern.startsWith('/')) throw new SandboxError('CONFIG', `websockets: ${JSON.stringify(pattern)} must start with /`, { field: 'websockets' })
         const { source, options, errorLimit = 3 } = moduleSpec(spec)
-        if (!Number.isSafeInteger(errorLimit) || errorLimit < 1) throw new SandboxError('CONFIG', `websockets[${JSON.stringify(pattern)}].errorLimit: expected a positive whole number`, { field: 'errorLimit' })
+        const limits = (typeof spec === 'object' && spec !== null ? spec : {}) as WebSocketLimits
+        const where = `websockets[${JSON.stringify(pattern)}]`
+        if (!Number.isSafeInteger(errorLimit) || errorLimit < 1) throw new SandboxError('CONFIG', `${where}.errorLimit: expected a positive whole number`, { field: 'errorLimit' })
+        const maxQueuedMessages = limits.maxQueuedMessages ?? DEFAULT_WS_MAX_QUEUED_MESSAGES
+        if (!Number.isSafeInteger(maxQueuedMessages) || maxQueuedMessages < 2) throw new SandboxError('CONFIG', `${where}.maxQueuedMessages: expected a whole number of at least 2`, { field: 'maxQueuedMessages' })
+        const maxQueuedBytes = parseBytes(limits.maxQueuedBytes ?? DEFAULT_WS_MAX_QUEUED_BYTES, 'maxQueuedBytes')
+        const maxPayload = parseBytes(limits.maxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES, 'maxMessageBytes')
         const sandboxes = new ConnectionSandboxes(source, options)
-        routes.routes.push({ pattern, match: pathMatcher(pattern), sandboxes, errorLimit })
+        const wss = new WebSocketServer({ noServer: true, maxPayload })
+        const idleTimeoutMs = parseDuration(limits.idleTimeout ?? DEFAULT_WS_IDLE_TIMEOUT_MS, 'idleTimeout')
+        routes.routes.push({ pattern, match: pathMatcher(pattern), sandboxes, errorLimit, wss, maxQueuedMessages, maxQueuedBytes, idleTimeoutMs })
         await sandboxes.prepare()
       }
     } catch (error) {
@@ -153,23 +214,39 @@ export class WebSocketRoutes {
   }
 
   /** Handles an upgrade if a route matches; false to let the server answer 404. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const path = new URL(req.url ?? '/', 'http://x').pathname
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): boolean {
     for (const route of this.routes) {
       const params = route.match(path)
       if (!params) continue
-      this.wss.handleUpgrade(req, socket, head, (ws) => void this.connection(ws, req, path, params, route))
+      route.wss.handleUpgrade(req, socket, head, (ws) => void this.connection(ws, req, path, params, route))
       return true
     }
     return false
   }
 
   private async connection(ws: WebSocket, req: IncomingMessage, path: string, params: Record<string, string>, route: Route): Promise<void> {
-    // Frames that arrive before the sandbox is ready (it may be queued) wait, in order.
+    // Frames that arrive before the sandbox is ready (it may be queued) or while it is busy
+    // wait, in order, within the route's bounds: paused at half, closed at the limit.
     const inbox: { data: Buffer; binary: boolean }[] = []
+    let queuedBytes = 0
     let closed: { code: number; reason: string } | null = null
     let wake = () => {}
-    ws.on('message', (data: Buffer, binary) => { inbox.push({ data, binary }); wake() })
+    let refused = false
+    ws.on('message', (data: Buffer, binary) => {
+      if (closed || refused) return
+      if (inbox.length >= route.maxQueuedMessages || queuedBytes + data.length > route.maxQueuedBytes) {
+        refused = true
+        inbox.length = 0
+        queuedBytes = 0
+        ws.resume() // the closing handshake needs the client's close frame read
+        ws.close(POLICY_VIOLATION, `inbox full: at most ${route.maxQueuedMessages} messages or ${route.maxQueuedBytes} bytes may wait`)
+        return
+      }
+      inbox.push({ data, binary })
+      queuedBytes += data.length
+      if (!ws.isPaused && (inbox.length * 2 >= route.maxQueuedMessages || queuedBytes * 2 >= route.maxQueuedBytes)) ws.pause()
+      wake()
+    })
     ws.on('close', (code, reason) => { closed = { code, reason: reason.toString() }; wake() })
     ws.on('error', () => {})
     let sandbox: Sandbox
@@ -193,9 +270,15 @@ export class WebSocketRoutes {
       }
       for (;;) {
         const frame = inbox.shift()
+        if (frame) {
+          queuedBytes -= frame.data.length
+          if (ws.isPaused && inbox.length * 4 <= route.maxQueuedMessages && queuedBytes * 4 <= route.maxQueuedBytes) ws.resume()
+        }
         if (!frame) {
           if (closed) break
+          const idle = setTimeout(() => ws.close(NORMAL, 'idle timeout'), route.idleTimeoutMs)
           await new Promise<void>((resolve) => { wake = resolve })
+          clearTimeout(idle)
           continue
         }
         try {
@@ -222,8 +305,10 @@ export class WebSocketRoutes {
   }
 
   async close(): Promise<void> {
-    for (const client of this.wss.clients) client.terminate()
-    this.wss.close()
+    for (const route of this.routes) {
+      for (const client of route.wss.clients) client.terminate()
+      route.wss.close()
+    }
     await Promise.all(this.routes.map((r) => r.sandboxes.close()))
   }
 }

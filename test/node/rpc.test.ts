@@ -45,7 +45,7 @@ const LYING_ALLOC_WAT = `(module (memory (export "memory") 1)
 
 describe('bytes and JSON calls', () => {
   let sb: Sandbox
-  beforeAll(async () => { sb = await Sandbox.create(BYTES_WAT, { memory: '256MB', fuel: 'unlimited', timeout: '30s' }) })
+  beforeAll(async () => { sb = await Sandbox.create(BYTES_WAT, { memory: '256MB', fuel: 'unlimited', timeout: '30s', maxReplyBytes: '64MB' }) })
   afterAll(() => sb.close())
 
   it('round-trips bytes, and frees both buffers', async () => {

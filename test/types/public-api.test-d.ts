@@ -8,7 +8,7 @@ declare const bytes: Uint8Array
 async function api(): Promise<void> {
   const eight: number = await run('(module)', 'add', [5, 3], { fuel: 1e6, memory: '16MB', timeout: '1s' })
   const sb: Sandbox = await Sandbox.create(bytes, {
-    policy: 'strict', fuel: 'unlimited', memory: 65536, timeout: 250, stackDepth: 100, tableElements: 10,
+    policy: 'strict', fuel: 'unlimited', memory: 65536, timeout: 250, stackDepth: 100, tableElements: 10, maxReplyBytes: '4MB',
     imports: { env: { add: (a: number, b: number) => a + b, log: async (ptr: number, len: number, ctx: HostContext) => { await ctx.readString(ptr, len) } } },
     wasi: { args: ['a'], env: { K: 'v' }, stdin: 'in', preopens: { '/data': { files: { 'a.txt': 'x' }, readonly: true } }, clock: true, random: false },
     network: { allow: ['example.com:443'] }, profile: false,
@@ -34,7 +34,7 @@ async function api(): Promise<void> {
   try { await sb.call('x') } catch (error) {
     if (error instanceof SandboxError) {
       const code: 'INVALID_MODULE' | 'LINK_ERROR' | 'CONFIG' | 'NO_SUCH_EXPORT' | 'FUEL_EXHAUSTED' | 'TIMEOUT' | 'MEMORY_LIMIT' | 'STACK_OVERFLOW' | 'TRAP' |
-        'SECURITY_VIOLATION' | 'HOST_ERROR' | 'CANCELLED' | 'OVERLOADED' | 'QUOTA_EXCEEDED' | 'CLOSED' | 'INTERNAL' = error.code
+        'SECURITY_VIOLATION' | 'HOST_ERROR' | 'CANCELLED' | 'OVERLOADED' | 'QUOTA_EXCEEDED' | 'CLOSED' | 'OUTPUT_LIMIT' | 'INTERNAL' = error.code
       const limit: number | bigint | undefined = error.limit
       const failedUsage: Usage | undefined = error.usage
       void [code, limit, failedUsage]
