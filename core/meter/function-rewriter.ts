@@ -38,6 +38,7 @@ const LEAVE_FRAME = 8
 const END_AND_LEAVE = 9 // the wrapping block's end, then depth--
 const RESTORE_FRAME = 10
 const COUNT_CALL = 11 // profiling: this function's call counter
+const CAUGHT_LOOP_CHARGE = 12 // a loop header a try_table handler branches to: restore, reload, then CHARGE
 
 /**
  * Rewrites one function body (`r` positioned at its local declarations, ending at the body's
@@ -73,10 +74,10 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
   const depthLimited = ctx.stackDepth !== null
 
   // Scratch arrays, reused across functions.
-  const { editPos, editKind, editArg, segmentCost, kinds, targeted, caught, tryBody } = SCRATCH
+  const { editPos, editKind, editArg, segmentCost, kinds, targeted, caught, tryBody, headerEdit } = SCRATCH
   editPos.length = editKind.length = editArg.length = segmentCost.length = 0
-  kinds.length = targeted.length = caught.length = tryBody.length = 0
-  kinds.push(FUNCTION); targeted.push(false); caught.push(false); tryBody.push(false)
+  kinds.length = targeted.length = caught.length = tryBody.length = headerEdit.length = 0
+  kinds.push(FUNCTION); targeted.push(false); caught.push(false); tryBody.push(false); headerEdit.push(-1)
   // How many enclosing try bodies (legacy try before its first catch, or try_table) there
   // are: a call inside one may throw to a handler here, so it ends its segment.
   let tryDepth = 0
@@ -100,16 +101,20 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     if (index < 0) r.fail(`branch depth ${depth} out of range`)
     targeted[index] = true
     if (handler) caught[index] = true
+    // A handler that branches to a loop lands on its header, which charges from this frame's
+    // copy of the counter: reload it first (the unwound callees charged the global), or the
+    // header's store would refund their fuel; and restore the call depth they left behind.
+    if (handler && kinds[index] === LOOP) editKind[headerEdit[index]!] = CAUGHT_LOOP_CHARGE
   }
   const push = (kind: number, body = false): void => {
-    kinds.push(kind); targeted.push(false); caught.push(false); tryBody.push(body)
+    kinds.push(kind); targeted.push(false); caught.push(false); tryBody.push(body); headerEdit.push(-1)
     if (body) tryDepth++
   }
   /** Leaves the try body of the innermost frame, if it is in one. */
   const leaveTryBody = (): void => {
     if (tryBody[tryBody.length - 1]) { tryBody[tryBody.length - 1] = false; tryDepth-- }
   }
-  const pop = (): void => { leaveTryBody(); kinds.pop(); targeted.pop(); caught.pop(); tryBody.pop() }
+  const pop = (): void => { leaveTryBody(); kinds.pop(); targeted.pop(); caught.pop(); tryBody.pop(); headerEdit.pop() }
 
   if (depthLimited) insert(r.pos, ENTER_FRAME)
   insert(r.pos, RELOAD_FUEL)
@@ -123,7 +128,11 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     cost += STATIC_COST[op]!
     switch (op) {
       case 0x02: skipBlockType(r); push(BLOCK); break // block
-      case 0x03: skipBlockType(r); push(LOOP); startSegment(r.pos); break // loop: the header pays each iteration
+      case 0x03: // loop: the header pays each iteration
+        skipBlockType(r); push(LOOP)
+        headerEdit[headerEdit.length - 1] = editPos.length
+        startSegment(r.pos)
+        break
       case 0x04: skipBlockType(r); push(IF); startSegment(r.pos); break // if
       case 0x06: skipBlockType(r); push(TRY, true); break // try (legacy exception handling)
       case 0x05: startSegment(r.pos); break // else
@@ -257,6 +266,10 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       if (pos > from) { body.copy(code, from, pos); from = pos }
       const arg = editArg[i]!
       switch (editKind[i]) {
+        case CAUGHT_LOOP_CHARGE:
+          if (depthLimited) inject.restoreFrame(body)
+          inject.loadFuel(body)
+          // falls through
         case CHARGE:
           if (segmentCost[arg]! > 0) {
             inject.charge(body, segmentCost[arg]!)
@@ -288,6 +301,8 @@ const SCRATCH_LOCAL_COUNT = 4
 const SCRATCH = {
   editPos: [] as number[], editKind: [] as number[], editArg: [] as number[], segmentCost: [] as number[],
   kinds: [] as number[], targeted: [] as boolean[], caught: [] as boolean[], tryBody: [] as boolean[],
+  /** Per frame: the index of a loop's header CHARGE edit (-1 for other frames). */
+  headerEdit: [] as number[],
 }
 
 /** Byte length of the LEB128 at `pos`. */

@@ -210,6 +210,8 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           const name = s.name()
           const kindByte = s.byte()
           const kind = EXTERN_KINDS[kindByte] ?? s.fail(`unknown import kind ${kindByte}`)
+          // Another metered instance's counter, linked in by name, could be refilled from here.
+          if (name.startsWith(METER_EXPORTS.prefix)) s.fail(`import name ${JSON.stringify(name)} is reserved by wasm-sandbox`, entryStart)
           const imported: ImportDescriptor = { module, name, kind }
           section.copy(bytes, entryStart, s.pos)
           if (kindByte === 0) {
@@ -392,10 +394,17 @@ function normalize(options: MeterOptions): MeterSettings {
   return {
     initialFuel,
     stackDepth: stackDepth ?? null,
-    memoryPages: memory === undefined ? null : Math.floor(parseBytes(memory, 'memory') / PAGE),
+    memoryPages: memory === undefined ? null : memoryPages(memory),
     tableElements: tableElements ?? null,
     profile: profile ?? false,
   }
+}
+
+/** A 32-bit memory has at most 65536 pages (4 GiB): a larger cap could not be written as a maximum. */
+function memoryPages(memory: number | string): number {
+  const pages = Math.floor(parseBytes(memory, 'memory') / PAGE)
+  if (pages > 65536) throw config('memory', 'must be at most 4GB (65536 pages of 64 KiB), the most a 32-bit memory can hold')
+  return pages
 }
 
 function config(field: string, message: string): SandboxError {

@@ -100,6 +100,13 @@ export async function compileMetered(platform: Platform, input: Uint8Array | str
 /** A module the caller compiled: only accepted when it was compiled from `meter()` output. */
 function prepareCompiled(platform: Platform, module: unknown, settings: GuestSettings): PreparedModule {
   const exports = platform.moduleExports(module)
+  // The code of a compiled module cannot be read back, so it is taken on trust as meter() output
+  // (see README, Sources); what can be checked is that its limits are switched on.
+  if (settings.stackDepth !== null && exports.some((e) => e.name === METER_EXPORTS.fuel) && !exports.some((e) => e.name === METER_EXPORTS.depth)) {
+    throw new SandboxError('CONFIG', 'source: this WebAssembly.Module was metered without `stackDepth`, which the policy sets', {
+      field: 'source', suggestion: 'meter it with the same stackDepth as the policy, or pass the bytes',
+    })
+  }
   if (!exports.some((e) => e.name === METER_EXPORTS.fuel)) {
     throw new SandboxError('CONFIG', 'source: a WebAssembly.Module compiled from unmetered bytes cannot be limited', {
       field: 'source', suggestion: "pass the bytes instead, or compile the output of meter() from 'wasm-sandbox/core'",

@@ -1,7 +1,7 @@
 import { SandboxError, type SerializedError, type Usage } from '../errors/index.js'
 import { encodeFetchResult, type FetchRequest } from '../component/wasi-http.js'
 import { fetchForGuest, type NetworkFetch } from '../component/host-fetch.js'
-import type { FunctionProfile } from '../meter/meter-control.js'
+import { MAX_FUEL, type FunctionProfile } from '../meter/meter-control.js'
 import type { ExportDescriptor } from '../meter/module-types.js'
 import { normalizeOptions } from '../policy/normalize.js'
 import type { NormalizedPolicy, SandboxOptions } from '../policy/options.js'
@@ -26,6 +26,9 @@ import { prepareModule, type PreparedModule } from './prepare-module.js'
 import { addUsage, emptyUsage } from './usage.js'
 import { cancelled, compareModules, forTransfer, noSuchExport } from './sandbox-helpers.js'
 import type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-types.js'
+
+/** Errors of a call whose worker was stopped from outside, so it could not report its usage. */
+const STOPPED_FROM_OUTSIDE: ReadonlySet<string> = new Set(['TIMEOUT', 'CANCELLED'])
 
 type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
 
@@ -138,13 +141,14 @@ export class SandboxBase {
       throw new SandboxError('CONFIG', `imports: host functions need SharedArrayBuffer, which this page does not have; ${suggestion}`, { field: 'imports', suggestion })
     }
     const sandbox = new Self(Self.platform, prepared, policy)
+    sandbox.owner = owner // charged for the start function; from here on, close() releases it
     try {
       await sandbox.worker()
     } catch (error) {
+      sandbox.owner = null // the caller releases it
       await sandbox.close()
       throw error
     }
-    sandbox.owner = owner // from here on, close() releases it
     return sandbox
   }
 
@@ -407,6 +411,23 @@ export class SandboxBase {
     return { ...request, fuel: budget }
   }
 
+  /**
+   * What an owner is charged for a call stopped from outside (timeout, abort): its worker was
+   * stopped mid-call and cannot say what it used, so the whole budget the call had, the only
+   * figure that is never less than the work done.
+   */
+  private wholeBudget(): bigint {
+    let left: bigint | undefined
+    try { left = this.owner?.admit() } catch { left = 0n }
+    const budget = this.policy.fuel ?? MAX_FUEL
+    return left !== undefined && left < budget ? left : budget
+  }
+
+  /** Charges the owner for what a fresh instance's start function used. */
+  private chargeStart(report: CallReport): void {
+    if (report.fuelUsed > 0n) this.owner?.charge({ ...emptyUsage(this.policy.fuel), fuelUsed: report.fuelUsed, calls: 0 })
+  }
+
   /** Fuel running out under a budget the owner lowered is the owner's quota, not the call's. */
   private quotaError(request: CallRequest, error: SandboxError): SandboxError {
     if (request.fuel === undefined || error.code !== 'FUEL_EXHAUSTED' || !this.owner) return error
@@ -595,7 +616,7 @@ export class SandboxBase {
     if (error && this.faultsReplace && GUEST_FAULTS.has(error.code)) this.faulted = true
     addUsage(this.total, usage)
     this.metricsRecorder.record(wallMs, usage.fuelUsed, error?.code)
-    this.owner?.charge(usage)
+    this.owner?.charge(report === undefined && error && STOPPED_FROM_OUTSIDE.has(error.code) ? { ...usage, fuelUsed: this.wholeBudget() } : usage)
     for (const event of report?.audit ?? []) this.recordAudit(event)
     this.policy.onEvent?.({ type: 'call', time: Date.now(), export: fn, ok: !error, ...(error ? { code: error.code } : {}), usage: { ...usage } })
     return usage
@@ -656,6 +677,7 @@ export class SandboxBase {
       await worker.terminate()
       throw new SandboxError('CLOSED', 'the sandbox was closed')
     }
+    this.chargeStart(ready.report)
     this.total.memoryBytes = ready.report.memoryBytes
     this.total.memoryPeakBytes = Math.max(this.total.memoryPeakBytes, ready.report.memoryBytes)
     this.live = live
@@ -688,6 +710,7 @@ export class SandboxBase {
         await this.kill(new SandboxError('CLOSED', 'replaced'), this.live ?? undefined)
         throw reply instanceof SandboxError ? reply : SandboxError.from(reply.error)
       }
+      if (reply.type === 'ready') this.chargeStart(reply.report)
     }
     if (next) this.prepared = next
   }

@@ -1,3 +1,4 @@
+import { MAX_FUEL } from '../meter/meter-control.js'
 import { SandboxError, type Usage } from '../errors/index.js'
 import { configError, normalizeOptions } from '../policy/normalize.js'
 import type { SandboxOptions } from '../policy/options.js'
@@ -49,6 +50,8 @@ export class Tenant<S, P> {
     if (fuelTotal !== undefined && !((typeof fuelTotal === 'bigint' && fuelTotal >= 0n) || (typeof fuelTotal === 'number' && Number.isSafeInteger(fuelTotal) && fuelTotal >= 0))) {
       throw configError('fuelTotal', `expected a whole number or a bigint, got ${String(fuelTotal)}`)
     }
+    // The budget a call gets is what is left; it travels as an i64 (the meter's counter).
+    if (fuelTotal !== undefined && BigInt(fuelTotal) > MAX_FUEL) throw configError('fuelTotal', `must be at most 2^63-1, got ${String(fuelTotal)}`)
     this.maxInstances = maxInstances ?? null
     this.memoryLimit = memory === undefined ? null : parseBytes(memory, 'memory')
     this.fuelTotal = fuelTotal === undefined ? null : BigInt(fuelTotal)
@@ -94,7 +97,7 @@ export class Tenant<S, P> {
         return left
       },
       charge: (usage: Usage) => {
-        this.calls++
+        this.calls += usage.calls // 0 for a start function
         // A figure from the worker is never trusted to refund: the total only grows.
         if (usage.fuelUsed > 0n) this.fuelUsed += usage.fuelUsed
       },

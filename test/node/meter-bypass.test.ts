@@ -85,6 +85,54 @@ describe('the meter refuses what the engine would not run', () => {
   })
 })
 
+describe('accounting around the meter', () => {
+  it("a start function's fuel is charged to the tenant, at create and for every fresh instance", async () => {
+    const wat = `(module (global $g (mut i32) (i32.const 0))
+      (func $init (local i32) (local.set 0 (i32.const 1000))
+        (loop $l (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br_if $l (local.get 0))))
+      (start $init)
+      (func (export "boom") unreachable)
+      (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))`
+    const tenant = createTenant('start', { fuelTotal: 1_000_000 })
+    const sb = await tenant.createSandbox(wat, { fuel: 100_000 })
+    const afterCreate = tenant.usage().fuelUsed
+    expect(afterCreate).toBeGreaterThan(4000n) // ~5 instructions x 1000 iterations
+    await sb.reset() // a fresh instance runs the start function again
+    await sb.call('add', 1, 2)
+    expect(tenant.usage().fuelUsed).toBeGreaterThan(2n * afterCreate)
+    expect(tenant.usage().calls).toBe(1)
+    await sb.close()
+    // A pool replaces the instance of a call that trapped: that start is charged too.
+    const pool = await tenant.createPool(wat, { min: 1, max: 1, fuel: 100_000 })
+    const before = tenant.usage().fuelUsed
+    await pool.call('boom').catch(() => {})
+    await pool.call('add', 1, 2)
+    expect(tenant.usage().fuelUsed - before).toBeGreaterThan(afterCreate)
+    await pool.close()
+  })
+
+  it('a call stopped by its timeout is charged its whole budget to the tenant', async () => {
+    const tenant = createTenant('timeout', { fuelTotal: 10n ** 12n })
+    const sb = await tenant.createSandbox(ARITH_WAT, { fuel: 10n ** 11n, timeout: '100ms' })
+    await rejectsWith(sb.call('spin'), 'TIMEOUT')
+    expect(tenant.usage().fuelUsed).toBe(10n ** 11n)
+    expect(await sb.call('add', 2, 3)).toBe(5)
+    await sb.close()
+  })
+
+  it('a tenant fuelTotal the i64 counter cannot hold is CONFIG', () => {
+    expect(() => createTenant('huge', { fuelTotal: 2n ** 63n })).toThrow(expect.objectContaining({ code: 'CONFIG', field: 'fuelTotal' }))
+  })
+
+  it('meter() refuses imports with the reserved prefix, and memory caps above 4GB', async () => {
+    const importsCounter = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 2, 23, 1, 1, 97, ...name('__wasm_sandbox_fuel'), 3, 0x7e, 1])
+    expect(() => meter(importsCounter)).toThrow(expect.objectContaining({ code: 'INVALID_MODULE' }))
+    const memory = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1])
+    expect(() => meter(memory, { memory: '8GB' })).toThrow(expect.objectContaining({ code: 'CONFIG', field: 'memory' }))
+    expect(WebAssembly.validate(meter(memory, { memory: '4GB' }).bytes)).toBe(true)
+  })
+})
+
 describe('engine limits crossed by the rewrite are typed errors naming the limit', () => {
   it('a function at 50,000 locals is INVALID_MODULE with limit and used, not INTERNAL', async () => {
     const bytes = module([], { locals: [[...u(49_998), 0x7f]] })

@@ -44,8 +44,11 @@ describe('sources', () => {
   })
 
   it('accepts a WebAssembly.Module compiled from meter() output, and refuses an unmetered one', async () => {
-    const metered = new WebAssembly.Module(meter(ADD_WASM, { fuel: 1000 }).bytes)
+    const metered = new WebAssembly.Module(meter(ADD_WASM, { fuel: 1000, stackDepth: 1000 }).bytes)
     expect(await run(metered, 'add', [20, 22])).toBe(42)
+    // Metered without the call-depth limit the policy sets: its limits would not hold.
+    const noDepth = await rejectsWith(Sandbox.create(new WebAssembly.Module(meter(ADD_WASM, { fuel: 1000 }).bytes)), 'CONFIG')
+    expect(noDepth.message).toContain('stackDepth')
     const error = await rejectsWith(Sandbox.create(new WebAssembly.Module(ADD_WASM)), 'CONFIG')
     expect(error.field).toBe('source')
   })
