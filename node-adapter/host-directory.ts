@@ -9,8 +9,8 @@ import { applyTimes } from '../core/wasi/node-times.js'
 
 /**
  * A host directory mounted as a WASI preopen (Node only), confined to its root:
- * - paths are resolved component by component: absolute paths and `..` past the root are
- *   ENOTCAPABLE before the file system is touched;
+ * - paths are resolved component by component: absolute paths and `..` past the directory
+ *   fd they are taken from are ENOTCAPABLE before the file system is touched;
  * - the real path (symlinks resolved) of the target, or of its deepest existing ancestor
  *   when creating, must lie inside the root's real path, so no symlink — existing or swapped
  *   in — leads out; files are then opened by that real path with O_NOFOLLOW;
@@ -36,7 +36,10 @@ export class HostMount {
     for (const part of path.split('/')) {
       if (part === '' || part === '.') continue
       if (part === '..') {
-        if (parts.pop() === undefined) return fail(wasi.ERRNO_NOTCAPABLE)
+        // Never above the directory the path is taken from (each directory fd is its own
+        // capability, as in other WASI runtimes), let alone above the root.
+        if (parts.length <= base.length) return fail(wasi.ERRNO_NOTCAPABLE)
+        parts.pop()
       } else parts.push(part)
     }
     const full = join(this.rootReal, ...parts)

@@ -8,9 +8,7 @@ import { listTests, runTest, summarize, type Mode, type TestResult } from './run
 
 /** Known failures, with the reason (README, "WASI testsuite"); anything else failing is a regression. */
 const EXPECTED_FAILURES: Record<Mode, Record<string, string>> = {
-  host: {
-    'rust/interesting_paths': 'one path the test expects refused (EPERM/ENOTCAPABLE) is ENOENT (interesting_paths.rs:86, not investigated)',
-  },
+  host: {},
   memory: {},
 }
 
