@@ -1,25 +1,29 @@
 import {
-  closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync,
-  renameSync, rmdirSync, statSync, unlinkSync, writeSync, constants, type Stats,
+  closeSync, fstatSync, ftruncateSync, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync,
+  readSync, realpathSync, renameSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants, type BigIntStats, type Stats,
 } from 'node:fs'
-import { dirname, join, sep } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { Fd, wasi } from '@bjorn3/browser_wasi_shim'
+import { escapesMount, LOOKUP_SYMLINK_FOLLOW } from '../core/wasi/links.js'
+import { applyTimes } from '../core/wasi/node-times.js'
 
 /**
  * A host directory mounted as a WASI preopen (Node only), confined to its root:
- * - paths are resolved component by component: absolute paths and `..` past the root are
- *   ENOTCAPABLE before the file system is touched;
+ * - paths are resolved component by component: absolute paths and `..` past the directory
+ *   fd they are taken from are ENOTCAPABLE before the file system is touched;
  * - the real path (symlinks resolved) of the target, or of its deepest existing ancestor
  *   when creating, must lie inside the root's real path, so no symlink — existing or swapped
  *   in — leads out; files are then opened by that real path with O_NOFOLLOW;
  * - read-only mounts open everything O_RDONLY and refuse every change with EROFS (the
  *   policy layer refuses first; this is the second wall);
- * - links are refused by the policy layer; renames stay within the mount.
+ * - symlinks are created only with a relative target that stays inside the mount from the
+ *   link's directory (core/wasi/links.ts); following them is confined as above; hard links
+ *   and renames stay within the mount.
  */
 export class HostMount {
   readonly rootReal: string
   constructor(root: string, readonly readonly: boolean) {
-    this.rootReal = realpathSync(root)
+    this.rootReal = realpathSync.native(root)
     if (!statSync(this.rootReal).isDirectory()) throw new TypeError(`${root} is not a directory`)
   }
 
@@ -32,7 +36,10 @@ export class HostMount {
     for (const part of path.split('/')) {
       if (part === '' || part === '.') continue
       if (part === '..') {
-        if (parts.pop() === undefined) return fail(wasi.ERRNO_NOTCAPABLE)
+        // Never above the directory the path is taken from (each directory fd is its own
+        // capability, as in other WASI runtimes), let alone above the root.
+        if (parts.length <= base.length) return fail(wasi.ERRNO_NOTCAPABLE)
+        parts.pop()
       } else parts.push(part)
     }
     const full = join(this.rootReal, ...parts)
@@ -51,7 +58,7 @@ export class HostMount {
     }
     let real: string
     try {
-      real = realpathSync(probe)
+      real = realpathSync.native(probe)
     } catch (error) {
       return fail((error as NodeJS.ErrnoException).code === 'ENOENT' ? wasi.ERRNO_NOTCAPABLE : errno(error)) // a dangling symlink
     }
@@ -75,6 +82,62 @@ export class HostMount {
   inside(real: string): boolean {
     return real === this.rootReal || real.startsWith(this.rootReal + sep)
   }
+
+  /** Whether the symlink `entry` (inside the root) leads out of it, on paper or followed. */
+  leadsOut(entry: string): boolean {
+    try {
+      if (escapesMount(this.depthOf(dirname(entry)), readlinkSync(entry))) return true
+      return !this.inside(realpathSync.native(entry))
+    } catch {
+      return false // dangling inside: ELOOP as for any other link
+    }
+  }
+
+  /** The components of `real` (inside the root) below the root. */
+  partsOf(real: string): string[] {
+    return relative(this.rootReal, real).split(sep).filter((p) => p !== '')
+  }
+
+  /** How many directories `real` (inside the root) lies below it. */
+  depthOf(real: string): number {
+    return this.partsOf(real).length
+  }
+
+  /**
+   * Times the guest set, by file (dev:ino): Node sets times from seconds in a double
+   * (about 240 ns of resolution today), so the exact nanoseconds asked for are reported
+   * back as long as the file still has the time they were rounded to.
+   */
+  private readonly setTimes = new Map<string, { atim: [bigint, bigint]; mtim: [bigint, bigint] }>()
+
+  filestat(s: BigIntStats): wasi.Filestat {
+    const stat = new wasi.Filestat(s.ino, fileType(s), s.size)
+    const set = this.setTimes.get(`${s.dev}:${s.ino}`)
+    stat.dev = s.dev
+    stat.nlink = s.nlink
+    stat.atim = set && set.atim[1] === s.atimeNs ? set.atim[0] : s.atimeNs
+    stat.mtim = set && set.mtim[1] === s.mtimeNs ? set.mtim[0] : s.mtimeNs
+    stat.ctim = s.ctimeNs
+    return stat
+  }
+
+  /** `*_filestat_set_times` through `set(atime, mtime)` in seconds; `read` stats the file. */
+  changeTimes(read: () => BigIntStats, set: (atime: number, mtime: number) => void, atim: bigint, mtim: bigint, flags: number): number {
+    if (this.readonly) return wasi.ERRNO_ROFS
+    try {
+      const wanted = applyTimes(this.filestat(read()), atim, mtim, flags)
+      set(seconds(wanted.atim), seconds(wanted.mtim))
+      const after = read()
+      this.setTimes.set(`${after.dev}:${after.ino}`, { atim: [wanted.atim, after.atimeNs], mtim: [wanted.mtim, after.mtimeNs] })
+      return 0
+    } catch (error) {
+      return errno(error)
+    }
+  }
+}
+
+function seconds(ns: bigint): number {
+  return Number(ns / 1000n) / 1e6
 }
 
 /**
@@ -108,7 +171,42 @@ export class HostDirectoryFd extends Fd {
   override fd_filestat_get(): { ret: number; filestat: wasi.Filestat | null } {
     const at = this.where()
     if (at.ret) return { ret: at.ret, filestat: null }
-    return stat(() => statSync(at.real))
+    return this.stat(() => statSync(at.real, { bigint: true }))
+  }
+
+  override fd_filestat_set_times(atim: bigint, mtim: bigint, flags: number): number {
+    const at = this.where()
+    if (at.ret) return at.ret
+    return this.mount.changeTimes(() => statSync(at.real, { bigint: true }), (a, m) => utimesSync(at.real, a, m), atim, mtim, flags)
+  }
+
+  private stat(read: () => BigIntStats): { ret: number; filestat: wasi.Filestat | null } {
+    try {
+      return { ret: 0, filestat: this.mount.filestat(read()) }
+    } catch (error) {
+      return { ret: errno(error), filestat: null }
+    }
+  }
+
+  /**
+   * Where `path` leads: with `follow`, every link followed (the real path); without, a
+   * final link is the link itself (the real path of its directory, joined with its name).
+   */
+  private locate(path: string, follow: boolean): { ret: number; real: string; link: boolean } {
+    if (!follow && !path.endsWith('/')) {
+      const entry = this.mount.resolveEntry(this.parts, path)
+      if (entry.ret === 0) {
+        let link = false
+        try {
+          link = lstatSync(entry.entry).isSymbolicLink()
+        } catch {
+          // missing: the followed path says so too
+        }
+        if (link) return { ret: 0, real: entry.entry, link: true }
+      } else if (entry.ret !== wasi.ERRNO_INVAL) return { ret: entry.ret, real: '', link: false }
+    }
+    const target = this.mount.resolve(this.parts, path)
+    return { ret: target.ret, real: target.real, link: false }
   }
 
   override fd_readdir_single(cookie: bigint): { ret: number; dirent: wasi.Dirent | null } {
@@ -138,15 +236,27 @@ export class HostDirectoryFd extends Fd {
     return { ret: 0, dirent: new wasi.Dirent(cookie + 1n, ino, name, type) }
   }
 
-  override path_filestat_get(_flags: number, path: string): { ret: number; filestat: wasi.Filestat | null } {
-    const target = this.mount.resolve(this.parts, path)
+  override path_filestat_get(flags: number, path: string): { ret: number; filestat: wasi.Filestat | null } {
+    const target = this.locate(path, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0)
     if (target.ret) return { ret: target.ret, filestat: null }
-    return stat(() => statSync(target.real))
+    return this.stat(() => lstatSync(target.real, { bigint: true }))
   }
 
-  override path_open(_dirflags: number, path: string, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdFlags: number): { ret: number; fd_obj: Fd | null } {
-    const target = this.mount.resolve(this.parts, path)
+  override path_filestat_set_times(flags: number, path: string, atim: bigint, mtim: bigint, fstFlags: number): number {
+    const target = this.locate(path, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0)
+    if (target.ret) return target.ret
+    return this.mount.changeTimes(() => lstatSync(target.real, { bigint: true }), (a, m) => lutimesSync(target.real, a, m), atim, mtim, fstFlags)
+  }
+
+  override path_open(dirflags: number, path: string, oflags: number, rightsBase: bigint, _rightsInheriting: bigint, fdFlags: number): { ret: number; fd_obj: Fd | null } {
+    const target = this.locate(path, (dirflags & LOOKUP_SYMLINK_FOLLOW) !== 0)
     if (target.ret) return { ret: target.ret, fd_obj: null }
+    // A final link not to be followed (O_NOFOLLOW): ELOOP, or EEXIST for O_CREAT|O_EXCL; one
+    // that leads out of the mount is refused as such.
+    if (target.link) {
+      if (this.mount.leadsOut(target.real)) return { ret: wasi.ERRNO_NOTCAPABLE, fd_obj: null }
+      return { ret: oflags & wasi.OFLAGS_CREAT && oflags & wasi.OFLAGS_EXCL ? wasi.ERRNO_EXIST : wasi.ERRNO_LOOP, fd_obj: null }
+    }
     const writeRight = (rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n
     const wantsWrite = writeRight || (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_TRUNC)) !== 0 || (fdFlags & wasi.FDFLAGS_APPEND) !== 0
     if (wantsWrite && this.mount.readonly) return { ret: wasi.ERRNO_ROFS, fd_obj: null }
@@ -160,7 +270,7 @@ export class HostDirectoryFd extends Fd {
     if (existing?.isDirectory()) {
       if (oflags & (wasi.OFLAGS_CREAT | wasi.OFLAGS_EXCL) && oflags & wasi.OFLAGS_EXCL) return { ret: wasi.ERRNO_EXIST, fd_obj: null }
       if (writeRight || oflags & wasi.OFLAGS_TRUNC) return { ret: wasi.ERRNO_ISDIR, fd_obj: null } // a directory opened to write
-      return { ret: 0, fd_obj: new HostDirectoryFd(this.mount, target.parts, null) }
+      return { ret: 0, fd_obj: new HostDirectoryFd(this.mount, this.mount.partsOf(target.real), null) }
     }
     if (oflags & wasi.OFLAGS_DIRECTORY) return { ret: existing ? wasi.ERRNO_NOTDIR : wasi.ERRNO_NOENT, fd_obj: null }
     let flags = constants.O_NOFOLLOW | (wantsWrite ? constants.O_RDWR : constants.O_RDONLY)
@@ -169,7 +279,7 @@ export class HostDirectoryFd extends Fd {
     if (oflags & wasi.OFLAGS_TRUNC) flags |= constants.O_TRUNC
     try {
       const fd = openSync(target.real, flags, 0o644)
-      return { ret: 0, fd_obj: new HostFileFd(fd, (fdFlags & wasi.FDFLAGS_APPEND) !== 0, !wantsWrite) }
+      return { ret: 0, fd_obj: new HostFileFd(this.mount, fd, fdFlags, !wantsWrite) }
     } catch (error) {
       return { ret: errno(error), fd_obj: null }
     }
@@ -194,14 +304,49 @@ export class HostDirectoryFd extends Fd {
     })
   }
 
+  /** The link itself, never followed; a target that leads out of the mount is not shown (ENOTCAPABLE). */
   override path_readlink(path: string): { ret: number; data: string | null } {
-    const target = this.mount.resolve(this.parts, path)
+    const target = this.mount.resolveEntry(this.parts, path)
     if (target.ret) return { ret: target.ret, data: null }
     try {
-      return { ret: 0, data: readlinkSync(target.real) }
+      const data = readlinkSync(target.entry)
+      if (escapesMount(this.mount.depthOf(dirname(target.entry)), data)) return { ret: wasi.ERRNO_NOTCAPABLE, data: null }
+      return { ret: 0, data }
     } catch (error) {
       return { ret: errno(error), data: null }
     }
+  }
+
+  /** path_symlink: `target` must be relative and stay inside the mount from the link's directory (EPERM). */
+  symlink(target: string, path: string): number {
+    if (this.mount.readonly) return wasi.ERRNO_ROFS
+    const link = this.mount.resolveEntry(this.parts, path)
+    if (link.ret) return link.ret
+    let existing: Stats | null = null
+    try {
+      existing = lstatSync(link.entry)
+    } catch {
+      existing = null
+    }
+    if (existing) return path.endsWith('/') && !existing.isDirectory() ? wasi.ERRNO_NOTDIR : wasi.ERRNO_EXIST
+    if (path.endsWith('/')) return wasi.ERRNO_NOENT
+    if (escapesMount(this.mount.depthOf(dirname(link.entry)), target)) return wasi.ERRNO_PERM
+    return attempt(() => symlinkSync(target, link.entry))
+  }
+
+  /** path_link (never following a final link): a second name for a file or symlink, in this mount. */
+  linkTo(oldPath: string, to: unknown, newPath: string): number {
+    if (!(to instanceof HostDirectoryFd) || to.mount !== this.mount) return 75 // EXDEV
+    if (this.mount.readonly) return wasi.ERRNO_ROFS
+    const from = this.mount.resolveEntry(this.parts, oldPath)
+    if (from.ret) return from.ret
+    if (newPath.endsWith('/')) return wasi.ERRNO_NOENT
+    const dest = to.mount.resolveEntry(to.parts, newPath)
+    if (dest.ret) return dest.ret
+    return attempt(() => {
+      if (lstatSync(from.entry).isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EPERM' })
+      linkSync(from.entry, dest.entry)
+    })
   }
 
   /** Rename within the mount (the policy layer has refused cross-mount renames). */
@@ -240,16 +385,34 @@ export class HostDirectoryFd extends Fd {
 class HostFileFd extends Fd {
   private position = 0n
 
-  constructor(private readonly fd: number, private readonly append: boolean, private readonly readOnly: boolean) {
+  /** `flags`: the fdflags given at open or by fd_fdstat_set_flags (APPEND is honoured; the others are reported). */
+  constructor(private readonly mount: HostMount, private readonly fd: number, private flags: number, private readonly readOnly: boolean) {
     super()
   }
 
+  private get append(): boolean {
+    return (this.flags & wasi.FDFLAGS_APPEND) !== 0
+  }
+
   override fd_fdstat_get(): { ret: number; fdstat: wasi.Fdstat | null } {
-    return { ret: 0, fdstat: new wasi.Fdstat(wasi.FILETYPE_REGULAR_FILE, this.append ? wasi.FDFLAGS_APPEND : 0) }
+    return { ret: 0, fdstat: new wasi.Fdstat(wasi.FILETYPE_REGULAR_FILE, this.flags) }
+  }
+
+  override fd_fdstat_set_flags(flags: number): number {
+    this.flags = flags
+    return 0
   }
 
   override fd_filestat_get(): { ret: number; filestat: wasi.Filestat | null } {
-    return stat(() => fstatSync(this.fd))
+    try {
+      return { ret: 0, filestat: this.mount.filestat(fstatSync(this.fd, { bigint: true })) }
+    } catch (error) {
+      return { ret: errno(error), filestat: null }
+    }
+  }
+
+  override fd_filestat_set_times(atim: bigint, mtim: bigint, flags: number): number {
+    return this.mount.changeTimes(() => fstatSync(this.fd, { bigint: true }), (a, m) => futimesSync(this.fd, a, m), atim, mtim, flags)
   }
 
   override fd_read(size: number): { ret: number; data: Uint8Array } {
@@ -331,20 +494,11 @@ function attempt(action: () => void): number {
   }
 }
 
-function fileType(s: Stats): number {
+function fileType(s: Stats | BigIntStats): number {
   if (s.isFile()) return wasi.FILETYPE_REGULAR_FILE
   if (s.isDirectory()) return wasi.FILETYPE_DIRECTORY
   if (s.isSymbolicLink()) return wasi.FILETYPE_SYMBOLIC_LINK
   return wasi.FILETYPE_UNKNOWN
-}
-
-function stat(read: () => Stats): { ret: number; filestat: wasi.Filestat | null } {
-  try {
-    const s = read()
-    return { ret: 0, filestat: new wasi.Filestat(BigInt(s.ino), fileType(s), BigInt(s.size)) }
-  } catch (error) {
-    return { ret: errno(error), filestat: null }
-  }
 }
 
 const ERRNO: Record<string, number> = {

@@ -15,6 +15,7 @@ export const RIGHTS = {
   FD_WRITE: bit(6),
   FD_ALLOCATE: bit(8),
   FD_READDIR: bit(14),
+  PATH_FILESTAT_SET_SIZE: bit(19),
   FD_FILESTAT_SET_SIZE: bit(22),
 } as const
 

@@ -1,10 +1,13 @@
-import { Directory, File, OpenFile, PreopenDirectory, WASI, WASIProcExit, type Fd, type Inode } from '@bjorn3/browser_wasi_shim'
+import { Directory, File, OpenFile, WASI, WASIProcExit, type Fd, type Inode } from '@bjorn3/browser_wasi_shim'
 import type { SecurityEvent } from '../audit/security-event.js'
 import { AuditCollector } from '../audit/audit-collector.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { Errno, MAX_PATH_BYTES } from './errno.js'
 import { FdRights, RIGHTS } from './fd-rights.js'
+import { copyLink, isLinkingDirectory, LOOKUP_SYMLINK_FOLLOW } from './links.js'
+import { MemoryDirectoryFd } from './memory-fs.js'
 import { memoryTree } from './memory-tree.js'
+import { writeFilestat } from './node-times.js'
 import { OutputCapture } from './output-capture.js'
 import { sleep } from './sleep.js'
 import type { CommandOptions, WasiSettings } from './wasi-settings.js'
@@ -20,7 +23,8 @@ type WasiFunction = (...args: any[]) => unknown
 /** `argv[0]`, the program name every command sees. */
 export const PROGRAM_NAME = 'main.wasm'
 
-const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | 8 /* trunc */
+const OFLAGS_TRUNC = 8
+const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | OFLAGS_TRUNC
 const FDFLAGS_APPEND = 1
 /** fd_write | fd_allocate | fd_filestat_set_size: the rights libc asks for only when opening to write. */
 const RIGHTS_WRITE = (1n << 6n) | (1n << 8n) | (1n << 22n)
@@ -62,7 +66,8 @@ export class WasiHost {
       else {
         const tree = memoryTree(preopen.files, preopen.readonly)
         if (!preopen.readonly) this.writableTrees.set(preopen.guestPath, tree)
-        fd = new PreopenDirectory(preopen.guestPath, tree)
+        const root = new Directory(tree)
+        fd = new MemoryDirectoryFd(root, root, preopen.guestPath, preopen.readonly)
       }
       if (!fd) throw new TypeError('host directories can only be mounted in Node')
       this.mountOf.set(fds.length, mount)
@@ -174,15 +179,36 @@ export class WasiHost {
       throw new WASIProcExit(code >>> 0)
     }
 
-    // Links can point anywhere: refused.
-    layer.path_symlink = (oldPtr: number, oldLen: number, _fd: number, newPtr: number, newLen: number) =>
-      deny('filesystem', 'path_symlink', Errno.PERM, `symbolic links are not allowed (${this.readString(oldPtr, oldLen)})`, this.readString(newPtr, newLen))
-    layer.path_link = (_fd: number, _flags: number, oldPtr: number, oldLen: number) =>
-      deny('filesystem', 'path_link', Errno.PERM, 'hard links are not allowed', this.readString(oldPtr, oldLen))
+    // Links: confined to their mount (see links.ts).
+    layer.path_symlink = (oldPtr: number, oldLen: number, fd: number, newPtr: number, newLen: number) => {
+      if (oldLen > MAX_PATH_BYTES || newLen > MAX_PATH_BYTES) return deny('filesystem', 'path_symlink', Errno.NAMETOOLONG, `path longer than ${MAX_PATH_BYTES} bytes`)
+      const target = this.readString(oldPtr, oldLen)
+      const path = this.readString(newPtr, newLen)
+      const dir = this.shim.fds[fd]
+      if (!dir) return Errno.BADF
+      if (this.readonlyFd(fd)) return deny('filesystem', 'path_symlink', Errno.ROFS, 'the mount is read-only', path)
+      if (!isLinkingDirectory(dir)) return Errno.NOTDIR
+      const ret = dir.symlink(target, path)
+      if (ret === Errno.PERM) this.deny('filesystem', 'path_symlink', `the link's target leaves the mount (${target})`, path)
+      else if (DENIALS.has(ret)) this.deny('filesystem', 'path_symlink', `denied with errno ${ret}`, path)
+      return ret
+    }
+    layer.path_link = (oldFd: number, flags: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number) => {
+      if (oldLen > MAX_PATH_BYTES || newLen > MAX_PATH_BYTES) return deny('filesystem', 'path_link', Errno.NAMETOOLONG, `path longer than ${MAX_PATH_BYTES} bytes`)
+      const path = this.readString(oldPtr, oldLen)
+      const from = this.shim.fds[oldFd]
+      if (!from || !this.shim.fds[newFd]) return Errno.BADF
+      if (this.readonlyFd(oldFd) || this.readonlyFd(newFd)) return deny('filesystem', 'path_link', Errno.ROFS, 'the mount is read-only', path)
+      if (this.mountOf.get(oldFd) !== this.mountOf.get(newFd)) return deny('filesystem', 'path_link', 75 /* XDEV */, 'links across mounts are not allowed', path)
+      if (flags & LOOKUP_SYMLINK_FOLLOW) return Errno.INVAL
+      if (!isLinkingDirectory(from)) return Errno.NOTDIR
+      const ret = from.linkTo(path, this.shim.fds[newFd], this.readString(newPtr, newLen))
+      if (DENIALS.has(ret)) this.deny('filesystem', 'path_link', `denied with errno ${ret}`, path)
+      return ret
+    }
 
     // Path calls: length and read-only checks first, the shim's own confinement after.
-    const pathCall = (name: string, pathArg: number, mutates: (args: any[]) => boolean) => {
-      const inner = shim[name]!
+    const pathCall = (name: string, pathArg: number, mutates: (args: any[]) => boolean, inner: WasiFunction = shim[name]!) => {
       layer[name] = (...args: any[]) => {
         const fd = args[0] as number
         const ptr = args[pathArg] as number
@@ -190,6 +216,8 @@ export class WasiHost {
         if (len > MAX_PATH_BYTES) return deny('filesystem', name, Errno.NAMETOOLONG, `path longer than ${MAX_PATH_BYTES} bytes`)
         const path = this.readString(ptr, len)
         if (this.readonlyFd(fd) && mutates(args)) return deny('filesystem', name, Errno.ROFS, 'the mount is read-only', path)
+        // O_TRUNC changes the file through the directory: it needs path_filestat_set_size there.
+        if (name === 'path_open' && args[4] & OFLAGS_TRUNC && !this.rights.allows(fd, RIGHTS.PATH_FILESTAT_SET_SIZE)) return Errno.NOTCAPABLE
         const ret = inner(...args) as number
         if (DENIALS.has(ret) || (ret === Errno.INVAL && path.includes('\0'))) {
           this.deny('filesystem', name, ret === Errno.NOTCAPABLE ? 'the path leaves the preopened directory' : `denied with errno ${ret}`, path)
@@ -214,8 +242,20 @@ export class WasiHost {
     pathCall('path_remove_directory', 1, () => true)
     pathCall('path_unlink_file', 1, () => true)
     pathCall('path_filestat_set_times', 2, () => true)
-    pathCall('path_filestat_get', 2, () => false)
-    pathCall('path_readlink', 1, () => false)
+    pathCall('path_filestat_get', 2, () => false, (fd: number, flags: number, ptr: number, len: number, statPtr: number) => {
+      const dir = this.shim.fds[fd]
+      if (!dir) return Errno.BADF
+      const { ret, filestat } = dir.path_filestat_get(flags, this.readString(ptr, len))
+      if (filestat) writeFilestat(this.view(), statPtr, filestat)
+      return ret
+    })
+    pathCall('path_readlink', 1, () => false, (fd: number, ptr: number, len: number, bufPtr: number, bufLen: number, nreadPtr: number) => {
+      const dir = this.shim.fds[fd]
+      if (!dir) return Errno.BADF
+      const { ret, data } = dir.path_readlink(this.readString(ptr, len))
+      if (data !== null) copyLink(this.memory(), data, bufPtr, bufLen, nreadPtr)
+      return ret
+    })
     const rename = layer.path_rename!
     layer.path_rename = (fd: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number) => {
       if (oldLen > MAX_PATH_BYTES || newLen > MAX_PATH_BYTES) return deny('filesystem', 'path_rename', Errno.NAMETOOLONG, `path longer than ${MAX_PATH_BYTES} bytes`)
@@ -246,6 +286,14 @@ export class WasiHost {
         if (needs[name] !== undefined && !this.rights.allows(args[0], needs[name])) return Errno.BADF
         return inner(...args)
       }
+    }
+    // Filestats with their times where preview1 puts them (see writeFilestat).
+    layer.fd_filestat_get = (fd: number, ptr: number) => {
+      const open = this.shim.fds[fd]
+      if (!open) return Errno.BADF
+      const { ret, filestat } = open.fd_filestat_get()
+      if (filestat) writeFilestat(this.view(), ptr, filestat)
+      return ret
     }
     const setTimes = layer.path_filestat_set_times!
     layer.path_filestat_set_times = (...args: any[]) => (validTimeFlags(args[6]) ? setTimes(...args) : Errno.INVAL)

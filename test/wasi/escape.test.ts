@@ -203,13 +203,41 @@ describe.each(['memory', 'host'] as const)('escape attempts against %s mounts', 
     await expectNormalRun()
   })
 
-  it('hardlink: link() is EPERM and audited; no new name appears', async () => {
+  it('hardlink: a second name inside the mount works; across mounts is EXDEV, of a directory EPERM', async () => {
     const res = await attack('hardlink')
     const { r, events, out } = res
-    expectContained(res)
-    expectSteps(r, ['link /data/a.txt /data/b', 'link /data/a.txt /other/b'], errno(E.PERM), out.stdout)
-    expectSteps(r, ['stat /data/b', 'stat /other/b'], errno(E.NOENT), out.stdout)
-    expectFsEvent(events, 'path_link', 'a.txt')
+    expectContained(res) // the guest removes the link it made: the host is as before
+    expectSteps(r, ['link /data/a.txt /data/b', 'open /data/b', 'unlink /data/b', 'open /data/a.txt'], 'ok', out.stdout)
+    expect(out.stdout).toContain('open /data/b read=alpha\\n')
+    expect(r.get('link /data/a.txt /other/b')).toBe(errno(E.XDEV))
+    expect(r.get('link /data/sub /data/subdir-link')).toBe(errno(E.PERM))
+    expect(r.get('stat /other/b')).toBe(errno(E.NOENT))
+    expectFsEvent(events, 'path_link', 'a.txt', /across mounts/)
+    await expectNormalRun()
+  })
+
+  it('symlink-escape: links whose target leaves the mount are EPERM when made, chains that climb out ENOTCAPABLE when followed; the next calls work', async () => {
+    const res = await attack('symlink-escape')
+    const { r, events, out } = res
+    expectContained(res) // the guest removes the links it made: the host is as before
+    expectSteps(r, [
+      'symlink ../../etc -> /data/up2', 'symlink /etc -> /data/abs', 'symlink .. -> /data/up1', 'symlink sub/../.. -> /data/up3',
+      'symlink ../../../etc/passwd -> /data/sub/deep',
+    ], errno(E.PERM), out.stdout)
+    expect(r.get('symlink ../x -> /ro/rolink')).toBe(errno(E.ROFS))
+    // Each link of the chain stays inside on paper; followed together they would climb out.
+    expectSteps(r, ['symlink .. -> /data/sub/up', 'symlink sub/up/../../etc/passwd -> /data/chain', 'symlink sub/up/sub/up/.. -> /data/loop-out'], 'ok', out.stdout)
+    expectSteps(r, ['open /data/chain', 'opendir /data/loop-out', 'stat /data/chain'], errno(E.NOTCAPABLE), out.stdout)
+    expectSteps(r, [
+      'symlink sub/b.txt -> /data/inside', 'open /data/inside', 'open /data/sub/up/a.txt',
+      'unlink /data/sub/up', 'unlink /data/chain', 'unlink /data/loop-out', 'unlink /data/inside', 'open /data/a.txt',
+    ], 'ok', out.stdout)
+    expect(out.stdout).toContain('open /data/inside read=beta\\n')
+    expect(out.stdout).toContain('open /data/sub/up/a.txt read=alpha\\n')
+    expectFsEvent(events, 'path_symlink', 'up2', /leaves the mount \(\.\.\/\.\.\/etc\)/)
+    expectFsEvent(events, 'path_symlink', 'abs', /leaves the mount/)
+    expectFsEvent(events, 'path_symlink', 'rolink', /read-only/)
+    expectFsEvent(events, 'path_open', 'chain', /leaves the preopened directory/)
     await expectNormalRun()
   })
 
