@@ -55,7 +55,7 @@ export function callBytes(exports: Record<string, unknown>, fn: string, input: U
   const outLen = Number(BigInt.asUintN(32, packed))
   checkRange(fn, 'the returned output', outPtr, outLen, abi.memory.buffer.byteLength)
   const tooLarge = outLen > maxReplyBytes
-  const output = tooLarge ? null : new Uint8Array(abi.memory.buffer.slice(outPtr, outPtr + outLen))
+  const output = tooLarge ? null : new Uint8Array(abi.memory.buffer, outPtr, outLen).slice() // a plain copy, even of a shared memory (transferable)
   if (abi.free) { // also for a refused reply: the guest ran to its end and its instance is kept
     abi.free(inPtr, input.length)
     if (outPtr !== inPtr) abi.free(outPtr, outLen) // an in-place reply is one buffer, freed once

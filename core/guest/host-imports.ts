@@ -141,7 +141,7 @@ export class HostImports {
       switch (command) {
         case Command.READ:
           checkRange('ctx.read', 'the range', a, b, size)
-          value = new Uint8Array(memory!.buffer.slice(a, a + b))
+          value = new Uint8Array(memory!.buffer, a, b).slice() // a plain copy, even of a shared memory (transferable)
           transfer = [(value as Uint8Array).buffer]
           break
         case Command.WRITE:

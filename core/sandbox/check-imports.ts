@@ -25,13 +25,19 @@ export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
     })
   }
   if (denied.length === 0) return
-  const names = denied.map((i) => `${i.module}.${i.name}`)
-  throw new SandboxError('LINK_ERROR', `the module imports what the policy does not grant: ${denied.map((i) => `${i.kind} ${i.module}.${i.name}`).join(', ')}`, {
-    imports: names,
+  // Names are the module's: bounded like any guest text (at most 32 of them, each shortened).
+  const shown = denied.slice(0, 32).map((i) => ({ ...i, module: clip(i.module), name: clip(i.name) }))
+  const more = denied.length > shown.length ? ` and ${denied.length - shown.length} more` : ''
+  throw new SandboxError('LINK_ERROR', `the module imports what the policy does not grant: ${shown.map((i) => `${i.kind} ${i.module}.${i.name}`).join(', ')}${more}`, {
+    imports: shown.map((i) => `${i.module}.${i.name}`),
     suggestion: denied.some((i) => i.module === WASI_MODULE) && policy.wasi === null
       ? 'the module is a WASI program: grant WASI with `wasi: true` or `wasi: { ... }`'
       : denied.every((i) => i.kind === 'function')
-      ? `grant them as host functions: imports: { ${JSON.stringify(denied[0]!.module)}: { ${JSON.stringify(denied[0]!.name)}: (...args) => ... } }`
+      ? `grant them as host functions: imports: { ${JSON.stringify(shown[0]!.module)}: { ${JSON.stringify(shown[0]!.name)}: (...args) => ... } }`
       : 'only functions can be granted; the module must define its own memories, tables and globals',
   })
+}
+
+function clip(name: string): string {
+  return name.length > 64 ? `${name.slice(0, 61)}...` : name
 }

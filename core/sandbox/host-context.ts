@@ -47,6 +47,7 @@ export type MailboxReply = { ok: true; value: unknown } | { ok: false; error: Sa
 export class HostCallSession implements HostContext {
   private waiter: ((reply: MailboxReply) => void) | null = null
   private chain: Promise<unknown> = Promise.resolve()
+  private failure: SandboxError | null = null
 
   constructor(private readonly mailbox: Mailbox, readonly exportName: string) {}
 
@@ -61,8 +62,19 @@ export class HostCallSession implements HostContext {
     waiter?.(reply)
   }
 
+  /**
+   * The worker was stopped (timeout, abort, close) or died: the reply awaited, and every
+   * later request, rejects with `reason` instead of waiting for ever, so the host function's
+   * own cleanup (finally blocks, locks) runs.
+   */
+  abandon(reason: SandboxError): void {
+    this.failure ??= reason
+    this.deliver({ ok: false, error: reason })
+  }
+
   private request(command: number, a = 0, b = 0, fill?: (data: Uint8Array) => void): Promise<unknown> {
     const next = this.chain.then(() => new Promise<unknown>((resolve, reject) => {
+      if (this.failure) return reject(this.failure)
       this.waiter = (reply) => (reply.ok ? resolve(reply.value) : reject(reply.error))
       fill?.(this.mailbox.data)
       this.mailbox.send(command, a, b)

@@ -655,6 +655,7 @@ export class SandboxBase {
         ? new SandboxError('MEMORY_LIMIT', `the sandbox worker ran out of JavaScript heap: ${error.message}`, { kind: 'heap', suggestion: 'pass smaller values across the boundary' })
         : new SandboxError('INTERNAL', `the sandbox worker died: ${error.message}`, { cause: error })
       for (const settle of [...live.pending.values()]) settle(failure)
+      for (const session of live.sessions) session.abandon(failure)
       live.channel?.abandon() // as `kill` does: whatever waits on the channel wakes up
     })
     // Instantiation runs the start function (and _initialize): the call timeout bounds it,
@@ -802,6 +803,7 @@ export class SandboxBase {
     live.dead = true
     if (this.live === live) this.live = null
     for (const settle of [...live.pending.values()]) settle(reason)
+    for (const session of live.sessions) session.abandon(reason) // host functions awaiting ctx
     live.channel?.abandon()
     await live.worker.terminate()
   }

@@ -64,12 +64,22 @@ const isStatus = (v: unknown): v is number => Number.isInteger(v) && (v as numbe
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const FORBIDDEN_IN_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 
+/** Most headers a guest reply (or middleware) may set, and their total size. */
+export const MAX_GUEST_HEADERS = 256
+export const MAX_GUEST_HEADER_BYTES = 64 * 1024
+
 /**
  * Checks header names and values a guest chose: a CR/LF in a value would split the
  * response (node:http throws on it), so a bad one is the guest's fault, a 502 naming it.
  */
 export function checkHeaders(headers: Record<string, string>): void {
-  for (const [name, value] of Object.entries(headers)) {
+  const entries = Object.entries(headers)
+  // node:http writes headers on the host thread: 190k of them blocked it ~1 s per reply.
+  if (entries.length > MAX_GUEST_HEADERS) throw badReply(`${entries.length} headers, above the limit of ${MAX_GUEST_HEADERS}`)
+  let bytes = 0
+  for (const [name, value] of entries) bytes += name.length + value.length + 4
+  if (bytes > MAX_GUEST_HEADER_BYTES) throw badReply(`${bytes} bytes of headers, above the limit of ${MAX_GUEST_HEADER_BYTES} (node's own maxHeaderSize is 16 KiB)`)
+  for (const [name, value] of entries) {
     const shown = JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)
     if (!TOKEN.test(name)) throw badReply(`header name ${shown} is not a valid HTTP field name`)
     if (FORBIDDEN_IN_VALUE.test(value)) throw badReply(`header ${shown} has a value with characters HTTP forbids (CR, LF, NUL, other controls, or above U+00FF)`)
