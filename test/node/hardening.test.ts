@@ -111,11 +111,12 @@ describe('oversized errors stay typed (issue 18, item 6)', () => {
 })
 
 describe('audit flood (issue 18, item 4)', () => {
-  // Two denied WASI calls alternating, n times each; then n denied links with distinct paths.
+  // Two denied WASI calls alternating, n times each; then n denied mkdirs (a read-only mount)
+  // with 4000 distinct paths.
   const wat = `(module
     (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
     (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
-    (import "wasi_snapshot_preview1" "path_link" (func $link (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "path_create_directory" (func $mkdir (param i32 i32 i32) (result i32)))
     (memory (export "memory") 1)
     (func (export "alternate") (param $n i32)
       (loop $l
@@ -123,8 +124,9 @@ describe('audit flood (issue 18, item 4)', () => {
         (drop (call $clock (i32.const 0) (i64.const 0) (i32.const 0)))
         (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
     (func (export "distinct") (param $n i32)
+      (memory.fill (i32.const 0) (i32.const 97) (i32.const 4096)) ;; paths "a", "aa", ...
       (loop $l
-        (drop (call $link (i32.const 3) (i32.const 0) (i32.const 0) (i32.rem_u (local.get $n) (i32.const 4000)) (i32.const 3) (i32.const 0) (i32.const 1)))
+        (drop (call $mkdir (i32.const 3) (i32.const 0) (i32.add (i32.rem_u (local.get $n) (i32.const 4000)) (i32.const 1))))
         (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
     (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))`
 
@@ -141,12 +143,12 @@ describe('audit flood (issue 18, item 4)', () => {
 
   it('distinct denials are capped per call with { dropped: N }, and the host log is a bounded ring', async () => {
     const seen: unknown[] = []
-    const sb = await Sandbox.create(wat, { wasi: true, timeout: '60s', onEvent: (e) => { if (e.type === 'audit') seen.push(e) } })
+    const sb = await Sandbox.create(wat, { wasi: { preopens: { '/': { files: {}, readonly: true } } }, timeout: '60s', onEvent: (e) => { if (e.type === 'audit') seen.push(e) } })
     const { maxDelayMs } = await measured(() => sb.call('distinct', 200_000))
     const events = sb.audit()
     expect(events.length).toBe(65)
     expect(events.at(-1)).toMatchObject({ capability: 'audit', operation: 'dropped', dropped: 200_000 - 64 * 50 }) // 64 distinct paths kept, each seen 50 times
-    expect(events.slice(0, 64).every((e) => e.operation === 'path_link')).toBe(true)
+    expect(events.slice(0, 64).every((e) => e.operation === 'path_create_directory')).toBe(true)
     expect(seen.length).toBe(65)
     expect(maxDelayMs).toBeLessThan(1000)
     // Calls enough to overflow the host's log: it keeps the newest MAX_AUDIT_EVENTS.
