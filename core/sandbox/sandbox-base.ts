@@ -19,6 +19,7 @@ import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { splitCallArgs, toWasmArgs, type CallOptions } from './call-args.js'
 import { checkImports } from './check-imports.js'
+import { checkWitArgs } from '../component/wit-args.js'
 import { HostCallSession } from './host-context.js'
 import type { Platform, WorkerHandle } from './platform.js'
 import { prepareModule, type PreparedModule } from './prepare-module.js'
@@ -83,6 +84,8 @@ export class SandboxBase {
   private faulted = false
   private nextId = 1
   private closed = false
+  /** Calls queued or running: while there are none, the worker does not keep the process alive. */
+  private active = 0
   private readonly auditLog: SecurityEvent[] = []
   private readonly metricsRecorder = new MetricsRecorder()
   private owner: SandboxOwner | null = null
@@ -190,13 +193,15 @@ export class SandboxBase {
   }
 
   /**
-   * Calls a bytes function (see README, "Bytes and JSON calls"): bytes in, bytes out. Bytes
+   * Calls a bytes function (see README, "Bytes and JSON calls"): bytes in (a string is sent
+   * as UTF-8), bytes out. Bytes
    * calls are pipelined: the worker runs those queued back to back without waiting for
    * this thread between them (see `CallPipeline`).
    */
-  callBytes(fn: string, input: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
-    if (!(input instanceof Uint8Array)) return Promise.reject(new SandboxError('CONFIG', `callBytes(${JSON.stringify(fn)}): expected a Uint8Array`, { field: 'input', export: fn }))
-    return this.enqueue(() => this.single({ fn, args: [input], bytes: true }, options) as Promise<Uint8Array>, () => this.pipelined(fn, input, options))
+  callBytes(fn: string, input: Uint8Array | string, options: CallOptions = {}): Promise<Uint8Array> {
+    const bytes = typeof input === 'string' ? encodeUtf8(input) : input
+    if (!(bytes instanceof Uint8Array)) return Promise.reject(new SandboxError('CONFIG', `callBytes(${JSON.stringify(fn)}): expected a Uint8Array or a string (sent as UTF-8)`, { field: 'input', export: fn }))
+    return this.enqueue(() => this.single({ fn, args: [bytes], bytes: true }, options) as Promise<Uint8Array>, () => this.pipelined(fn, bytes, options))
   }
 
   /** A bytes call into the pipeline, or null if it cannot go there (it then runs on its own). */
@@ -336,11 +341,18 @@ export class SandboxBase {
     await this.kill(new SandboxError('CLOSED', 'the sandbox was closed'))
   }
 
+  /** `await using sb = await Sandbox.create(...)` closes the sandbox at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
   /**
    * Runs `task` once the calls queued before it have finished. A call that can be
    * `pipelined` goes into the pipeline instead, and the queue moves on at once.
    */
   private enqueue<R>(task: () => Promise<R>, pipelined?: () => Promise<R> | null): Promise<R> {
+    if (this.active++ === 0) this.live?.worker.keepAlive?.(true)
+    const idle = () => { if (--this.active === 0) this.live?.worker.keepAlive?.(false) }
     const step = this.queue.then(async (): Promise<{ submitted: Promise<R> } | { value: R }> => {
       const submitted = pipelined?.()
       if (submitted) return { submitted }
@@ -348,7 +360,9 @@ export class SandboxBase {
       return { value: await task() }
     })
     this.queue = step.catch(() => undefined)
-    return step.then((s) => ('submitted' in s ? s.submitted : s.value))
+    const done = step.then((s) => ('submitted' in s ? s.submitted : s.value))
+    done.then(idle, idle)
+    return done
   }
 
   /** Replaces a faulted instance (see `replaceAfterFaults`) before a call. */
@@ -490,6 +504,7 @@ export class SandboxBase {
         field: 'fn', suggestion: `call it with sb.call(${JSON.stringify(request.fn)}, ...args): a list<u8> parameter takes a Uint8Array`,
       })
     }
+    if (!request.bytes && this.prepared.settings.component) checkWitArgs(exp, request.args)
     if (request.bytes || !this.prepared.signaturesKnown) return request
     return { fn: request.fn, args: toWasmArgs(exp, request.args) }
   }
@@ -654,6 +669,7 @@ export class SandboxBase {
     }
     this.total.memoryBytes = ready.report.memoryBytes
     this.total.memoryPeakBytes = Math.max(this.total.memoryPeakBytes, ready.report.memoryBytes)
+    if (this.active === 0) worker.keepAlive?.(false) // started by create(): idle until a call
     this.live = live
     return live
   }
