@@ -291,7 +291,8 @@ export class SandboxBase {
     if (!this.policy.wasi) throw new SandboxError('CONFIG', 'runCommand needs WASI: create the sandbox with `wasi: true` or `wasi: { ... }`', { field: 'wasi' })
     const { signal, timeout, ...run } = command
     const checked = wasiSettings({ ...this.policy.wasi, ...(run.args ? { args: run.args } : {}), ...(run.stdin !== undefined ? { stdin: run.stdin } : {}) }, true)!
-    const request = this.admit({ fn: '_start', args: [], command: { args: checked.args, stdin: checked.stdin, env: run.env ?? {} } })
+    if (run.argv0 !== undefined && (typeof run.argv0 !== 'string' || run.argv0.includes('\0'))) throw new SandboxError('CONFIG', 'argv0: expected a string without NUL', { field: 'argv0' })
+    const request = this.admit({ fn: '_start', args: [], command: { args: checked.args, stdin: checked.stdin, env: run.env ?? {}, ...(run.argv0 !== undefined ? { argv0: run.argv0 } : {}) } })
     const [outcome] = await this.enqueue(() => this.dispatch([request], { signal, timeout }))
     if (!outcome!.ok) throw outcome!.error
     const result = outcome!.value as CommandResult
