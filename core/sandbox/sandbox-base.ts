@@ -97,7 +97,7 @@ export class SandboxBase {
     private prepared: PreparedModule,
     protected readonly policy: NormalizedPolicy,
   ) {
-    this.total = emptyUsage(policy.fuel)
+    this.total = emptyUsage(null) // fuel budgets are per call: the total has none (see usage())
   }
 
   /**
@@ -329,9 +329,17 @@ export class SandboxBase {
     return this.prepared.info.exports.filter((e) => this.visible(e.name)).map((e) => ({ ...e, params: [...e.params], results: [...e.results] }))
   }
 
-  /** Cumulative usage of every call so far. */
+  /**
+   * Cumulative usage of every call so far. `fuelLimit` is null here: the budget applies to
+   * each call (`lastUsage.fuelLimit`), not to the sum.
+   */
   usage(): Usage {
     return { ...this.total }
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed
   }
 
   /** Stops the worker. Queued and running calls reject with CLOSED. */
@@ -574,7 +582,7 @@ export class SandboxBase {
     let started = this.platform.now()
     let timer: unknown = null
     const onTimeout = () => void this.kill(new SandboxError('TIMEOUT', `${fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
-      kind: 'time', limit: timeoutMs, used: Math.max(this.platform.now() - started, timeoutMs), export: fn,
+      kind: 'time', limit: timeoutMs, used: Math.max(Math.round(this.platform.now() - started), timeoutMs), export: fn,
       suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
     }), live)
     const onAbort = () => void this.kill(cancelled(fn), live)
@@ -652,8 +660,12 @@ export class SandboxBase {
     // counted from when the worker has booted and begins.
     const limit = this.policy.timeoutMs
     let timer: unknown = null
+    const info = this.prepared.info
+    const what = info.hasStart ? 'instantiating the module (running its start function)'
+      : info.exports.some((e) => e.name === '_initialize') ? 'instantiating the module (running its _initialize)'
+      : 'instantiating the module (compiling and linking it in its worker; it has no start function)'
     live.onStarting = () => {
-      timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `starting the module (its start function) took longer than the timeout of ${limit}ms`, {
+      timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${what} took longer than the timeout of ${limit}ms`, {
         kind: 'time', limit, used: limit, suggestion: 'raise the `timeout` option, or set a `fuel` budget',
       }), live), limit)
     }

@@ -124,6 +124,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
   async function respond(req: IncomingMessage): Promise<GuestResponse> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? host}`)
     if (url.pathname === '/health' && req.method === 'GET') return { status: 200, headers: { 'content-type': 'application/json' }, body: HEALTHY }
+    if (url.pathname === '/health') { // GET (above) and HEAD; anything else is 405
+      return req.method === 'HEAD' ? { status: 200, headers: { 'content-type': 'application/json' }, body: HEALTHY }
+        : { ...errorReply(405, 'METHOD_NOT_ALLOWED', `${req.method} /health: use GET`), headers: { 'content-type': 'application/json', allow: 'GET, HEAD' } }
+    }
     const route = findRoute(url.pathname)
     if (!route) return errorReply(404, 'NOT_FOUND', `no route for ${url.pathname}`)
     const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, limit)

@@ -109,6 +109,14 @@ describe('CLI habits', () => {
     expect(hint.stderr).toContain('use --call-json')
   })
 
+  it('an Emscripten module that needs its JavaScript glue: LINK_ERROR saying so and what to do', async () => {
+    const file = join(dir, 'emcc.wat')
+    await writeFile(file, '(module (import "env" "emscripten_memcpy_js" (func (param i32 i32 i32))) (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))) (func (export "_start")))')
+    const out = await cli(['run', file])
+    expect(out.code).toBe(1)
+    expect(out.stderr).toMatch(/^wasm-sandbox: LINK_ERROR: the module was built by Emscripten for its JavaScript glue .* \(build a standalone module instead: a WASI program \(emcc -sSTANDALONE_WASM/)
+  })
+
   it('inspect names custom sections', async () => {
     const out = await cli(['inspect', add])
     expect(out.stdout).toContain('  custom "name": ')

@@ -1,10 +1,13 @@
 // What a new user trips over (issue 21): process lifetime, argument checks, messages.
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sandbox, SandboxPool } from 'wasm-sandbox'
+import { serve } from 'wasm-sandbox/http'
 import { coreComponent } from '../support/components.js'
 import { ARITH_WAT, rejectsWith } from './helpers.js'
 
@@ -158,3 +161,81 @@ describe('arguments are checked, not wrapped', () => {
     }
   })
 })
+
+describe('messages that point the right way', () => {
+  it('a TIMEOUT while instantiating says what was running', async () => {
+    const start = await rejectsWith(Sandbox.create('(module (func $s (loop $l (br $l))) (start $s))', { timeout: '200ms', fuel: 'unlimited' }), 'TIMEOUT')
+    expect(start.message).toBe('instantiating the module (running its start function) took longer than the timeout of 200ms')
+    const init = await rejectsWith(Sandbox.create('(module (memory (export "memory") 1) (func (export "_initialize") (loop $l (br $l))))', { timeout: '200ms', fuel: 'unlimited', wasi: true }), 'TIMEOUT')
+    expect(init.message).toContain('running its _initialize')
+  })
+
+  it('`used` figures are whole; cumulative usage has no per-call fuel limit', async () => {
+    const sb = await Sandbox.create(ADD, { timeout: '100ms', fuel: 1000 })
+    try {
+      const fuel = await rejectsWith(sb.call('spin'), 'FUEL_EXHAUSTED')
+      expect(fuel.used).toBe(1000n)
+      const slow = await Sandbox.create(ADD, { timeout: '100ms', fuel: 'unlimited' })
+      const timedOut = await rejectsWith(slow.call('spin'), 'TIMEOUT')
+      await slow.close()
+      expect(Number.isInteger(timedOut.used)).toBe(true)
+      for (let i = 0; i < 400; i++) await sb.call('add', i, 1)
+      expect(sb.lastUsage!.fuelLimit).toBe(1000n)
+      expect(sb.usage().fuelUsed).toBeGreaterThan(1000n)
+      expect(sb.usage().fuelLimit).toBeNull()
+    } finally {
+      await sb.close()
+    }
+  })
+
+  it('an Emscripten module that needs its JavaScript glue is LINK_ERROR saying so', async () => {
+    const error = await rejectsWith(Sandbox.create(EMSCRIPTEN_WAT), 'LINK_ERROR')
+    expect(error.message).toContain('built by Emscripten for its JavaScript glue')
+    expect(error.suggestion).toContain('-sSTANDALONE_WASM')
+    expect(error.imports).toEqual(['env.emscripten_resize_heap', 'env.invoke_vi'])
+  })
+
+  it('Sandbox.fromManifest takes a path; the module path is relative to the manifest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'manifest-path-'))
+    try {
+      await writeFile(join(dir, 'add.wat'), ADD)
+      const sha256 = createHash('sha256').update(ADD).digest('hex')
+      await writeFile(join(dir, 'plugin.json'), JSON.stringify({ id: 'acme.add', name: 'Add', version: '1.0.0', module: { path: './add.wat', sha256 }, entryPoints: ['add'] }))
+      const sb = await Sandbox.fromManifest(join(dir, 'plugin.json'))
+      expect(await sb.call('add', 2, 3)).toBe(5)
+      await sb.close()
+      const missing = await rejectsWith(Sandbox.fromManifest(join(dir, 'nope.json')), 'CONFIG')
+      expect(missing.field).toBe('manifest')
+    } finally {
+      await rm(dir, { recursive: true })
+    }
+  })
+
+  it('POST /health is 405', async () => {
+    const server = await serve({ port: 0, routes: { '/*': ADD } })
+    try {
+      expect((await fetch(`${server.url}/health`)).status).toBe(200)
+      const post = await fetch(`${server.url}/health`, { method: 'POST', body: 'x' })
+      expect(post.status).toBe(405)
+      expect(post.headers.get('allow')).toBe('GET, HEAD')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('console.log(sandbox) prints a short summary', async () => {
+    const sb = await Sandbox.create(ADD)
+    await sb.call('add', 1, 2)
+    expect(inspect(sb)).toMatch(/^Sandbox \{ exports: \[add, spin\], calls: 1, fuelUsed: \d+ \}$/)
+    await sb.close()
+    expect(inspect(sb)).toContain(', closed }')
+    const pool = await SandboxPool.create(ADD)
+    expect(inspect(pool)).toBe('SandboxPool { size: 1, idle: 1, busy: 0, queued: 0, calls: 0, failures: 0 }')
+    await pool.close()
+  })
+})
+
+const EMSCRIPTEN_WAT = `(module
+  (import "env" "emscripten_resize_heap" (func (param i32) (result i32)))
+  (import "env" "invoke_vi" (func (param i32 i32)))
+  (func (export "main") (result i32) (i32.const 0)))`
