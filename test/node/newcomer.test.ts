@@ -8,6 +8,9 @@ import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sandbox, SandboxPool } from 'wasm-sandbox'
 import { serve } from 'wasm-sandbox/http'
+import { createMcpServer } from 'wasm-sandbox/mcp'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { coreComponent } from '../support/components.js'
 import { ARITH_WAT, rejectsWith } from './helpers.js'
 
@@ -239,3 +242,25 @@ const EMSCRIPTEN_WAT = `(module
   (import "env" "emscripten_resize_heap" (func (param i32) (result i32)))
   (import "env" "invoke_vi" (func (param i32 i32)))
   (func (export "main") (result i32) (i32.const 0)))`
+
+describe('MCP tools', () => {
+  it('take argument names from the name section and have readable descriptions', async () => {
+    const server = await createMcpServer({ tools: [
+      { name: 'subtract', source: '(module (func (export "subtract") (param $minuend i32) (param $subtrahend i64) (result i64) (i64.sub (i64.extend_i32_s (local.get $minuend)) (local.get $subtrahend))))' },
+    ] })
+    const endpoint = await server.listen()
+    const client = new Client({ name: 'test', version: '1.0.0' })
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url)))
+      const [tool] = (await client.listTools()).tools
+      expect(tool!.description).toBe('Runs the WebAssembly function subtract in a sandbox with minuend (a 32-bit integer), subtrahend (a 64-bit integer); returns a 64-bit integer.')
+      expect(tool!.inputSchema).toMatchObject({ properties: { minuend: { type: 'integer' }, subtrahend: { type: 'integer' } }, required: ['minuend', 'subtrahend'] })
+      const result = await client.callTool({ name: 'subtract', arguments: { minuend: 50, subtrahend: 8 } })
+      expect((result.content as { text: string }[])[0]!.text).toBe('42')
+    } finally {
+      await client.close()
+      await endpoint.close()
+      await server.close()
+    }
+  })
+})
