@@ -17,6 +17,10 @@ export const nodePlatform: Platform = {
   hostMounts: true,
   parallelism: availableParallelism(),
   now: () => performance.now(),
-  setTimer: (callback, ms) => setTimeout(callback, ms),
+  setTimer: (callback, ms, background) => {
+    const timer = setTimeout(callback, ms)
+    if (background) timer.unref()
+    return timer
+  },
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
 }

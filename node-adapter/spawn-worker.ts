@@ -40,6 +40,7 @@ export function spawnWorker(): WorkerHandle {
       worker.on('error', (error) => { if (!terminating) handler(error) })
       worker.on('exit', (code) => { if (!terminating) handler(new Error(`worker exited with code ${code}`)) })
     },
+    keepAlive: (on) => void (on ? worker.ref() : worker.unref()),
     async terminate() {
       terminating = true
       await worker.terminate()

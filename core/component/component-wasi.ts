@@ -51,7 +51,7 @@ export class ComponentWasi {
     const capture = (out: OutputCapture) => ({ write: (bytes: Uint8Array) => void out.fd_write(bytes), blockingFlush() {}, flush() {} })
     const cli = shim.cli.createCli({
       environment: { ...settings.env, ...command?.env },
-      arguments: [PROGRAM_NAME, ...(command?.args ?? settings.args)],
+      arguments: [command?.argv0 ?? PROGRAM_NAME, ...(command?.args ?? settings.args)],
       initialCwd: '/',
       stdin: {
         blockingRead: (len: bigint) => {

@@ -57,7 +57,7 @@ interface Member<S> {
 /** Most bytes calls pipelined into one busy sandbox. */
 const MAX_PIPELINED = 64
 
-type Timers = { setTimer(callback: () => void, ms: number): unknown; clearTimer(handle: unknown): void; now(): number }
+type Timers = { setTimer(callback: () => void, ms: number, background?: boolean): unknown; clearTimer(handle: unknown): void; now(): number }
 type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued' | 'reuse'>>
 
 type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions, owner?: SandboxOwner | null): Promise<S> }
@@ -129,7 +129,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
     return this.use((sb) => sb.callJson(fn, value, options), true)
   }
 
-  callBytes(fn: string, input: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
+  callBytes(fn: string, input: Uint8Array | string, options: CallOptions = {}): Promise<Uint8Array> {
     return this.use((sb) => sb.callBytes(fn, input, options), true)
   }
 
@@ -153,6 +153,11 @@ export class SandboxPoolBase<S extends SandboxBase> {
     for (const waiter of this.waiting.splice(0)) waiter.reject(new SandboxError('CLOSED', 'the pool was closed'))
     if (this.busy.size > 0 || this.starting > 0) await new Promise<void>((resolve) => { this.drained = resolve })
     await Promise.all(this.idle.splice(0).map((m) => { this.timers.clearTimer(m.idleTimer); return m.sandbox.close() }))
+  }
+
+  /** `await using pool = await SandboxPool.create(...)` closes the pool at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   /**
@@ -337,7 +342,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
         if (index < 0 || this.idle.length + this.busy.size <= this.limits.min) return
         this.idle.splice(index, 1)
         void member.sandbox.close()
-      }, this.limits.idleTimeoutMs)
+      }, this.limits.idleTimeoutMs, true) // an idle pool does not hold the process
     }
   }
 }

@@ -33,10 +33,17 @@ export function splitCallArgs(args: unknown[]): { args: unknown[]; options: Call
   return { args, options: {} }
 }
 
+const I32_MIN = -(2 ** 31)
+const U32_MAX = 2 ** 32 - 1
+const I64_MIN = -(2n ** 63n)
+const U64_MAX = 2n ** 64n - 1n
+
 /**
- * Checks arguments against the export's signature and converts them the way users expect:
- * i64 takes a bigint or a safe integer (converted), i32/f32/f64 take numbers (or bigints
- * that fit). Mismatches fail with CONFIG naming the export and parameter.
+ * Checks arguments against the export's signature and converts them the way users expect.
+ * i32 takes an integer from -2^31 to 2^32-1 (signed or unsigned: 0xffffffff is -1); i64 a
+ * bigint (or a safe integer) from -2^63 to 2^64-1; f32/f64 any number. Nothing is wrapped
+ * or truncated: a fractional or out-of-range value fails with CONFIG naming the export and
+ * the argument, counted from 1 (`field` is the JavaScript path, `args[0]` for argument 1).
  */
 export function toWasmArgs(exp: ExportDescriptor, args: unknown[]): unknown[] {
   const { params } = exp
@@ -48,13 +55,23 @@ export function toWasmArgs(exp: ExportDescriptor, args: unknown[]): unknown[] {
   }
   return args.map((value, i) => {
     const type = params[i]
-    const bad = (expected: string) => new SandboxError('CONFIG', `${exp.name} argument ${i} is ${type}: expected ${expected}, got ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value) ?? typeof value}`, { field: `args[${i}]`, export: exp.name })
+    const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'number' ? String(value) : JSON.stringify(value) ?? typeof value
+    const bad = (expected: string) => new SandboxError('CONFIG', `${exp.name} argument ${i + 1} is ${type}: expected ${expected}, got ${shown}`, { field: `args[${i}]`, export: exp.name })
     switch (type) {
-      case 'i64':
-        if (typeof value === 'bigint') return value
-        if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value)
-        throw bad('a bigint or a safe integer')
-      case 'i32': case 'f32': case 'f64':
+      case 'i64': {
+        const big = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : null
+        if (big === null) throw bad(typeof value === 'number' && Number.isInteger(value) ? 'a bigint (this number is past 2^53, where numbers lose precision)' : 'a bigint or a safe integer')
+        if (big < I64_MIN || big > U64_MAX) throw bad('an integer from -2^63 to 2^64-1')
+        return big
+      }
+      case 'i32': {
+        const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : typeof value === 'boolean' ? Number(value) : null
+        if (n === null) throw bad('a number')
+        if (!Number.isInteger(n)) throw bad('an integer')
+        if (n < I32_MIN || n > U32_MAX) throw bad('an integer from -2^31 to 2^32-1')
+        return n
+      }
+      case 'f32': case 'f64':
         if (typeof value === 'number') return value
         if (typeof value === 'bigint' && Number.isSafeInteger(Number(value))) return Number(value)
         if (typeof value === 'boolean') return value ? 1 : 0

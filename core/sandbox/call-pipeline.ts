@@ -269,7 +269,7 @@ export class CallPipeline<W extends PipelineWorker> {
       }
       ring.timedOut = running.slot
       this.host.kill(new SandboxError('TIMEOUT', `${ticket.fn}() ran longer than the timeout of ${ticket.timeoutMs}ms; its worker was stopped`, {
-        kind: 'time', limit: ticket.timeoutMs, used: ranMs, export: ticket.fn,
+        kind: 'time', limit: ticket.timeoutMs, used: Math.round(ranMs), export: ticket.fn,
         suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
       }), ring.live)
     }

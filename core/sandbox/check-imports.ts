@@ -8,6 +8,13 @@ export const WASI_MODULE = 'wasi_snapshot_preview1'
 /** Every preview1 function (the shim implements them all; the policy layer gates them). */
 const WASI_FUNCTIONS = new Set(Object.keys(new WASI([], [], [], { debug: false }).wasiImport))
 
+/** Imports only Emscripten's JavaScript glue provides (`env.emscripten_resize_heap`, `env.invoke_vi`...). */
+const EMSCRIPTEN_IMPORT = /^(_?emscripten_|invoke_[vijfd]+$|__syscall_|_embind_|_abort_js$|__cxa_throw$|_tzset_js$|_mmap_js$|_munmap_js$)/
+
+function listed(names: string[]): string {
+  return names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ')
+}
+
 /**
  * Every import must be granted by the policy before any guest code runs. Host functions
  * are served from `imports`; nothing else (memories, tables, globals) can be granted.
@@ -28,8 +35,15 @@ export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
   // Names are the module's: bounded like any guest text (at most 32 of them, each shortened).
   const shown = denied.slice(0, 32).map((i) => ({ ...i, module: clip(i.module), name: clip(i.name) }))
   const more = denied.length > shown.length ? ` and ${denied.length - shown.length} more` : ''
+  const names = shown.map((i) => `${i.module}.${i.name}`)
+  if (denied.some((i) => i.module === 'env' && EMSCRIPTEN_IMPORT.test(i.name))) {
+    throw new SandboxError('LINK_ERROR', `the module was built by Emscripten for its JavaScript glue (the .js file emcc writes next to it), which a sandbox does not run: it imports ${listed(names)}${more}`, {
+      imports: names,
+      suggestion: 'build a standalone module instead: a WASI program (emcc -sSTANDALONE_WASM, or wasi-sdk: clang --target=wasm32-wasip1) run with `wasi: true` / `wasm-sandbox run`, or provide those imports as host functions',
+    })
+  }
   throw new SandboxError('LINK_ERROR', `the module imports what the policy does not grant: ${shown.map((i) => `${i.kind} ${i.module}.${i.name}`).join(', ')}${more}`, {
-    imports: shown.map((i) => `${i.module}.${i.name}`),
+    imports: names,
     suggestion: denied.some((i) => i.module === WASI_MODULE) && policy.wasi === null
       ? 'the module is a WASI program: grant WASI with `wasi: true` or `wasi: { ... }`'
       : denied.every((i) => i.kind === 'function')

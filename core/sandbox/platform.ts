@@ -12,6 +12,12 @@ export interface WorkerHandle extends Endpoint<WorkerMessage, HostMessage> {
   /** Called once if the worker dies on its own (crash, out of memory); not after `terminate()`. */
   onExit(handler: (error: Error) => void): void
   terminate(): Promise<void>
+  /**
+   * Whether the worker keeps the process alive (Node's `ref`/`unref`). A new worker does; the
+   * sandbox lets go of it while no call is running, so a forgotten `close()` does not hold
+   * the process. Absent where workers never hold anything (browsers).
+   */
+  keepAlive?(on: boolean): void
 }
 
 /**
@@ -41,6 +47,7 @@ export interface Platform {
   /** How many threads can run at once (cores). */
   readonly parallelism: number
   now(): number
-  setTimer(callback: () => void, ms: number): unknown
+  /** A timer; a `background` one does not keep the process alive (Node's `unref`). */
+  setTimer(callback: () => void, ms: number, background?: boolean): unknown
   clearTimer(handle: unknown): void
 }

@@ -20,6 +20,7 @@ import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { splitCallArgs, toWasmArgs, type CallOptions } from './call-args.js'
 import { checkImports } from './check-imports.js'
+import { checkWitArgs } from '../component/wit-args.js'
 import { HostCallSession } from './host-context.js'
 import type { Platform, WorkerHandle } from './platform.js'
 import { prepareModule, type PreparedModule } from './prepare-module.js'
@@ -92,6 +93,8 @@ export class SandboxBase {
   private nextId = 1
   private closed = false
   private readonly auditLog = new AuditRing<SecurityEvent>(MAX_AUDIT_EVENTS)
+  /** Calls queued or running: while there are none, the worker does not keep the process alive. */
+  private active = 0
   private readonly metricsRecorder = new MetricsRecorder()
   private owner: SandboxOwner | null = null
   /** A manifest's entry points: the only exports callers see. */
@@ -102,7 +105,7 @@ export class SandboxBase {
     private prepared: PreparedModule,
     protected readonly policy: NormalizedPolicy,
   ) {
-    this.total = emptyUsage(policy.fuel)
+    this.total = emptyUsage(null) // fuel budgets are per call: the total has none (see usage())
   }
 
   /**
@@ -199,13 +202,15 @@ export class SandboxBase {
   }
 
   /**
-   * Calls a bytes function (see README, "Bytes and JSON calls"): bytes in, bytes out. Bytes
+   * Calls a bytes function (see README, "Bytes and JSON calls"): bytes in (a string is sent
+   * as UTF-8), bytes out. Bytes
    * calls are pipelined: the worker runs those queued back to back without waiting for
    * this thread between them (see `CallPipeline`).
    */
-  callBytes(fn: string, input: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
-    if (!(input instanceof Uint8Array)) return Promise.reject(new SandboxError('CONFIG', `callBytes(${JSON.stringify(fn)}): expected a Uint8Array`, { field: 'input', export: fn }))
-    return this.enqueue(() => this.single({ fn, args: [input], bytes: true }, options) as Promise<Uint8Array>, () => this.pipelined(fn, input, options))
+  callBytes(fn: string, input: Uint8Array | string, options: CallOptions = {}): Promise<Uint8Array> {
+    const bytes = typeof input === 'string' ? encodeUtf8(input) : input
+    if (!(bytes instanceof Uint8Array)) return Promise.reject(new SandboxError('CONFIG', `callBytes(${JSON.stringify(fn)}): expected a Uint8Array or a string (sent as UTF-8)`, { field: 'input', export: fn }))
+    return this.enqueue(() => this.single({ fn, args: [bytes], bytes: true }, options) as Promise<Uint8Array>, () => this.pipelined(fn, bytes, options))
   }
 
   /** A bytes call into the pipeline, or null if it cannot go there (it then runs on its own). */
@@ -295,7 +300,8 @@ export class SandboxBase {
     if (!this.policy.wasi) throw new SandboxError('CONFIG', 'runCommand needs WASI: create the sandbox with `wasi: true` or `wasi: { ... }`', { field: 'wasi' })
     const { signal, timeout, ...run } = command
     const checked = wasiSettings({ ...this.policy.wasi, ...(run.args ? { args: run.args } : {}), ...(run.stdin !== undefined ? { stdin: run.stdin } : {}) }, true)!
-    const request = this.admit({ fn: '_start', args: [], command: { args: checked.args, stdin: checked.stdin, env: run.env ?? {} } })
+    if (run.argv0 !== undefined && (typeof run.argv0 !== 'string' || run.argv0.includes('\0'))) throw new SandboxError('CONFIG', 'argv0: expected a string without NUL', { field: 'argv0' })
+    const request = this.admit({ fn: '_start', args: [], command: { args: checked.args, stdin: checked.stdin, env: run.env ?? {}, ...(run.argv0 !== undefined ? { argv0: run.argv0 } : {}) } })
     const [outcome] = await this.enqueue(() => this.dispatch([request], { signal, timeout }))
     if (!outcome!.ok) throw outcome!.error
     const result = outcome!.value as CommandResult
@@ -332,9 +338,17 @@ export class SandboxBase {
     return this.prepared.info.exports.filter((e) => this.visible(e.name)).map((e) => ({ ...e, params: [...e.params], results: [...e.results] }))
   }
 
-  /** Cumulative usage of every call so far. */
+  /**
+   * Cumulative usage of every call so far. `fuelLimit` is null here: the budget applies to
+   * each call (`lastUsage.fuelLimit`), not to the sum.
+   */
   usage(): Usage {
     return { ...this.total }
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed
   }
 
   /** Stops the worker. Queued and running calls reject with CLOSED. */
@@ -345,11 +359,18 @@ export class SandboxBase {
     await this.kill(new SandboxError('CLOSED', 'the sandbox was closed'))
   }
 
+  /** `await using sb = await Sandbox.create(...)` closes the sandbox at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
   /**
    * Runs `task` once the calls queued before it have finished. A call that can be
    * `pipelined` goes into the pipeline instead, and the queue moves on at once.
    */
   private enqueue<R>(task: () => Promise<R>, pipelined?: () => Promise<R> | null): Promise<R> {
+    if (this.active++ === 0) this.live?.worker.keepAlive?.(true)
+    const idle = () => { if (--this.active === 0) this.live?.worker.keepAlive?.(false) }
     const step = this.queue.then(async (): Promise<{ submitted: Promise<R> } | { value: R }> => {
       const submitted = pipelined?.()
       if (submitted) return { submitted }
@@ -357,7 +378,9 @@ export class SandboxBase {
       return { value: await task() }
     })
     this.queue = step.catch(() => undefined)
-    return step.then((s) => ('submitted' in s ? s.submitted : s.value))
+    const done = step.then((s) => ('submitted' in s ? s.submitted : s.value))
+    done.then(idle, idle)
+    return done
   }
 
   /** Replaces a faulted instance (see `replaceAfterFaults`) before a call. */
@@ -516,6 +539,7 @@ export class SandboxBase {
         field: 'fn', suggestion: `call it with sb.call(${JSON.stringify(request.fn)}, ...args): a list<u8> parameter takes a Uint8Array`,
       })
     }
+    if (!request.bytes && this.prepared.settings.component) checkWitArgs(exp, request.args)
     if (request.bytes || !this.prepared.signaturesKnown) return request
     return { fn: request.fn, args: toWasmArgs(exp, request.args) }
   }
@@ -584,7 +608,7 @@ export class SandboxBase {
     let started = this.platform.now()
     let timer: unknown = null
     const onTimeout = () => void this.kill(new SandboxError('TIMEOUT', `${fn}() ran longer than the timeout of ${timeoutMs}ms; its worker was stopped`, {
-      kind: 'time', limit: timeoutMs, used: Math.max(this.platform.now() - started, timeoutMs), export: fn,
+      kind: 'time', limit: timeoutMs, used: Math.max(Math.round(this.platform.now() - started), timeoutMs), export: fn,
       suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
     }), live)
     const onAbort = () => void this.kill(cancelled(fn), live)
@@ -662,8 +686,12 @@ export class SandboxBase {
     // counted from when the worker has booted and begins.
     const limit = this.policy.timeoutMs
     let timer: unknown = null
+    const info = this.prepared.info
+    const what = info.hasStart ? 'instantiating the module (running its start function)'
+      : info.exports.some((e) => e.name === '_initialize') ? 'instantiating the module (running its _initialize)'
+      : 'instantiating the module (compiling and linking it in its worker; it has no start function)'
     live.onStarting = () => {
-      timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `starting the module (its start function) took longer than the timeout of ${limit}ms`, {
+      timer = this.platform.setTimer(() => void this.kill(new SandboxError('TIMEOUT', `${what} took longer than the timeout of ${limit}ms`, {
         kind: 'time', limit, used: limit, suggestion: 'raise the `timeout` option, or set a `fuel` budget',
       }), live), limit)
     }
@@ -681,6 +709,7 @@ export class SandboxBase {
     this.chargeStart(ready.report)
     this.total.memoryBytes = ready.report.memoryBytes
     this.total.memoryPeakBytes = Math.max(this.total.memoryPeakBytes, ready.report.memoryBytes)
+    if (this.active === 0) worker.keepAlive?.(false) // started by create(): idle until a call
     this.live = live
     return live
   }

@@ -56,7 +56,7 @@ export class WasiHost {
   readonly imports: Record<string, WasiFunction>
 
   constructor(private readonly settings: WasiSettings, command: CommandOptions | null, platform: WasiPlatform) {
-    const args = [PROGRAM_NAME, ...(command?.args ?? settings.args)]
+    const args = [command?.argv0 ?? PROGRAM_NAME, ...(command?.args ?? settings.args)]
     const env = { ...settings.env, ...command?.env }
     const stdinData = command?.stdin === undefined ? settings.stdin : typeof command.stdin === 'string' ? encodeUtf8(command.stdin) : command.stdin
     const fds: Fd[] = [new OpenFile(new File(stdinData.slice(), { readonly: true })), this.stdout, this.stderr]

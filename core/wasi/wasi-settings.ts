@@ -22,6 +22,8 @@ export interface PreopenSettings {
 export interface CommandOptions {
   /** argv after the program name. */
   args?: string[]
+  /** The program name, argv[0]. Default 'main.wasm'. */
+  argv0?: string
   stdin?: string | Uint8Array
   /** Extra variables, merged over the sandbox's `wasi.env`. */
   env?: Record<string, string>

@@ -147,6 +147,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
     if (!url) return errorReply(400, 'BAD_REQUEST', 'the request target or Host header is malformed')
     if (malformedPath(url.pathname)) return errorReply(400, 'BAD_REQUEST', 'the path has malformed percent-encoding')
     if (url.pathname === '/health' && req.method === 'GET') return { status: 200, headers: { 'content-type': 'application/json' }, body: HEALTHY }
+    if (url.pathname === '/health') { // GET (above) and HEAD; anything else is 405
+      return req.method === 'HEAD' ? { status: 200, headers: { 'content-type': 'application/json' }, body: HEALTHY }
+        : { ...errorReply(405, 'METHOD_NOT_ALLOWED', `${req.method} /health: use GET`), headers: { 'content-type': 'application/json', allow: 'GET, HEAD' } }
+    }
     const route = findRoute(url.pathname)
     if (!route) return errorReply(404, 'NOT_FOUND', `no route for ${url.pathname}`)
     const body = req.method === 'GET' || req.method === 'HEAD' ? null : await readBody(req, limit)

@@ -1,6 +1,8 @@
 import type { ExportDescriptor, PoolOptions, SandboxOptions } from '../../core/index.js'
-import { SandboxError } from '../../core/index.js'
+import { SandboxError, watToWasm } from '../../core/index.js'
+import { loadSource } from '../load-source.js'
 import { Sandbox, SandboxPool } from '../sandbox.js'
+import { paramNames } from './param-names.js'
 
 /** One guest export offered as an MCP tool. */
 export interface McpToolSpec {
@@ -66,8 +68,8 @@ export class WasmTool {
           export: exportName, suggestion: `exported functions: ${exports.filter((e) => e.kind === 'function').map((e) => e.name).join(', ')}`,
         })
       }
-      const calling = callingOf(exp, exports)
-      return new WasmTool(spec.name, description ?? `${exportName} ${exp.signature ?? `(${exp.params.join(', ')}) -> (${exp.results.join(', ')})`}`, inputSchema ?? schemaOf(calling, exp), pool, exportName, calling)
+      const calling = callingOf(exp, exports, exp.signature === undefined ? await localNames(source, exportName) : [])
+      return new WasmTool(spec.name, description ?? describeTool(exportName, exp, calling), inputSchema ?? schemaOf(calling, exp), pool, exportName, calling)
     } catch (error) {
       await pool.close()
       throw error
@@ -91,15 +93,38 @@ export class WasmTool {
   }
 }
 
-/** JSON in and out when the export has the bytes ABI, else positional arguments. */
-function callingOf(exp: ExportDescriptor, exports: ExportDescriptor[]): Calling {
+/** A core module's parameter names for `exportName` from its name section (none for a compiled module). */
+async function localNames(source: unknown, exportName: string): Promise<string[]> {
+  const loaded = await loadSource(source)
+  const bytes = loaded.kind === 'bytes' ? loaded.bytes : loaded.kind === 'text' ? await watToWasm(loaded.text) : null
+  return bytes ? paramNames(bytes).get(exportName) ?? [] : []
+}
+
+/**
+ * JSON in and out when the export has the bytes ABI, else positional arguments, named as
+ * the module names them (`names`: a core module's local names) or `arg0`, `arg1`...
+ */
+function callingOf(exp: ExportDescriptor, exports: ExportDescriptor[], names: string[]): Calling {
   if (exp.signature !== undefined) { // a component: WIT parameters are named
     return { kind: 'positional', names: exp.params.map((p, i) => p.split(':')[0]?.trim() || `arg${i}`), bigint: exp.params.map((p) => /:\s*[us]64$/.test(p)) }
   }
   const bytesAbi = exp.params.length === 2 && exp.params.every((t) => t === 'i32') && exp.results.length === 1 && exp.results[0] === 'i64'
     && exports.some((e) => e.name === 'alloc' && e.kind === 'function') && exports.some((e) => e.name === 'memory' && e.kind === 'memory')
   if (bytesAbi) return { kind: 'json' }
-  return { kind: 'positional', names: exp.params.map((_, i) => `arg${i}`), bigint: exp.params.map((t) => t === 'i64') }
+  const named = exp.params.map((_, i) => names[i])
+  const usable = named.every((n, i) => n && /^[A-Za-z_][\w-]*$/.test(n) && named.indexOf(n) === i)
+  return { kind: 'positional', names: exp.params.map((_, i) => usable ? named[i]! : `arg${i}`), bigint: exp.params.map((t) => t === 'i64') }
+}
+
+const WASM_TYPE_WORDS: Record<string, string> = { i32: 'a 32-bit integer', i64: 'a 64-bit integer', f32: 'a 32-bit float', f64: 'a 64-bit float' }
+
+/** A sentence a person (or a model) can act on: what runs, what goes in, what comes out. */
+function describeTool(exportName: string, exp: ExportDescriptor, calling: Calling): string {
+  if (calling.kind === 'json') return `Runs the WebAssembly function ${exportName} in a sandbox: the arguments object goes in as JSON, and its JSON reply comes back.`
+  if (exp.signature !== undefined) return `Runs the WebAssembly component function ${exportName} in a sandbox: ${exportName}${exp.signature.replace(/^func/, '')}.`
+  const args = calling.names.map((name, i) => `${name} (${WASM_TYPE_WORDS[exp.params[i]!] ?? exp.params[i]})`)
+  const results = exp.results.map((t) => WASM_TYPE_WORDS[t] ?? t)
+  return `Runs the WebAssembly function ${exportName} in a sandbox${args.length ? ` with ${args.join(', ')}` : ', without arguments'}${results.length ? `; returns ${results.join(' and ')}` : ''}.`
 }
 
 const WIT_JSON_TYPES: Record<string, string> = {
@@ -113,7 +138,8 @@ function schemaOf(calling: Calling, exp: ExportDescriptor): JsonSchema {
   calling.names.forEach((name, i) => {
     const type = exp.params[i]!.split(':').slice(1).join(':').trim() || exp.params[i]!
     const json = WIT_JSON_TYPES[type] ?? (type === 'i32' || type === 'i64' ? 'integer' : type === 'f32' || type === 'f64' ? 'number' : undefined)
-    properties[name] = json ? { type: json } : { description: `WIT ${type}, as jco maps it` }
+    const words = WASM_TYPE_WORDS[type]
+    properties[name] = json ? { type: json, ...(words ? { description: `${type}: ${words}` } : {}) } : { description: `WIT ${type}, as jco maps it` }
   })
   return { type: 'object', properties, required: calling.names }
 }

@@ -98,8 +98,12 @@ describe('wasm-sandbox CLI', () => {
   it('inspect lists exports with signatures and sections', async () => {
     const out = await cli(['inspect', join(dir, 'add.wat'), '--json'])
     const report = JSON.parse(out.stdout)
-    expect(report).toMatchObject({ component: false, exports: ['add: function (i32, i32) -> (i32)', 'big: function (i64) -> (i64)', 'spin: function () -> ()'] })
-    expect(report.sections.some((s: string) => s.startsWith('code:'))).toBe(true)
+    expect(report).toMatchObject({ component: false, exports: [
+      { name: 'add', kind: 'function', params: ['i32', 'i32'], results: ['i32'] },
+      { name: 'big', kind: 'function', params: ['i64'], results: ['i64'] },
+      { name: 'spin', kind: 'function', params: [], results: [] },
+    ] })
+    expect(report.sections.some((s: { section: string }) => s.section === 'code')).toBe(true)
   })
 
   it('components: inspect shows the WIT imports and exports, call takes WIT values, run runs wasi:cli/run', async () => {
@@ -113,7 +117,7 @@ describe('wasm-sandbox CLI', () => {
   (func (export "echo") (param "s" string) (result string)
     (canon lift (core func $i "id") (memory (core memory $i "memory")) (realloc (core func $i "realloc")))))`)
     const report = JSON.parse((await cli(['inspect', greet, '--json'])).stdout)
-    expect(report).toMatchObject({ component: true, imports: [], exports: ['echo: func(s: string) -> string'] })
+    expect(report).toMatchObject({ component: true, imports: [], exports: [{ name: 'echo', kind: 'function', signature: 'func(s: string) -> string' }] })
     const called = await cli(['call', greet, 'echo', 'hello there'])
     expect(called.stdout).toBe('hello there\n')
     expect(called.stderr).toMatch(/^fuel \d+/)

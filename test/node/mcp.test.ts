@@ -75,7 +75,8 @@ describe('MCP server (createMcpServer) over streamable HTTP, with the SDK client
     const { tools } = await client.listTools()
     expect(tools.map((t) => t.name)).toEqual(['add', 'square', 'shout', 'spin', 'echo', 'count'])
     const byName = new Map(tools.map((t) => [t.name, t]))
-    expect(byName.get('add')!.inputSchema).toEqual({ type: 'object', properties: { arg0: { type: 'integer' }, arg1: { type: 'integer' } }, required: ['arg0', 'arg1'] })
+    const i32 = { type: 'integer', description: 'i32: a 32-bit integer' }
+    expect(byName.get('add')!.inputSchema).toEqual({ type: 'object', properties: { arg0: i32, arg1: i32 }, required: ['arg0', 'arg1'] })
     expect(byName.get('square')!.description).toBe('n squared')
     expect(byName.get('echo')!.inputSchema).toEqual({ type: 'object', properties: { message: { type: 'string' } }, required: ['message'] })
     expect(byName.get('shout')!.inputSchema).toMatchObject({ properties: { text: { type: 'string' } } })

@@ -1,6 +1,6 @@
 // Type test of the public API (compiled by `npm run check`, never run): the names and shapes
 // of ../shared/API.md as a TypeScript user sees them.
-import { run, Sandbox, SandboxError, type BatchResult, type CommandOutput, type HostContext, type SecurityEvent, type Usage } from 'wasm-sandbox'
+import { run, Sandbox, SandboxError, SandboxPool, type BatchResult, type CommandOutput, type HostContext, type SecurityEvent, type Usage } from 'wasm-sandbox'
 import { meter, type FuelControl, type MeterResult } from 'wasm-sandbox/core'
 
 declare const bytes: Uint8Array
@@ -16,11 +16,12 @@ async function api(): Promise<void> {
   await sb.call('add', 5, 3)
   await sb.call('add64', 1n, 2n, { signal: new AbortController().signal, timeout: '1s' })
   const reply: Uint8Array = await sb.callBytes('fn', bytes)
+  await sb.callBytes('fn', 'a string, sent as UTF-8')
   await sb.callJson('fn', { any: 'value' })
   const batch: BatchResult[] = await sb.callBatch([{ fn: 'add', args: [1, 2] }, { fn: 'boom' }])
   for (const result of batch) if (!result.ok) { const code: string = result.error.code; void code }
   for await (const value of sb.stream('add', [[1, 2]])) void value
-  const out: CommandOutput = await sb.runCommand({ args: ['x'], stdin: 'y' })
+  const out: CommandOutput = await sb.runCommand({ args: ['x'], stdin: 'y', argv0: 'prog' })
   const exitCode: number = out.exitCode
   const exports: { name: string; kind: string; params: string[]; results: string[] }[] = sb.exports()
   const usage: Usage = sb.usage()
@@ -28,7 +29,13 @@ async function api(): Promise<void> {
   const fuelLimit: bigint | null = usage.fuelLimit
   const last: Usage | null = sb.lastUsage
   const audit: SecurityEvent[] = sb.audit()
+  const closed: boolean = sb.isClosed
   await sb.close()
+  {
+    await using disposed = await Sandbox.create(bytes)
+    await using pool = await SandboxPool.create(bytes, { min: 1 })
+    void [disposed, pool, closed]
+  }
   void [eight, reply, exitCode, exports, fuelUsed, fuelLimit, last, audit]
 
   try { await sb.call('x') } catch (error) {
