@@ -58,7 +58,7 @@ Serves HTTP on 127.0.0.1 until interrupted (see the README, "HTTP").
   --port N              default 8080 (0 picks a free port)
   --host HOST           default 127.0.0.1
   --body-limit SIZE     default 16MB
-  --fuel N, --memory SIZE, --timeout TIME, --policy NAME   for every route`,
+  --fuel N, --memory SIZE, --timeout TIME, --stack-depth N, --policy NAME   for every route`,
   mcp: `usage: wasm-sandbox mcp --tool NAME=FILE[:EXPORT] [--tool ...] [--manifest FILE.json ...] [options]
 
 Serves guest exports as MCP tools, on stdin/stdout (default) or streamable HTTP. Each call
@@ -68,7 +68,7 @@ runs on a fresh instance under the policy; guest errors are tool errors with the
                              manifest's permissions, descriptions and input schemas
   --http PORT                streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio (0: any port)
   --host HOST                with --http, default 127.0.0.1
-  --fuel N, --memory SIZE, --timeout TIME, --policy NAME   for --tool tools`,
+  --fuel N, --memory SIZE, --timeout TIME, --stack-depth N, --policy NAME   for --tool tools`,
   inspect: `usage: wasm-sandbox inspect <file> [--json]
 
 Prints the module's size, whether it is a component, imports, exports with signatures,
@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'help' && rest[0] !== undefined) {
-    if (!COMMANDS.includes(rest[0])) throw new UsageError(`no help for ${JSON.stringify(rest[0])}${didYouMean(rest[0], COMMANDS, '')}; the commands are ${COMMANDS.join(', ')}`)
+    if (!COMMANDS.includes(rest[0])) throw new UsageError(`no help for ${JSON.stringify(rest[0])}${didYouMean(rest[0], COMMANDS)}; the commands are ${COMMANDS.join(', ')}`)
     console.log(HELP[rest[0]])
     return 0
   }
@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP.main)
     return command ? 0 : 2
   }
-  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, [...COMMANDS, 'help'], '')}; the commands are ${COMMANDS.join(', ')}`)
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, [...COMMANDS, 'help'])}; the commands are ${COMMANDS.join(', ')}`)
   const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest // after --: the guest's
   if (own.includes('--help') || own.includes('-h')) {
     console.log(HELP[command])
@@ -378,7 +378,7 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: st
     const unknown = /Unknown option '(-[^']*)'/.exec((error as Error).message)?.[1]
     if (!unknown) throw error
     const known = [...Object.keys(options).map((k) => `--${k}`), '--help']
-    throw new UsageError(`unknown option ${unknown}${didYouMean(unknown, known, '') || `; the options are ${known.join(', ')}`}`)
+    throw new UsageError(`unknown option ${unknown}${didYouMean(unknown, known) || `; the options are ${known.join(', ')}`}`)
   }
   const values = parsed.values as Record<string, unknown>
   for (const [key, value] of Object.entries(values)) {
@@ -388,14 +388,14 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: st
 }
 
 /** "; did you mean X?" when one of `known` is close to `given`, else ''. */
-function didYouMean(given: string, known: string[], prefix: string): string {
+function didYouMean(given: string, known: string[]): string {
   let best: string | null = null
   let bestDistance = Math.min(3, Math.ceil(given.length / 2))
   for (const k of known) {
     const d = editDistance(k.toLowerCase(), given.toLowerCase())
     if (d < bestDistance) { best = k; bestDistance = d }
   }
-  return best ? `; did you mean ${prefix}${best}?` : ''
+  return best ? `; did you mean ${best}?` : ''
 }
 
 /**

@@ -203,9 +203,8 @@ export class SandboxBase {
 
   /**
    * Calls a bytes function (see README, "Bytes and JSON calls"): bytes in (a string is sent
-   * as UTF-8), bytes out. Bytes
-   * calls are pipelined: the worker runs those queued back to back without waiting for
-   * this thread between them (see `CallPipeline`).
+   * as UTF-8), bytes out. Bytes calls are pipelined: the worker runs those queued back to
+   * back without waiting for this thread between them (see `CallPipeline`).
    */
   callBytes(fn: string, input: Uint8Array | string, options: CallOptions = {}): Promise<Uint8Array> {
     const bytes = typeof input === 'string' ? encodeUtf8(input) : input

@@ -1,4 +1,4 @@
-/** Values for display: bigint with an n, bytes as text when they are UTF-8, else hex. */
+/** Values for display: bigint as digits (no `n`), bytes as text when they are UTF-8, else hex. */
 export function show(value: unknown): string {
   if (value === undefined) return '(no value)'
   if (value instanceof Uint8Array) {
@@ -9,8 +9,13 @@ export function show(value: unknown): string {
     }
   }
   if (typeof value === 'string') return value
-  if (typeof value === 'bigint') return `${value}n`
-  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v), 2) ?? String(value)
+  if (typeof value === 'bigint') return String(value)
+  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Array.from(v) : v), 2) ?? String(value)
+}
+
+/** A count with thousands separators: 1,000,000. Anything else as it is. */
+export function count(n: unknown): string {
+  return typeof n === 'number' || typeof n === 'bigint' ? n.toLocaleString('en-US', { maximumFractionDigits: 2 }) : String(n)
 }
 
 export function bytes(n: number): string {

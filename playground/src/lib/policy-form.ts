@@ -65,6 +65,7 @@ export function validate(form: PolicyForm): { field: string; message: string } |
   } catch (error) {
     if (!(error instanceof SandboxError)) throw error
     const field = error.field?.split(/[.[]/)[0] ?? 'policy'
-    return { field, message: error.suggestion ? `${error.message} — ${error.suggestion}` : error.message }
+    // The suggestion once: most messages already end with it ("…; use '64MB'").
+    return { field, message: error.suggestion && !error.message.includes(error.suggestion) ? `${error.message} — ${error.suggestion}` : error.message }
   }
 }
