@@ -1,3 +1,4 @@
+import { clip } from '../text/index.js'
 import type { SecurityEvent } from './security-event.js'
 
 /**
@@ -29,7 +30,7 @@ export class AuditCollector {
       this.dropped++
       return
     }
-    const event: SecurityEvent = { time: Date.now(), capability, operation, ...(path === undefined ? {} : { path: clip(path) }), detail: clip(detail) }
+    const event: SecurityEvent = { time: Date.now(), capability, operation, ...(path === undefined ? {} : { path: clip(path, MAX_TEXT) }), detail: clip(detail, MAX_TEXT) }
     this.byKey.set(key, event)
     this.events.push(event)
   }
@@ -45,8 +46,4 @@ export class AuditCollector {
     this.dropped = 0
     return events
   }
-}
-
-function clip(text: string): string {
-  return text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT)}…`
 }

@@ -1,4 +1,4 @@
-import { decodeUtf8 } from '../text/index.js'
+import { clip, decodeUtf8 } from '../text/index.js'
 import type { ErrorCode } from './error-codes.js'
 
 /** Which resource a resource error is about. */
@@ -124,10 +124,6 @@ export class SandboxError extends Error {
 const MAX_MESSAGE_CHARS = 2048
 const MAX_FIELD_CHARS = 256
 const MAX_LIST_ITEMS = 32
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`
-}
 
 const DETAIL_KEYS = [
   'kind', 'limit', 'used', 'suggestion', 'field', 'offset', 'line', 'export', 'trap', 'imports',

@@ -1,4 +1,5 @@
 import { SandboxError } from '../errors/index.js'
+import { clip } from '../text/index.js'
 import type { ModuleInfo } from '../meter/module-types.js'
 import type { NormalizedPolicy } from '../policy/options.js'
 import { WASI } from '@bjorn3/browser_wasi_shim'
@@ -33,7 +34,7 @@ export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
   }
   if (denied.length === 0) return
   // Names are the module's: bounded like any guest text (at most 32 of them, each shortened).
-  const shown = denied.slice(0, 32).map((i) => ({ ...i, module: clip(i.module), name: clip(i.name) }))
+  const shown = denied.slice(0, 32).map((i) => ({ ...i, module: clip(i.module, 64), name: clip(i.name, 64) }))
   const more = denied.length > shown.length ? ` and ${denied.length - shown.length} more` : ''
   const names = shown.map((i) => `${i.module}.${i.name}`)
   if (denied.some((i) => i.module === 'env' && EMSCRIPTEN_IMPORT.test(i.name))) {
@@ -50,8 +51,4 @@ export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
       ? `grant them as host functions: imports: { ${JSON.stringify(shown[0]!.module)}: { ${JSON.stringify(shown[0]!.name)}: (...args) => ... } }`
       : 'only functions can be granted; the module must define its own memories, tables and globals',
   })
-}
-
-function clip(name: string): string {
-  return name.length > 64 ? `${name.slice(0, 61)}...` : name
 }
