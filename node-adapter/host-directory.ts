@@ -121,6 +121,15 @@ export class HostMount {
     return stat
   }
 
+  /** A filestat from `read` (fstat, stat or lstat), or the errno it failed with. */
+  stat(read: () => BigIntStats): { ret: number; filestat: wasi.Filestat | null } {
+    try {
+      return { ret: 0, filestat: this.filestat(read()) }
+    } catch (error) {
+      return { ret: errno(error), filestat: null }
+    }
+  }
+
   /** `*_filestat_set_times` through `set(atime, mtime)` in seconds; `read` stats the file. */
   changeTimes(read: () => BigIntStats, set: (atime: number, mtime: number) => void, atim: bigint, mtim: bigint, flags: number): number {
     if (this.readonly) return wasi.ERRNO_ROFS
@@ -171,21 +180,13 @@ export class HostDirectoryFd extends Fd {
   override fd_filestat_get(): { ret: number; filestat: wasi.Filestat | null } {
     const at = this.where()
     if (at.ret) return { ret: at.ret, filestat: null }
-    return this.stat(() => statSync(at.real, { bigint: true }))
+    return this.mount.stat(() => statSync(at.real, { bigint: true }))
   }
 
   override fd_filestat_set_times(atim: bigint, mtim: bigint, flags: number): number {
     const at = this.where()
     if (at.ret) return at.ret
     return this.mount.changeTimes(() => statSync(at.real, { bigint: true }), (a, m) => utimesSync(at.real, a, m), atim, mtim, flags)
-  }
-
-  private stat(read: () => BigIntStats): { ret: number; filestat: wasi.Filestat | null } {
-    try {
-      return { ret: 0, filestat: this.mount.filestat(read()) }
-    } catch (error) {
-      return { ret: errno(error), filestat: null }
-    }
   }
 
   /**
@@ -228,7 +229,7 @@ export class HostDirectoryFd extends Fd {
     let ino = 0n
     try {
       const s = lstatSync(path, { bigint: true })
-      type = fileType(s as unknown as Stats)
+      type = fileType(s)
       ino = s.ino
     } catch {
       // gone since the listing was read
@@ -239,7 +240,7 @@ export class HostDirectoryFd extends Fd {
   override path_filestat_get(flags: number, path: string): { ret: number; filestat: wasi.Filestat | null } {
     const target = this.locate(path, (flags & LOOKUP_SYMLINK_FOLLOW) !== 0)
     if (target.ret) return { ret: target.ret, filestat: null }
-    return this.stat(() => lstatSync(target.real, { bigint: true }))
+    return this.mount.stat(() => lstatSync(target.real, { bigint: true }))
   }
 
   override path_filestat_set_times(flags: number, path: string, atim: bigint, mtim: bigint, fstFlags: number): number {
@@ -336,7 +337,7 @@ export class HostDirectoryFd extends Fd {
 
   /** path_link (never following a final link): a second name for a file or symlink, in this mount. */
   linkTo(oldPath: string, to: unknown, newPath: string): number {
-    if (!(to instanceof HostDirectoryFd) || to.mount !== this.mount) return 75 // EXDEV
+    if (!(to instanceof HostDirectoryFd) || to.mount !== this.mount) return wasi.ERRNO_XDEV
     if (this.mount.readonly) return wasi.ERRNO_ROFS
     const from = this.mount.resolveEntry(this.parts, oldPath)
     if (from.ret) return from.ret
@@ -351,7 +352,7 @@ export class HostDirectoryFd extends Fd {
 
   /** Rename within the mount (the policy layer has refused cross-mount renames). */
   renameTo(oldPath: string, to: unknown, newPath: string): number {
-    if (!(to instanceof HostDirectoryFd) || to.mount !== this.mount) return 75 // EXDEV
+    if (!(to instanceof HostDirectoryFd) || to.mount !== this.mount) return wasi.ERRNO_XDEV
     if (this.mount.readonly) return wasi.ERRNO_ROFS
     const from = this.mount.resolveEntry(this.parts, oldPath)
     if (from.ret) return from.ret
@@ -404,11 +405,7 @@ class HostFileFd extends Fd {
   }
 
   override fd_filestat_get(): { ret: number; filestat: wasi.Filestat | null } {
-    try {
-      return { ret: 0, filestat: this.mount.filestat(fstatSync(this.fd, { bigint: true })) }
-    } catch (error) {
-      return { ret: errno(error), filestat: null }
-    }
+    return this.mount.stat(() => fstatSync(this.fd, { bigint: true }))
   }
 
   override fd_filestat_set_times(atim: bigint, mtim: bigint, flags: number): number {
@@ -505,7 +502,7 @@ const ERRNO: Record<string, number> = {
   ENOENT: wasi.ERRNO_NOENT, EEXIST: wasi.ERRNO_EXIST, ENOTDIR: wasi.ERRNO_NOTDIR, EISDIR: wasi.ERRNO_ISDIR,
   ENOTEMPTY: wasi.ERRNO_NOTEMPTY, EACCES: wasi.ERRNO_ACCES, EPERM: wasi.ERRNO_PERM, ELOOP: wasi.ERRNO_LOOP,
   EROFS: wasi.ERRNO_ROFS, EBADF: wasi.ERRNO_BADF, EINVAL: wasi.ERRNO_INVAL, ENAMETOOLONG: wasi.ERRNO_NAMETOOLONG,
-  EXDEV: 75, ENOSPC: wasi.ERRNO_NOSPC,
+  EXDEV: wasi.ERRNO_XDEV, ENOSPC: wasi.ERRNO_NOSPC,
 }
 
 function errno(error: unknown): number {

@@ -12,6 +12,7 @@ export const Errno = {
   NOTSUP: 58,
   PERM: 63,
   ROFS: 69,
+  XDEV: 75,
   NOTCAPABLE: 76,
 } as const
 

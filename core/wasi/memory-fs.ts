@@ -235,7 +235,7 @@ export class MemoryDirectoryFd extends Fd {
 
   /** path_link (never following links): a second name for a file or symlink, in this mount. */
   linkTo(oldPath: string, to: unknown, newPath: string): number {
-    if (!(to instanceof MemoryDirectoryFd) || to.root !== this.root) return 75 // EXDEV
+    if (!(to instanceof MemoryDirectoryFd) || to.root !== this.root) return wasi.ERRNO_XDEV
     if (this.readonly) return wasi.ERRNO_ROFS
     const source = resolve(this.dir, stripSlashes(oldPath), false)
     if (!source.node) return source.ret
@@ -252,7 +252,7 @@ export class MemoryDirectoryFd extends Fd {
 
   /** path_rename as POSIX rename(2), within this mount. */
   renameTo(oldPath: string, to: unknown, newPath: string): number {
-    if (!(to instanceof MemoryDirectoryFd) || to.root !== this.root) return 75 // EXDEV
+    if (!(to instanceof MemoryDirectoryFd) || to.root !== this.root) return wasi.ERRNO_XDEV
     if (this.readonly) return wasi.ERRNO_ROFS
     const source = resolve(this.dir, stripSlashes(oldPath), false)
     if (!source.node) return source.ret

@@ -199,7 +199,7 @@ export class WasiHost {
       const from = this.shim.fds[oldFd]
       if (!from || !this.shim.fds[newFd]) return Errno.BADF
       if (this.readonlyFd(oldFd) || this.readonlyFd(newFd)) return deny('filesystem', 'path_link', Errno.ROFS, 'the mount is read-only', path)
-      if (this.mountOf.get(oldFd) !== this.mountOf.get(newFd)) return deny('filesystem', 'path_link', 75 /* XDEV */, 'links across mounts are not allowed', path)
+      if (this.mountOf.get(oldFd) !== this.mountOf.get(newFd)) return deny('filesystem', 'path_link', Errno.XDEV, 'links across mounts are not allowed', path)
       if (flags & LOOKUP_SYMLINK_FOLLOW) return Errno.INVAL
       if (!isLinkingDirectory(from)) return Errno.NOTDIR
       const ret = from.linkTo(path, this.shim.fds[newFd], this.readString(newPtr, newLen))
@@ -262,7 +262,7 @@ export class WasiHost {
       const path = this.readString(oldPtr, oldLen)
       const newPath = this.readString(newPtr, newLen)
       if (this.readonlyFd(fd) || this.readonlyFd(newFd)) return deny('filesystem', 'path_rename', Errno.ROFS, 'the mount is read-only', path)
-      if (this.mountOf.get(fd) !== this.mountOf.get(newFd)) return deny('filesystem', 'path_rename', 75 /* XDEV */, 'renames across mounts are not allowed', path)
+      if (this.mountOf.get(fd) !== this.mountOf.get(newFd)) return deny('filesystem', 'path_rename', Errno.XDEV, 'renames across mounts are not allowed', path)
       // Mounts that are not in memory (Node host directories) rename by path themselves.
       const from = this.shim.fds[fd] as Fd & { renameTo?: (oldPath: string, to: unknown, newPath: string) => number }
       const ret = (from?.renameTo ? from.renameTo(path, this.shim.fds[newFd], newPath) : rename(fd, oldPtr, oldLen, newFd, newPtr, newLen)) as number
