@@ -672,14 +672,9 @@ export class SandboxBase {
     const live: Live = { worker, mailbox, channel, pending: new Map(), sessions: [], dead: false }
     worker.onMessage((message) => this.onMessage(live, message))
     worker.onExit((error) => {
-      live.dead = true
-      if (this.live === live) this.live = null
-      const failure = /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(`${error.message} ${(error as { code?: string }).code}`)
+      this.release(live, /out of memory|ERR_WORKER_OUT_OF_MEMORY/i.test(`${error.message} ${(error as { code?: string }).code}`)
         ? new SandboxError('MEMORY_LIMIT', `the sandbox worker ran out of JavaScript heap: ${error.message}`, { kind: 'heap', suggestion: 'pass smaller values across the boundary' })
-        : new SandboxError('INTERNAL', `the sandbox worker died: ${error.message}`, { cause: error })
-      for (const settle of [...live.pending.values()]) settle(failure)
-      for (const session of live.sessions) session.abandon(failure)
-      live.channel?.abandon() // as `kill` does: whatever waits on the channel wakes up
+        : new SandboxError('INTERNAL', `the sandbox worker died: ${error.message}`, { cause: error }))
     })
     // Instantiation runs the start function (and _initialize): the call timeout bounds it,
     // counted from when the worker has booted and begins.
@@ -787,11 +782,26 @@ export class SandboxBase {
     }
   }
 
-  /** Fetches for a component's outgoing HTTP request while its worker waits on the mailbox. */
-  private async serveFetch(live: Live, request: FetchRequest): Promise<void> {
-    const session = new HostCallSession(live.mailbox!, 'fetch')
+  /**
+   * Serves one mailbox request of the blocked worker (a host call, a fetch) as the innermost
+   * session: `serve` answers through it; what it throws is sent back as the failure.
+   */
+  private async withSession(live: Live, name: string, serve: (session: HostCallSession) => Promise<void>): Promise<void> {
+    const session = new HostCallSession(live.mailbox!, name)
     live.sessions.push(session)
     try {
+      await serve(session)
+    } catch (error) {
+      if (!live.dead) await session.fail(error)
+    } finally {
+      const at = live.sessions.indexOf(session)
+      if (at >= 0) live.sessions.splice(at, 1)
+    }
+  }
+
+  /** Fetches for a component's outgoing HTTP request while its worker waits on the mailbox. */
+  private serveFetch(live: Live, request: FetchRequest): Promise<void> {
+    return this.withSession(live, 'fetch', async (session) => {
       const fetchImpl = this.policy.networkFetch ?? (globalThis as unknown as { fetch: NetworkFetch }).fetch
       const result = await fetchForGuest(request, this.policy.networkAllow, fetchImpl, this.policy.memoryBytes)
       if (!result.ok && result.error.tag === 'HTTP-request-denied') this.recordAudit({ time: Date.now(), capability: 'network', operation: 'fetch', detail: `${request.url} is not in network.allow` })
@@ -799,41 +809,37 @@ export class SandboxBase {
         await session.sendData(encodeFetchResult(result))
         await session.finish(undefined, undefined)
       }
-    } catch (error) {
-      if (!live.dead) await session.fail(error)
-    } finally {
-      const at = live.sessions.indexOf(session)
-      if (at >= 0) live.sessions.splice(at, 1)
-    }
+    })
   }
 
   /** Runs a host function for the blocked guest and answers through the mailbox. */
-  private async serveHostCall(live: Live, index: number, args: unknown[]): Promise<void> {
+  private serveHostCall(live: Live, index: number, args: unknown[]): Promise<void> {
     const imp = this.prepared.settings.hostImports[index]!
     const fn = this.policy.imports[imp.module]![imp.name]!
-    const session = new HostCallSession(live.mailbox!, imp.module + '.' + imp.name)
-    live.sessions.push(session)
-    try {
+    return this.withSession(live, imp.module + '.' + imp.name, async (session) => {
       const result = await fn(...args, session)
       if (!live.dead) await session.finish(result, imp.results[0]) // also while the worker starts
-    } catch (error) {
-      if (!live.dead) await session.fail(error)
-    } finally {
-      const at = live.sessions.indexOf(session)
-      if (at >= 0) live.sessions.splice(at, 1)
-    }
+    })
   }
 
   /** Stops the worker; whatever waits on it gets `reason`. The next call starts afresh. */
   private async kill(reason: SandboxError, only?: Live): Promise<void> {
     const live = only ?? this.live
     if (!live || live.dead) return
+    this.release(live, reason)
+    await live.worker.terminate()
+  }
+
+  /**
+   * Marks a worker stopped (killed, or dead on its own): every reply awaited from it, every
+   * host function awaiting `ctx`, and whatever waits on its channel gets `reason`.
+   */
+  private release(live: Live, reason: SandboxError): void {
     live.dead = true
     if (this.live === live) this.live = null
     for (const settle of [...live.pending.values()]) settle(reason)
-    for (const session of live.sessions) session.abandon(reason) // host functions awaiting ctx
+    for (const session of live.sessions) session.abandon(reason)
     live.channel?.abandon()
-    await live.worker.terminate()
   }
 }
 
