@@ -32,7 +32,7 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     timeoutMs: options.timeout === undefined ? base.timeoutMs : parseDuration(options.timeout, 'timeout'),
     stackDepth: options.stackDepth === undefined ? base.stackDepth : positiveInteger(options.stackDepth, 'stackDepth', 2 ** 31 - 1),
     tableElements: options.tableElements === undefined ? base.tableElements : positiveInteger(options.tableElements, 'tableElements', 2 ** 32 - 1, 0),
-    maxReplyBytes: options.maxReplyBytes === undefined ? base.maxReplyBytes : parseReplyBytes(options.maxReplyBytes),
+    maxReplyBytes: options.maxReplyBytes === undefined ? base.maxReplyBytes : memorySize(options.maxReplyBytes, 'maxReplyBytes'),
     imports: parseImports(options.imports),
     wasi: parseWasi(options.wasi, base.wasiClock, base.wasiRandom),
     networkAllow: parseNetwork(options.network),
@@ -52,15 +52,15 @@ function parseFuel(value: unknown): bigint | null {
 }
 
 function parseMemory(value: unknown): number {
-  const bytes = parseBytes(value, 'memory')
+  const bytes = memorySize(value, 'memory')
   if (bytes < 65536) throw configError('memory', `${bytes} bytes is less than one 64KiB page`, "use at least '64KiB'")
-  if (bytes > MAX_MEMORY_BYTES) throw configError('memory', `${bytes} bytes is more than a 32-bit memory can hold`, "use at most '4GB'")
   return bytes
 }
 
-function parseReplyBytes(value: unknown): number {
-  const bytes = parseBytes(value, 'maxReplyBytes')
-  if (bytes > MAX_MEMORY_BYTES) throw configError('maxReplyBytes', `${bytes} bytes is more than a 32-bit memory can hold`, "use at most '4GB'")
+/** A size that a 32-bit memory can hold (memory caps, replies out of guest memory). */
+function memorySize(value: unknown, field: string): number {
+  const bytes = parseBytes(value, field)
+  if (bytes > MAX_MEMORY_BYTES) throw configError(field, `${bytes} bytes is more than a 32-bit memory can hold`, "use at most '4GB'")
   return bytes
 }
 

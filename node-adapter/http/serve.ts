@@ -168,9 +168,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
 
   // No path of a request may throw past here: `sendReply` catches what writing throws, and
   // a rejection of `respond` is a 500.
-  const server = createServer(connections.server, (req, res) => void respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error'))))
-  server.maxConnections = connections.maxConnections
-  server.keepAliveTimeout = connections.server.keepAliveTimeout
+  const server = limitedServer(connections, (req, res) => void respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error'))))
   server.on('upgrade', (req, socket: Duplex, head) => {
     socket.on('error', () => {}) // a client gone mid-handshake is no server error
     try {
@@ -187,9 +185,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
 
   let adminServer: HttpServer | null = null
   if (admin) {
-    adminServer = createServer(connections.server, (req, res) => void adminRespond(req).then((response) => send(res, response), (error) => send(res, adminError(error))).catch(() => res.destroy()))
-    adminServer.maxConnections = connections.maxConnections
-    adminServer.keepAliveTimeout = connections.server.keepAliveTimeout
+    adminServer = limitedServer(connections, (req, res) => void adminRespond(req).then((response) => send(res, response), (error) => send(res, adminError(error))).catch(() => res.destroy()))
     await listen(adminServer, admin.port ?? 0, admin.host ?? '127.0.0.1')
   }
 
@@ -290,6 +286,14 @@ function requestUrl(req: IncomingMessage, fallbackHost: string): URL | null {
   } catch {
     return null
   }
+}
+
+/** A node:http server with the timeouts and connection cap of `connectionLimits`. */
+function limitedServer(limits: ReturnType<typeof connectionLimits>, handler: (req: IncomingMessage, res: ServerResponse) => void): HttpServer {
+  const server = createServer(limits.server, handler)
+  server.maxConnections = limits.maxConnections
+  server.keepAliveTimeout = limits.server.keepAliveTimeout
+  return server
 }
 
 /** The server's timeouts and connection cap from `ServeOptions`, checked. */
