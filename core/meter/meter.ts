@@ -102,6 +102,8 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   const info: ModuleInfo = { imports: [], exports: [], memoryInitialBytes: null, hasStart: false, functionNames: new Map() }
   const exportNames = new Set<string>()
   const exportedFunctionNames = new Map<number, string>()
+  const exportedFunctions: [ExportDescriptor, number][] = [] // for their parameter names
+  const localNames = new Map<number, string[]>() // the name section's, by function index
   let globalsWritten = false, exportsWritten = false
   let ctx: FunctionContext | null = null
   let lastOrder = 0
@@ -175,7 +177,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
       if (order > SECTION_ORDER[EXPORT_SECTION]!) emitExportsIfMissing()
     }
     switch (id) {
-      case 0: readNameSection(s, info); out.copy(bytes, sectionStart, end); break
+      case 0: readNameSection(s, info, localNames); out.copy(bytes, sectionStart, end); break
       case 1: { // types: record; append `[] -> results` types needed to wrap multi-value bodies
         const count = s.u32()
         const entriesStart = s.pos
@@ -306,6 +308,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
             const sig = signature(types, t, s)
             entry.params = sig.params
             entry.results = sig.results
+            exportedFunctions.push([entry, index])
           }
           info.exports.push(entry)
         }
@@ -357,6 +360,10 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   emitExportsIfMissing()
   // Functions the name section does not name go by their export name.
   for (const [index, name] of exportedFunctionNames) if (!info.functionNames.has(index)) info.functionNames.set(index, name)
+  for (const [entry, index] of exportedFunctions) {
+    const names = localNames.get(index)?.slice(0, entry.params.length)
+    if (names && names.length === entry.params.length && names.every((n) => n !== undefined)) entry.paramNames = names
+  }
   if (ctx === null && funcTypes.length > importedFuncs) r.fail('function section without code section')
   checkEngineLimit('moduleBytes', out.length, 'the module')
 
@@ -467,7 +474,8 @@ function readNumber(s: Reader): number {
   return s.fail('LEB128 integer too long')
 }
 
-function readNameSection(s: Reader, info: ModuleInfo): void {
+/** Function names (subsection 1) into `info`, and local names (subsection 2) into `locals`. */
+function readNameSection(s: Reader, info: ModuleInfo, locals: Map<number, string[]>): void {
   try {
     if (s.name() !== 'name') return
     while (!s.done) {
@@ -477,6 +485,12 @@ function readNameSection(s: Reader, info: ModuleInfo): void {
       if (id === 1) {
         const count = s.u32()
         for (let i = 0; i < count; i++) info.functionNames.set(s.u32(), s.name())
+      } else if (id === 2) {
+        for (let count = s.u32(); count > 0; count--) {
+          const names: string[] = []
+          locals.set(s.u32(), names)
+          for (let n = s.u32(); n > 0; n--) names[s.u32()] = s.name()
+        }
       }
       s.pos = end
     }

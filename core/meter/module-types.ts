@@ -22,6 +22,8 @@ export interface ExportDescriptor {
   /** For functions (empty for other kinds): wasm value types ({@link ValueTypeName}), or WIT types for a component. */
   params: string[]
   results: string[]
+  /** Core functions: the parameters' names, when the name section names every one (`(param $a i32)`). */
+  paramNames?: string[]
   /** Components: the function's signature (WIT for world functions, jco's TypeScript for interface functions). */
   signature?: string
 }

@@ -334,7 +334,9 @@ export class SandboxBase {
 
   /** The module's exports: `[{ name, kind, params, results }]`. */
   exports(): ExportDescriptor[] {
-    return this.prepared.info.exports.filter((e) => this.visible(e.name)).map((e) => ({ ...e, params: [...e.params], results: [...e.results] }))
+    return this.prepared.info.exports.filter((e) => this.visible(e.name)).map((e) => ({
+      ...e, params: [...e.params], results: [...e.results], ...(e.paramNames ? { paramNames: [...e.paramNames] } : {}),
+    }))
   }
 
   /**

@@ -1,8 +1,6 @@
 import type { ExportDescriptor, PoolOptions, SandboxOptions } from '../../core/index.js'
-import { SandboxError, watToWasm } from '../../core/index.js'
-import { loadSource } from '../load-source.js'
+import { SandboxError } from '../../core/index.js'
 import { Sandbox, SandboxPool } from '../sandbox.js'
-import { paramNames } from './param-names.js'
 
 /** One guest export offered as an MCP tool. */
 export interface McpToolSpec {
@@ -68,7 +66,7 @@ export class WasmTool {
           export: exportName, suggestion: `exported functions: ${exports.filter((e) => e.kind === 'function').map((e) => e.name).join(', ')}`,
         })
       }
-      const calling = callingOf(exp, exports, exp.signature === undefined ? await localNames(source, exportName) : [])
+      const calling = callingOf(exp, exports)
       return new WasmTool(spec.name, description ?? describeTool(exportName, exp, calling), inputSchema ?? schemaOf(calling, exp), pool, exportName, calling)
     } catch (error) {
       await pool.close()
@@ -93,25 +91,18 @@ export class WasmTool {
   }
 }
 
-/** A core module's parameter names for `exportName` from its name section (none for a compiled module). */
-async function localNames(source: unknown, exportName: string): Promise<string[]> {
-  const loaded = await loadSource(source)
-  const bytes = loaded.kind === 'bytes' ? loaded.bytes : loaded.kind === 'text' ? await watToWasm(loaded.text) : null
-  return bytes ? paramNames(bytes).get(exportName) ?? [] : []
-}
-
 /**
  * JSON in and out when the export has the bytes ABI, else positional arguments, named as
- * the module names them (`names`: a core module's local names) or `arg0`, `arg1`...
+ * the module names them (a core module's name section: `paramNames`) or `arg0`, `arg1`...
  */
-function callingOf(exp: ExportDescriptor, exports: ExportDescriptor[], names: string[]): Calling {
+function callingOf(exp: ExportDescriptor, exports: ExportDescriptor[]): Calling {
   if (exp.signature !== undefined) { // a component: WIT parameters are named
     return { kind: 'positional', names: exp.params.map((p, i) => p.split(':')[0]?.trim() || `arg${i}`), bigint: exp.params.map((p) => /:\s*[us]64$/.test(p)) }
   }
   const bytesAbi = exp.params.length === 2 && exp.params.every((t) => t === 'i32') && exp.results.length === 1 && exp.results[0] === 'i64'
     && exports.some((e) => e.name === 'alloc' && e.kind === 'function') && exports.some((e) => e.name === 'memory' && e.kind === 'memory')
   if (bytesAbi) return { kind: 'json' }
-  const named = exp.params.map((_, i) => names[i])
+  const named = exp.params.map((_, i) => exp.paramNames?.[i])
   const usable = named.every((n, i) => n && /^[A-Za-z_][\w-]*$/.test(n) && named.indexOf(n) === i)
   return { kind: 'positional', names: exp.params.map((_, i) => usable ? named[i]! : `arg${i}`), bigint: exp.params.map((t) => t === 'i64') }
 }
