@@ -12,8 +12,9 @@ const WASI_FUNCTIONS = new Set(Object.keys(new WASI([], [], [], { debug: false }
 /** Imports only Emscripten's JavaScript glue provides (`env.emscripten_resize_heap`, `env.invoke_vi`...). */
 const EMSCRIPTEN_IMPORT = /^(_?emscripten_|invoke_[vijfd]+$|__syscall_|_embind_|_abort_js$|__cxa_throw$|_tzset_js$|_mmap_js$|_munmap_js$)/
 
-function listed(names: string[]): string {
-  return names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ')
+/** The first five of `total` names, and how many more there are. */
+function listed(names: string[], total: number): string {
+  return total > 5 ? `${names.slice(0, 5).join(', ')} and ${total - 5} more` : names.join(', ')
 }
 
 /**
@@ -38,7 +39,7 @@ export function checkImports(info: ModuleInfo, policy: NormalizedPolicy): void {
   const more = denied.length > shown.length ? ` and ${denied.length - shown.length} more` : ''
   const names = shown.map((i) => `${i.module}.${i.name}`)
   if (denied.some((i) => i.module === 'env' && EMSCRIPTEN_IMPORT.test(i.name))) {
-    throw new SandboxError('LINK_ERROR', `the module was built by Emscripten for its JavaScript glue (the .js file emcc writes next to it), which a sandbox does not run: it imports ${listed(names)}${more}`, {
+    throw new SandboxError('LINK_ERROR', `the module was built by Emscripten for its JavaScript glue (the .js file emcc writes next to it), which a sandbox does not run: it imports ${listed(names, denied.length)}`, {
       imports: names,
       suggestion: 'build a standalone module instead: a WASI program (emcc -sSTANDALONE_WASM, or wasi-sdk: clang --target=wasm32-wasip1) run with `wasi: true` / `wasm-sandbox run`, or provide those imports as host functions',
     })
