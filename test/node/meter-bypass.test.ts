@@ -9,12 +9,9 @@ import { describe, expect, it } from 'vitest'
 import { createTenant, Sandbox, SandboxError, SandboxPool } from 'wasm-sandbox'
 import { meter } from 'wasm-sandbox/core'
 import { ARITH_WAT, rejectsWith } from './helpers.js'
+import { leb, name, section, vec } from '../support/wasm-bytes.js'
 
-// --- a tiny binary builder (wat cannot spell an invalid index) ---------------------------------
-const u = (n: number): number[] => { const b: number[] = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; b.push(x) } while (n); return b }
-const vec = (items: number[][]): number[] => [...u(items.length), ...items.flat()]
-const section = (id: number, body: number[]): number[] => [id, ...u(body.length), ...body]
-const name = (s: string): number[] => { const b = [...new TextEncoder().encode(s)]; return [...u(b.length), ...b] }
+// --- modules built by hand (wat cannot spell an invalid index) ---------------------------------
 const I64_MAX = [0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f] // i64.const 2^62-1..., big enough
 
 /** A module exporting `run: [] -> []` with the given locals and body (without the final end). */
@@ -27,7 +24,7 @@ function module(body: ArrayLike<number>, opts: { locals?: number[][]; globals?: 
     ...section(3, vec([[0]])),
     ...(opts.globals ? section(6, vec(opts.globals)) : []),
     ...section(7, vec([[...name('run'), 0, 0]])),
-    10, ...u(size + u(size).length + 1), 1, ...u(size), ...locals,
+    10, ...leb(size + leb(size).length + 1), 1, ...leb(size), ...locals,
   ]
   const out = new Uint8Array(head.length + body.length + 1)
   out.set(head)
@@ -37,7 +34,7 @@ function module(body: ArrayLike<number>, opts: { locals?: number[][]; globals?: 
 }
 
 // A busy loop of ~5e7 instructions that returns normally: what the bypass would run for free.
-const SPIN = [0x41, ...u(10_000_000), 0x21, 0, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b]
+const SPIN = [0x41, ...leb(10_000_000), 0x21, 0, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b]
 
 describe('the meter refuses what the engine would not run', () => {
   it('global.set of a global the module does not have (the meter fuel global once rewritten) is INVALID_MODULE', async () => {
@@ -135,13 +132,13 @@ describe('accounting around the meter', () => {
 
 describe('engine limits crossed by the rewrite are typed errors naming the limit', () => {
   it('a function at 50,000 locals is INVALID_MODULE with limit and used, not INTERNAL', async () => {
-    const bytes = module([], { locals: [[...u(49_998), 0x7f]] })
+    const bytes = module([], { locals: [[...leb(49_998), 0x7f]] })
     expect(WebAssembly.validate(bytes)).toBe(true)
     const error = await rejectsWith(Sandbox.create(bytes), 'INVALID_MODULE')
     expect(error).toMatchObject({ limit: 50_000, used: 50_002 })
     expect(error.message).toMatch(/function 0 would have 50,002 locals once metered, above the engine limit of 50,000/)
     // Just below: metered and run.
-    const fits = await Sandbox.create(module([], { locals: [[...u(49_996), 0x7f]] }))
+    const fits = await Sandbox.create(module([], { locals: [[...leb(49_996), 0x7f]] }))
     await fits.call('run')
     await fits.close()
   })

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { meter, SandboxError, type MeterOptions } from 'wasm-sandbox/core'
+import { leb, name as str, section, vec } from '../support/wasm-bytes.js'
 
 export const SUITE_DIR = join(dirname(new URL(import.meta.url).pathname), 'wasm-testsuite')
 
@@ -274,19 +275,15 @@ function readValue(memory: DataView, at: number, type: string): string {
 }
 
 function wrapperBytes(params: string[], results: string[]): Uint8Array {
-  const u = (n: number): number[] => { const b: number[] = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; b.push(x) } while (n); return b }
-  const vec = (items: number[][]): number[] => [...u(items.length), ...items.flat()]
-  const section = (id: number, body: number[]): number[] => [id, ...u(body.length), ...body]
-  const str = (s: string): number[] => [...u(s.length), ...Array.from(s, (c) => c.charCodeAt(0))]
   const types = vec([
     [0x60, ...vec(params.map((t) => [TYPE_CODE[t]!])), ...vec(results.map((t) => [TYPE_CODE[t]!]))],
     [0x60, 0, 0],
   ])
   const code: number[] = []
-  params.forEach((t, i) => code.push(0x41, ...u(i * 16), ...LOAD[t]!, 0))
+  params.forEach((t, i) => code.push(0x41, ...leb(i * 16), ...LOAD[t]!, 0))
   code.push(0x10, 0) // call the import
   for (let i = results.length - 1; i >= 0; i--) code.push(0x21, i) // results into locals, last first
-  results.forEach((t, i) => code.push(0x41, ...u(1024 + i * 16), 0x20, i, ...STORE[t]!, 0))
+  results.forEach((t, i) => code.push(0x41, ...leb(1024 + i * 16), 0x20, i, ...STORE[t]!, 0))
   code.push(0x0b)
   const locals = vec(results.map((t) => [1, TYPE_CODE[t]!]))
   const body = [...locals, ...code]
@@ -297,7 +294,7 @@ function wrapperBytes(params: string[], results: string[]): Uint8Array {
     ...section(3, vec([[1]])),
     ...section(5, vec([[0, 1]])),
     ...section(7, vec([[...str('run'), 0, 1], [...str('mem'), 2, 0]])),
-    ...section(10, vec([[...u(body.length), ...body]])),
+    ...section(10, vec([[...leb(body.length), ...body]])),
   ])
 }
 
