@@ -26,9 +26,8 @@ export const PROGRAM_NAME = 'main.wasm'
 const OFLAGS_TRUNC = 8
 const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | OFLAGS_TRUNC
 const FDFLAGS_APPEND = 1
-/** fd_write | fd_allocate | fd_filestat_set_size: the rights libc asks for only when opening to write. */
-const RIGHTS_WRITE = (1n << 6n) | (1n << 8n) | (1n << 22n)
-const RIGHTS_FD_WRITE = 1n << 6n
+/** The rights libc asks for only when opening to write. */
+const RIGHTS_WRITE = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE
 const DENIALS = new Set<number>([Errno.ACCES, Errno.NOTCAPABLE, Errno.PERM, Errno.ROFS, Errno.NAMETOOLONG])
 
 /**
@@ -226,7 +225,7 @@ export class WasiHost {
           const opened = this.view().getUint32(args[8] as number, true)
           // Rights are a ceiling (see FdRights), except fd_write: opening a directory to
           // write it is EISDIR, as in POSIX and other WASI runtimes.
-          if (this.isDirectory(opened) && (BigInt(args[5]) & RIGHTS_FD_WRITE) !== 0n) {
+          if (this.isDirectory(opened) && (BigInt(args[5]) & RIGHTS.FD_WRITE) !== 0n) {
             shim.fd_close!(opened)
             return Errno.ISDIR
           }
