@@ -103,7 +103,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   const exportNames = new Set<string>()
   const exportedFunctionNames = new Map<number, string>()
   const exportedFunctions: [ExportDescriptor, number][] = [] // for their parameter names
-  const localNames = new Map<number, string[]>() // the name section's, by function index
+  const localNames = new Map<number, string[]>() // the name section's, of exported functions
   let globalsWritten = false, exportsWritten = false
   let ctx: FunctionContext | null = null
   let lastOrder = 0
@@ -177,7 +177,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
       if (order > SECTION_ORDER[EXPORT_SECTION]!) emitExportsIfMissing()
     }
     switch (id) {
-      case 0: readNameSection(s, info, localNames); out.copy(bytes, sectionStart, end); break
+      case 0: readNameSection(s, info, exportedFunctionNames, localNames); out.copy(bytes, sectionStart, end); break
       case 1: { // types: record; append `[] -> results` types needed to wrap multi-value bodies
         const count = s.u32()
         const entriesStart = s.pos
@@ -474,8 +474,12 @@ function readNumber(s: Reader): number {
   return s.fail('LEB128 integer too long')
 }
 
-/** Function names (subsection 1) into `info`, and local names (subsection 2) into `locals`. */
-function readNameSection(s: Reader, info: ModuleInfo, locals: Map<number, string[]>): void {
+/**
+ * Function names (subsection 1) into `info`, and local names (subsection 2) of the functions
+ * in `exported` into `locals` (those of the others are skipped undecoded: debug builds name
+ * every local of every function).
+ */
+function readNameSection(s: Reader, info: ModuleInfo, exported: ReadonlyMap<number, string>, locals: Map<number, string[]>): void {
   try {
     if (s.name() !== 'name') return
     while (!s.done) {
@@ -487,9 +491,14 @@ function readNameSection(s: Reader, info: ModuleInfo, locals: Map<number, string
         for (let i = 0; i < count; i++) info.functionNames.set(s.u32(), s.name())
       } else if (id === 2) {
         for (let count = s.u32(); count > 0; count--) {
+          const fn = s.u32()
           const names: string[] = []
-          locals.set(s.u32(), names)
-          for (let n = s.u32(); n > 0; n--) names[s.u32()] = s.name()
+          if (exported.has(fn)) locals.set(fn, names)
+          for (let n = s.u32(); n > 0; n--) {
+            const local = s.u32()
+            if (exported.has(fn)) names[local] = s.name()
+            else s.skip(s.u32())
+          }
         }
       }
       s.pos = end
