@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { dirname, resolve } from 'node:path'
 import { editDistance, meter, parseManifest, SandboxError, watToWasm, type ExportDescriptor, type ModuleInfo, type Usage } from '../core/index.js'
+import { Reader } from '../core/meter/reader.js'
 import { Sandbox } from './sandbox.js'
 import { nodeComponentTools } from './component-tools.js'
 import type { McpToolSpec } from './mcp/index.js'
@@ -343,19 +344,13 @@ const SECTION_NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory'
 /** Sections in order, with their sizes (read from the headers) and, for custom sections, their names. */
 function sections(bytes: Uint8Array): { section: string; name?: string; sizeBytes: number }[] {
   const out: { section: string; name?: string; sizeBytes: number }[] = []
-  let pos = 8
-  const leb = () => { let r = 0, shift = 0, b: number; do { b = bytes[pos++]!; r += (b & 0x7f) * 2 ** shift; shift += 7 } while (b & 0x80); return r }
-  while (pos < bytes.length) {
-    const id = bytes[pos++]!
-    const size = leb()
-    const end = pos + size
-    if (id === 0) {
-      const length = leb()
-      out.push({ section: 'custom', name: new TextDecoder().decode(bytes.subarray(pos, Math.min(pos + length, end))), sizeBytes: size })
-    } else {
-      out.push({ section: SECTION_NAMES[id] ?? `unknown(${id})`, sizeBytes: size })
-    }
-    pos = end
+  const r = new Reader(bytes, 8) // the module has passed meter(): its headers are well formed
+  while (!r.done) {
+    const id = r.byte()
+    const size = r.u32()
+    const end = r.pos + size
+    out.push(id === 0 ? { section: 'custom', name: r.name(), sizeBytes: size } : { section: SECTION_NAMES[id] ?? `unknown(${id})`, sizeBytes: size })
+    r.pos = end
   }
   return out
 }
