@@ -26,12 +26,17 @@ export interface WebSocketLimits {
    * arrive, and at the limit the connection is closed with 1008 (policy). Default 256.
    */
   maxQueuedMessages?: number
-  /** Bytes waiting in a connection's inbox (as `maxQueuedMessages`). Default 4 MiB. */
+  /**
+   * Bytes waiting in a connection's inbox (as `maxQueuedMessages`), and replies waiting to go
+   * out to a client that does not read: past it, the next message is handled only once the
+   * last reply has gone out. Default 4 MiB.
+   */
   maxQueuedBytes?: number | string
   /**
    * A connection holds a sandbox of the route for its whole life: one that sends nothing
    * for this long ('60s' or ms) is closed with 1000 ("idle timeout"), so idle clients cannot
-   * keep every sandbox from the next. Default 60s.
+   * keep every sandbox from the next; one that reads nothing of its replies for this long is
+   * dropped. Default 60s.
    */
   idleTimeout?: number | string
 }
@@ -257,16 +262,23 @@ export class WebSocketRoutes {
       return
     }
     const exports = new Set(sandbox.exports().map((e) => e.name))
-    const send = (reply: Uint8Array, binary: boolean) => {
+    // Replies wait in the socket's send buffer while the client does not read: past
+    // maxQueuedBytes, the next message waits until this reply has gone out (and a client that
+    // reads nothing for idleTimeout is dropped), so what a connection holds stays bounded.
+    const send = async (reply: Uint8Array, binary: boolean): Promise<void> => {
       if (reply.length === 0 || ws.readyState !== ws.OPEN) return
       if (!binary && !isUtf8(reply)) throw new SandboxError('TRAP', 'on_message replied to a text frame with bytes that are not UTF-8', { trap: 'invalid UTF-8 reply' })
-      ws.send(reply, { binary })
+      const sent = new Promise<void>((resolve) => ws.send(reply, { binary }, () => resolve()))
+      if (ws.bufferedAmount <= route.maxQueuedBytes) return
+      const stalled = setTimeout(() => ws.terminate(), route.idleTimeoutMs)
+      await sent
+      clearTimeout(stalled)
     }
     let failures = 0
     try {
       if (exports.has('on_open')) {
         const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v ?? '']))
-        send(await sandbox.callBytes('on_open', Buffer.from(JSON.stringify({ path, params, headers }))), false)
+        await send(await sandbox.callBytes('on_open', Buffer.from(JSON.stringify({ path, params, headers }))), false)
       }
       for (;;) {
         const frame = inbox.shift()
@@ -282,7 +294,7 @@ export class WebSocketRoutes {
           continue
         }
         try {
-          send(await sandbox.callBytes('on_message', frame.data), frame.binary)
+          await send(await sandbox.callBytes('on_message', frame.data), frame.binary)
           failures = 0
         } catch (error) {
           const e = error instanceof SandboxError ? error : new SandboxError('INTERNAL', 'internal error')

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createHandler, serve, type Server } from 'wasm-sandbox/http'
@@ -218,6 +220,46 @@ describe('WebSocket inbox bounds (item 3)', () => {
     second.send('served after the idle one left')
     second.close()
     await idleServer.close()
+  })
+
+  it('a client that sends but never reads: replies wait for it within maxQueuedBytes, and all arrive once it reads', async () => {
+    // on_message replies with 1 MiB of zeros to every message.
+    const amplify = `(module (memory (export "memory") 20) (func (export "alloc") (param i32) (result i32) (i32.const 0))
+      (func (export "on_message") (param i32 i32) (result i64) (i64.const ${MiB})))`
+    const ampServer = await serve({ routes: {}, websockets: { '/amp': { source: amplify } } })
+    const script = `
+      import WebSocket from 'ws'
+      const ws = new WebSocket(${JSON.stringify(`${ampServer.url.replace('http', 'ws')}/amp`)})
+      let got = 0
+      ws.on('error', () => {})
+      ws.on('open', () => {
+        ws.pause() // reads nothing for 4 s
+        for (let i = 0; i < 150; i++) ws.send('x')
+        console.log('sent')
+        setTimeout(() => ws.resume(), 4000)
+      })
+      ws.on('message', () => { if (++got === 150) ws.close(1000) })
+      ws.on('close', (code) => { console.log(JSON.stringify({ code, got })); process.exit(0) })
+      setTimeout(() => { console.log(JSON.stringify({ code: -1, got })); process.exit(0) }, 60000)`
+    // What the host holds while the client reads nothing: replies reach this thread as buffers
+    // transferred from the workers (\`external\` memory), measured after a full GC.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const held = () => { gc(); return process.memoryUsage().external }
+    const before = held()
+    let during = 0
+    const result = await new Promise<{ code: number; got: number }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.on('data', (d) => {
+        out += d
+        if (out.startsWith('sent\n') && during === 0) setTimeout(() => { during = held() - before }, 2000)
+      })
+      child.on('exit', () => { try { resolve(JSON.parse(out.slice('sent\n'.length))) } catch (error) { reject(error) } })
+    })
+    expect(result).toEqual({ code: 1000, got: 150 }) // nothing dropped
+    expect(during).toBeLessThan(32 * MiB) // unbounded, the 150 MiB of replies piled up here
+    await ampServer.close()
   })
 
   it('many small frames at once past maxQueuedMessages: closed with 1008; a message past maxMessageBytes: 1009', async () => {
