@@ -168,7 +168,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
 
   // No path of a request may throw past here: `sendReply` catches what writing throws, and
   // a rejection of `respond` is a 500.
-  const server = limitedServer(connections, (req, res) => void respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error'))))
+  const server = limitedServer(connections, (req, res) => inTurn(req, res, connections.server.requestTimeout,
+    () => respond(req).then((reply) => sendReply(res, reply), () => sendReply(res, errorReply(500, 'INTERNAL', 'internal error')))))
   server.on('upgrade', (req, socket: Duplex, head) => {
     socket.on('error', () => {}) // a client gone mid-handshake is no server error
     try {
@@ -286,6 +287,34 @@ function requestUrl(req: IncomingMessage, fallbackHost: string): URL | null {
   } catch {
     return null
   }
+}
+
+/** Each connection's last request in progress: see `inTurn`. */
+const turns = new WeakMap<object, Promise<void>>()
+
+/**
+ * Serves the requests of one connection one at a time. node:http hands over every request
+ * a client pipelines as soon as it parses it, so a client that sends hundreds in one write
+ * and reads nothing would have every reply built and held here; instead the next starts once
+ * the last reply has gone out to the client. A reply that does not go out within `stallMs`
+ * (the client reads nothing) ends the connection, and requests of a closed connection are
+ * not run at all.
+ */
+function inTurn(req: IncomingMessage, res: ServerResponse, stallMs: number, serve: () => Promise<void>): void {
+  const socket = req.socket
+  const previous = turns.get(socket) ?? Promise.resolve()
+  const mine = previous.then(async () => {
+    if (socket.destroyed) return
+    await serve()
+    if (res.writableFinished || res.destroyed) return
+    await new Promise<void>((resolve) => {
+      const stalled = setTimeout(() => socket.destroy(), stallMs)
+      const done = () => { clearTimeout(stalled); resolve() }
+      res.once('finish', done)
+      res.once('close', done)
+    })
+  })
+  turns.set(socket, mine.catch(() => undefined))
 }
 
 /** A node:http server with the timeouts and connection cap of `connectionLimits`. */

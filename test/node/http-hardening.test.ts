@@ -43,6 +43,17 @@ function raw(port: number, request: string, timeoutMs = 5000): Promise<string> {
     socket.write(request)
   })
 }
+/**
+ * What this process holds (heap, and `external`: replies reach it as buffers transferred from
+ * the workers), after a full GC so that only what is still referenced counts.
+ */
+function held(): number {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+  const m = process.memoryUsage()
+  return m.heapUsed + m.external
+}
+
 const statusOf = (answer: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)
 
 describe('serve(): hostile replies and paths (items 1, 2, 7)', () => {
@@ -241,11 +252,6 @@ describe('WebSocket inbox bounds (item 3)', () => {
       ws.on('message', () => { if (++got === 150) ws.close(1000) })
       ws.on('close', (code) => { console.log(JSON.stringify({ code, got })); process.exit(0) })
       setTimeout(() => { console.log(JSON.stringify({ code: -1, got })); process.exit(0) }, 60000)`
-    // What the host holds while the client reads nothing: replies reach this thread as buffers
-    // transferred from the workers (\`external\` memory), measured after a full GC.
-    setFlagsFromString('--expose-gc')
-    const gc = runInNewContext('gc') as () => void
-    const held = () => { gc(); return process.memoryUsage().external }
     const before = held()
     let during = 0
     const result = await new Promise<{ code: number; got: number }>((resolve, reject) => {
@@ -269,6 +275,45 @@ describe('WebSocket inbox bounds (item 3)', () => {
     await new Promise((resolve, reject) => { c.once('open', resolve); c.once('error', reject) })
     c.send('still served')
     c.close()
+  })
+})
+
+describe('serve(): a client that pipelines requests and reads nothing', () => {
+  it('gets one reply at a time: the host does not build and hold the rest; all arrive once it reads', async () => {
+    // `handle` replies with a ~1 MiB body: {"status":200,"body":"AAAA…"}.
+    const body = 1_398_100 // base64 characters (a multiple of 4)
+    const head = '{"status":200,"body":"'
+    const large = `(module (memory (export "memory") 40)
+      (data (i32.const 0) "${watString(head)}")
+      (data (i32.const ${head.length + body}) "${watString('"}')}")
+      (func (export "alloc") (param i32) (result i32) (i32.const ${2 * MiB}))
+      (func (export "handle") (param i32 i32) (result i64)
+        (memory.fill (i32.const ${head.length}) (i32.const 65) (i32.const ${body}))
+        (i64.const ${head.length + body + 2})))`
+    const server = await serve({ routes: { '/large': { source: large } } })
+    const before = held()
+    const socket = tcpConnect(server.port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.pause() // reads nothing
+    socket.write('GET /large HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(100))
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    const during = held() - before
+    const statuses: string[] = []
+    let tail = ''
+    await new Promise<void>((resolve) => {
+      socket.on('data', (chunk) => {
+        const text = tail + chunk.toString('latin1')
+        for (const m of text.matchAll(/HTTP\/1\.1 (\d{3})/g)) statuses.push(m[1]!)
+        tail = text.slice(-11) // shorter than a status line: never counted twice
+        if (statuses.length === 100) resolve()
+      })
+      socket.on('close', () => resolve())
+      socket.resume()
+    })
+    socket.destroy()
+    expect(statuses).toEqual(Array(100).fill('200')) // served, in turn
+    expect(during).toBeLessThan(32 * MiB) // unbounded, ~140 MiB of replies were held for this client
+    await server.close()
   })
 })
 
