@@ -188,7 +188,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       },
       channel: () => (inChannelCall ? channel : null),
     })
-    const wasi = settings.wasi ? new WasiHost(settings.wasi, command, engine) : null
+    const wasi = settings.wasi ? new WasiHost(settings.wasi, command, engine, settings.memoryBytes) : null
     g.wasi = wasi
     const imports = g.host.object()
     if (wasi) imports.wasi_snapshot_preview1 = wasi.imports

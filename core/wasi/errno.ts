@@ -7,6 +7,7 @@ export const Errno = {
   ISDIR: 31,
   NAMETOOLONG: 37,
   NOSYS: 52,
+  NOSPC: 51,
   NOTDIR: 54,
   NOTSOCK: 57,
   NOTSUP: 58,

@@ -26,6 +26,38 @@ export class Symlink extends Inode {
   }
 }
 
+/**
+ * What the writable in-memory preopens of one sandbox may hold together: file bytes, link
+ * targets, and a charge per directory entry. They live in the worker's heap, outside the
+ * guest's capped memory, and come back to the host in `files`, so without a bound one cheap
+ * `fd_filestat_set_size` per file could fill the host. Past it a change is ENOSPC.
+ */
+export class FileQuota {
+  used = 0
+  constructor(readonly limit: number) {}
+
+  /** Takes `bytes` (a negative amount gives back); false, taking nothing, past the limit. */
+  take(bytes: number): boolean {
+    if (bytes > 0 && this.used + bytes > this.limit) return false
+    this.used += bytes
+    return true
+  }
+
+  /** What `tree`, as given at the start, already holds. */
+  count(tree: Map<string, Inode>): void {
+    for (const [name, node] of tree) {
+      this.used += entryBytes(name) + sizeOf(node)
+      if (node instanceof Directory) this.count(node.contents)
+    }
+  }
+}
+
+/** What one directory entry costs a quota beyond its content: its name and a node. */
+const entryBytes = (name: string): number => 128 + name.length
+
+/** The content a node holds: a file's bytes, a link's target. */
+const sizeOf = (node: Inode): number => (node instanceof File ? node.data.length : node instanceof Symlink ? node.target.length : 0)
+
 interface Found {
   ret: number
   /** The node the path names (null if missing). */
@@ -111,7 +143,7 @@ function depthBelow(root: Directory, dir: Directory, depth = 0): number | null {
 
 /** An open in-memory directory: the preopen itself (with its guest name) or one opened below it. */
 export class MemoryDirectoryFd extends Fd {
-  constructor(readonly dir: Directory, readonly root: Directory, private readonly preopenName: string | null, private readonly readonly: boolean) {
+  constructor(readonly dir: Directory, readonly root: Directory, private readonly preopenName: string | null, private readonly readonly: boolean, private readonly quota: FileQuota) {
     super()
   }
 
@@ -158,6 +190,7 @@ export class MemoryDirectoryFd extends Fd {
       if (!found.creatable || !(oflags & wasi.OFLAGS_CREAT)) return fail(found.ret)
       if (this.readonly) return fail(wasi.ERRNO_ROFS)
       if (oflags & wasi.OFLAGS_DIRECTORY || path.endsWith('/')) return fail(wasi.ERRNO_ISDIR)
+      if (!this.quota.take(entryBytes(found.name!))) return fail(wasi.ERRNO_NOSPC)
       node = new File(new Uint8Array(0))
       found.parent!.contents.set(found.name!, node)
       touch(found.parent!)
@@ -169,16 +202,17 @@ export class MemoryDirectoryFd extends Fd {
     }
     if (node instanceof Directory) {
       if ((rightsBase & BigInt(wasi.RIGHTS_FD_WRITE)) !== 0n || oflags & wasi.OFLAGS_TRUNC) return fail(wasi.ERRNO_ISDIR)
-      return { ret: 0, fd_obj: new MemoryDirectoryFd(node, this.root, null, this.readonly) }
+      return { ret: 0, fd_obj: new MemoryDirectoryFd(node, this.root, null, this.readonly, this.quota) }
     }
     if (oflags & wasi.OFLAGS_DIRECTORY) return fail(wasi.ERRNO_NOTDIR)
     if (!(node instanceof File)) return fail(wasi.ERRNO_NOTSUP)
     if (oflags & wasi.OFLAGS_TRUNC) {
       if (this.readonly || node.readonly) return fail(wasi.ERRNO_ROFS)
+      this.quota.take(-node.data.length)
       node.data = new Uint8Array(0)
       touch(node)
     }
-    return { ret: 0, fd_obj: new MemoryFileFd(node, fdFlags) }
+    return { ret: 0, fd_obj: new MemoryFileFd(node, fdFlags, this.quota) }
   }
 
   override path_create_directory(path: string): number {
@@ -186,6 +220,7 @@ export class MemoryDirectoryFd extends Fd {
     const found = resolve(this.dir, stripSlashes(path), false)
     if (found.node) return wasi.ERRNO_EXIST
     if (!found.creatable) return found.ret
+    if (!this.quota.take(entryBytes(found.name!))) return wasi.ERRNO_NOSPC
     const dir = new Directory(new Map())
     found.parent!.contents.set(found.name!, dir)
     touch(found.parent!)
@@ -228,6 +263,7 @@ export class MemoryDirectoryFd extends Fd {
     if (path.endsWith('/')) return wasi.ERRNO_NOENT
     const depth = depthBelow(this.root, found.parent!)
     if (depth === null || escapesMount(depth, target)) return wasi.ERRNO_PERM
+    if (!this.quota.take(entryBytes(found.name!) + target.length)) return wasi.ERRNO_NOSPC
     found.parent!.contents.set(found.name!, new Symlink(target))
     touch(found.parent!)
     return wasi.ERRNO_SUCCESS
@@ -244,6 +280,7 @@ export class MemoryDirectoryFd extends Fd {
     const dest = resolve(to.dir, newPath, false)
     if (dest.node) return wasi.ERRNO_EXIST
     if (!dest.creatable) return dest.ret
+    if (!this.quota.take(entryBytes(dest.name!))) return wasi.ERRNO_NOSPC
     dest.parent!.contents.set(dest.name!, source.node)
     timesOf(source.node).nlink++
     touch(dest.parent!)
@@ -269,8 +306,9 @@ export class MemoryDirectoryFd extends Fd {
       if (isDir && !(dest.node instanceof Directory)) return wasi.ERRNO_NOTDIR
       if (!isDir && dest.node instanceof Directory) return wasi.ERRNO_ISDIR
       if (dest.node instanceof Directory && dest.node.contents.size !== 0) return wasi.ERRNO_NOTEMPTY
-      this.remove(dest)
     }
+    if (!this.quota.take(entryBytes(dest.name!) - entryBytes(source.name!))) return wasi.ERRNO_NOSPC
+    if (dest.node) this.remove(dest)
     source.parent.contents.delete(source.name!)
     dest.parent!.contents.set(dest.name!, moving)
     touch(source.parent)
@@ -281,7 +319,9 @@ export class MemoryDirectoryFd extends Fd {
 
   private remove(found: Found): void {
     found.parent!.contents.delete(found.name!)
-    timesOf(found.node!).nlink--
+    const times = timesOf(found.node!)
+    times.nlink--
+    this.quota.take(-entryBytes(found.name!) - (times.nlink === 0n ? sizeOf(found.node!) : 0))
     touch(found.parent!)
   }
 }
@@ -294,7 +334,7 @@ export class MemoryDirectoryFd extends Fd {
 export class MemoryFileFd extends Fd {
   private position = 0n
 
-  constructor(readonly file: File, private flags: number) {
+  constructor(readonly file: File, private flags: number, private readonly quota: FileQuota) {
     super()
   }
 
@@ -317,14 +357,14 @@ export class MemoryFileFd extends Fd {
 
   override fd_filestat_set_size(size: bigint): number {
     if (this.file.readonly) return wasi.ERRNO_BADF
-    this.resize(Number(size))
+    if (!this.resize(size)) return wasi.ERRNO_NOSPC
     touch(this.file)
     return wasi.ERRNO_SUCCESS
   }
 
   override fd_allocate(offset: bigint, len: bigint): number {
     if (this.file.readonly) return wasi.ERRNO_BADF
-    if (offset + len > this.file.size) this.resize(Number(offset + len))
+    if (offset + len > this.file.size && !this.resize(offset + len)) return wasi.ERRNO_NOSPC
     return wasi.ERRNO_SUCCESS
   }
 
@@ -348,8 +388,8 @@ export class MemoryFileFd extends Fd {
   /** At `offset`, the position unchanged (POSIX; Linux would append on an O_APPEND fd, which the testsuite also accepts). */
   override fd_pwrite(data: Uint8Array, offset: bigint): { ret: number; nwritten: number } {
     if (this.file.readonly) return { ret: wasi.ERRNO_BADF, nwritten: 0 }
-    const end = Number(offset) + data.length
-    if (end > this.file.data.length) this.resize(end)
+    const end = offset + BigInt(data.length)
+    if (end > this.file.size && !this.resize(end)) return { ret: wasi.ERRNO_NOSPC, nwritten: 0 }
     this.file.data.set(data, Number(offset))
     touch(this.file)
     return { ret: 0, nwritten: data.length }
@@ -370,9 +410,13 @@ export class MemoryFileFd extends Fd {
     return wasi.ERRNO_SUCCESS
   }
 
-  private resize(size: number): void {
+  /** False (ENOSPC), changing nothing, when the quota cannot take the growth. */
+  private resize(newSize: bigint): boolean {
+    if (newSize > BigInt(this.quota.limit) || !this.quota.take(Number(newSize) - this.file.data.length)) return false
+    const size = Number(newSize)
     const data = new Uint8Array(size)
     data.set(this.file.data.subarray(0, Math.min(size, this.file.data.length)))
     this.file.data = data
+    return true
   }
 }

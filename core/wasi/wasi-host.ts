@@ -5,7 +5,7 @@ import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { Errno, MAX_PATH_BYTES } from './errno.js'
 import { FdRights, RIGHTS } from './fd-rights.js'
 import { copyLink, isLinkingDirectory, LOOKUP_SYMLINK_FOLLOW } from './links.js'
-import { MemoryDirectoryFd } from './memory-fs.js'
+import { FileQuota, MemoryDirectoryFd } from './memory-fs.js'
 import { memoryTree } from './memory-tree.js'
 import { writeFilestat } from './node-times.js'
 import { OutputCapture } from './output-capture.js'
@@ -28,7 +28,7 @@ const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | OFLAGS_TRUNC
 const FDFLAGS_APPEND = 1
 /** The rights libc asks for only when opening to write. */
 const RIGHTS_WRITE = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE
-const DENIALS = new Set<number>([Errno.ACCES, Errno.NOTCAPABLE, Errno.PERM, Errno.ROFS, Errno.NAMETOOLONG])
+const DENIALS = new Set<number>([Errno.ACCES, Errno.NOTCAPABLE, Errno.PERM, Errno.ROFS, Errno.NAMETOOLONG, Errno.NOSPC])
 
 /**
  * WASI preview1 for one instance, under the policy. The file system, fds and most calls
@@ -54,19 +54,27 @@ export class WasiHost {
   private readonly writableTrees = new Map<string, Map<string, Inode>>()
   readonly imports: Record<string, WasiFunction>
 
-  constructor(private readonly settings: WasiSettings, command: CommandOptions | null, platform: WasiPlatform) {
+  /**
+   * @param fileBytes what the writable in-memory preopens may hold together (the sandbox's
+   *   memory cap: see `FileQuota`)
+   */
+  constructor(private readonly settings: WasiSettings, command: CommandOptions | null, platform: WasiPlatform, private readonly fileBytes: number) {
     const args = [command?.argv0 ?? PROGRAM_NAME, ...(command?.args ?? settings.args)]
     const env = { ...settings.env, ...command?.env }
     const stdinData = command?.stdin === undefined ? settings.stdin : typeof command.stdin === 'string' ? encodeUtf8(command.stdin) : command.stdin
     const fds: Fd[] = [new OpenFile(new File(stdinData.slice(), { readonly: true })), this.stdout, this.stderr]
+    const quota = new FileQuota(fileBytes)
     settings.preopens.forEach((preopen, mount) => {
       let fd: Fd | undefined
       if (preopen.host !== undefined) fd = platform.mountHostDirectory?.(preopen.host, preopen.guestPath, preopen.readonly)
       else {
         const tree = memoryTree(preopen.files, preopen.readonly)
-        if (!preopen.readonly) this.writableTrees.set(preopen.guestPath, tree)
+        if (!preopen.readonly) {
+          this.writableTrees.set(preopen.guestPath, tree)
+          quota.count(tree)
+        }
         const root = new Directory(tree)
-        fd = new MemoryDirectoryFd(root, root, preopen.guestPath, preopen.readonly)
+        fd = new MemoryDirectoryFd(root, root, preopen.guestPath, preopen.readonly, quota)
       }
       if (!fd) throw new TypeError('host directories can only be mounted in Node')
       this.mountOf.set(fds.length, mount)
@@ -283,7 +291,9 @@ export class WasiHost {
         if (name === 'fd_filestat_set_times' && !validTimeFlags(args[3])) return Errno.INVAL
         if (name !== 'fd_filestat_set_times' && this.isDirectory(args[0])) return Errno.ISDIR
         if (needs[name] !== undefined && !this.rights.allows(args[0], needs[name])) return Errno.BADF
-        return inner(...args)
+        const ret = inner(...args) as number
+        if (ret === Errno.NOSPC) this.deny('filesystem', name, `the in-memory files are at their limit of ${this.fileBytes} bytes (the memory cap)`)
+        return ret
       }
     }
     // Filestats with their times where preview1 puts them (see writeFilestat).
