@@ -1,4 +1,4 @@
-import { createMeterControl, type MeterControl } from '../meter/meter-control.js'
+import { createMeterControl, fuelBudget, type MeterControl } from '../meter/meter-control.js'
 
 /**
  * One meter over every core instance of a component. Each core module carries its own
@@ -13,6 +13,7 @@ export function componentMeterControl(instances: { exports: object }[], fuel: bi
   const sum = () => controls.reduce((total, c) => total + c.used(), 0n)
   return {
     set(value) {
+      value = fuelBudget(value)
       limit = value
       for (const c of controls) c.set(value)
     },

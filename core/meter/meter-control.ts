@@ -1,3 +1,5 @@
+import { SandboxError } from '../errors/index.js'
+
 /** The largest fuel budget: the counter is an i64. `fuel: 'unlimited'` sets this. */
 export const MAX_FUEL = 2n ** 63n - 1n
 
@@ -16,8 +18,11 @@ export const METER_EXPORTS = {
 
 /** Fuel of one instance of a metered module. */
 export interface FuelControl {
-  /** Starts a new budget: fuel left becomes `limit`, and the call depth is reset to 0. */
-  set(limit: bigint): void
+  /**
+   * Starts a new budget: fuel left becomes `limit` (a whole number of instructions, as a
+   * number or a bigint, up to 2^63-1), and the call depth is reset to 0.
+   */
+  set(limit: bigint | number): void
   /** Fuel consumed since the last `set` (or instantiation); at most the limit. */
   used(): bigint
   /** Whether the budget ran out: the last trap, if any, was the meter's. */
@@ -40,6 +45,13 @@ export interface MeterControl extends FuelControl {
 
 interface GlobalLike { value: unknown }
 
+/** A budget as the i64 counter holds it; anything else is CONFIG rather than a wrapped counter. */
+export function fuelBudget(value: bigint | number): bigint {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) value = BigInt(value)
+  if (typeof value === 'bigint' && value >= 0n && value <= MAX_FUEL) return value
+  throw new SandboxError('CONFIG', `fuel: a budget is a whole number of instructions from 0 to 2^63-1, got ${String(value)}`, { field: 'fuel' })
+}
+
 export function createMeterControl(instance: { exports: object }, initialFuel: bigint, stackDepth: number | null): MeterControl {
   const exports = instance.exports as Record<string, unknown>
   const fuel = exports[METER_EXPORTS.fuel] as GlobalLike | undefined
@@ -52,6 +64,7 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
   const remaining = () => fuel.value as bigint
   return {
     set(value) {
+      value = fuelBudget(value)
       limit = value
       fuel.value = value
       growDenied.value = 0n

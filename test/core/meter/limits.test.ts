@@ -439,3 +439,19 @@ describe('invalid input', () => {
     expect(accepted).toBeGreaterThan(50)
   }, 60_000)
 })
+
+describe('fuel(instance).set()', () => {
+  it('takes a number as well as a bigint, and refuses what the i64 counter cannot hold', async () => {
+    const m = meter(await wat('(module (func (export "run") (local i32) (local.set 0 (i32.const 100)) (loop $l (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))))'))
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(m.bytes))
+    const fuel = m.fuel(instance)
+    fuel.set(10_000)
+    ;(instance.exports.run as () => void)()
+    const used = fuel.used()
+    expect(used > 0n && used < 10_000n).toBe(true)
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 60, -1n, 2n ** 63n]) {
+      expect(() => fuel.set(bad), String(bad)).toThrow(expect.objectContaining({ code: 'CONFIG', field: 'fuel' }))
+    }
+    expect(fuel.limit()).toBe(10_000n) // unchanged by the refused ones
+  })
+})
