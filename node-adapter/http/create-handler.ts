@@ -1,7 +1,7 @@
 import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
 import { errorResponse, malformedPath, toGuestRequest, toResponse, type GuestRequest } from './guest-http.js'
-import { failureReply, middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
+import { failureReply, middlewarePool, routeHandler, runMiddlewareChain, type Middleware } from './middleware-chain.js'
 import { ResponseCache, type CacheOptions } from './response-cache.js'
 
 /** A module given with its own options (and, for a route, a response cache; for a WebSocket route, an error limit). */
@@ -79,7 +79,7 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
       return toResponse(failureReply(error))
     }
     try {
-      return toResponse(await runPipeline(guestRequest, handle, layers))
+      return toResponse(await runMiddlewareChain(guestRequest, handle, layers))
     } catch { // guest replies are checked; this is the last line, not the plan
       return errorResponse(502, 'BAD_GUEST_REPLY', 'the guest reply could not be sent')
     }

@@ -5,7 +5,7 @@ import { parseBytes, parseDuration, SandboxError, type PoolOptions } from '../..
 import { SandboxPool } from '../sandbox.js'
 import { DEFAULT_BODY_LIMIT, httpModuleOptions, spec, type ModuleSpec } from './create-handler.js'
 import { checkHeaders, errorReply, errorResponse, malformedPath, type GuestRequest, type GuestResponse } from './guest-http.js'
-import { middlewarePool, routeHandler, runPipeline, type Middleware } from './pipeline.js'
+import { middlewarePool, routeHandler, runMiddlewareChain, type Middleware } from './middleware-chain.js'
 import { ResponseCache, type CacheOptions } from './response-cache.js'
 import { WebSocketRoutes, type WebSocketSpec } from './websockets.js'
 
@@ -160,7 +160,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     try {
       // Straight from node:http to the guest's JSON and back: no web Request/Response in between.
       const request: GuestRequest = { method: req.method ?? 'GET', url: url.href, headers: flatHeaders(req), body: body ? body.toString('base64') : '' }
-      return await runPipeline(request, route.serveRoute!, held.slice(0, -1).map((e) => e.layer!))
+      return await runMiddlewareChain(request, route.serveRoute!, held.slice(0, -1).map((e) => e.layer!))
     } finally {
       for (const e of held) if (--e.active === 0 && e.removed) void e.pool.close()
     }

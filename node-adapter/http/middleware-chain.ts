@@ -26,7 +26,7 @@ export async function middlewarePool(source: unknown, options: SandboxOptions = 
  * reverse over the layers entered) and the route's `handle` export. Never throws: a
  * failure is a JSON error reply (see {@link failureReply}).
  */
-export async function runPipeline(request: GuestRequest, handle: (request: GuestRequest) => Promise<GuestResponse>, layers: readonly Middleware[]): Promise<GuestResponse> {
+export async function runMiddlewareChain(request: GuestRequest, handle: (request: GuestRequest) => Promise<GuestResponse>, layers: readonly Middleware[]): Promise<GuestResponse> {
   try {
     let guestRequest = request
     let reply: GuestResponse | null = null
