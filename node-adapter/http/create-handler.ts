@@ -1,11 +1,11 @@
 import { parseBytes, SandboxError, type PoolOptions } from '../../core/index.js'
 import { SandboxPool } from '../sandbox.js'
-import { errorResponse, malformedPath, toGuestRequest, toResponse, type GuestRequest } from './guest-http.js'
-import { failureReply, middlewarePool, routeHandler, runMiddlewareChain, type Middleware } from './middleware-chain.js'
+import { errorResponse, toResponse } from './guest-http.js'
+import { httpModuleOptions, loadModule, moduleSpec, routeModule, type LoadedModule, type ModuleSpec } from './module-spec.js'
+import { DEFAULT_BODY_LIMIT, readRequestBody } from './request-body.js'
+import { serveRequest } from './request-path.js'
 import { ResponseCache, type CacheOptions } from './response-cache.js'
-
-/** A module given with its own options (and, for a route, a response cache; for a WebSocket route, an error limit). */
-export type ModuleSpec = unknown | { source: unknown; options?: PoolOptions; cache?: CacheOptions; errorLimit?: number }
+import { RouteTable } from './route-table.js'
 
 export interface HandlerOptions extends PoolOptions {
   /** The bytes-ABI export that handles requests. Default `'handle'`. */
@@ -26,28 +26,11 @@ export interface SandboxHandler {
   close(): Promise<void>
 }
 
-export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024
-/**
- * `maxReplyBytes` of HTTP and WebSocket modules unless their options say otherwise: a reply
- * is base64 in JSON, decoded and written by the host thread that serves every client.
- */
-export const DEFAULT_HTTP_MAX_REPLY_BYTES = 4 * 1024 * 1024
-
-/** A module's options with the HTTP default for `maxReplyBytes`. */
-export function httpModuleOptions<T extends PoolOptions>(options: T): T {
-  return { maxReplyBytes: DEFAULT_HTTP_MAX_REPLY_BYTES, ...options }
-}
-
-export function spec(module: ModuleSpec): { source: unknown; options: PoolOptions; cache?: CacheOptions; errorLimit?: number } {
-  const m = module as { source?: unknown; options?: PoolOptions; cache?: CacheOptions; errorLimit?: number }
-  return typeof m === 'object' && m !== null && 'source' in m && !(m instanceof Uint8Array)
-    ? { source: m.source, options: m.options ?? {}, cache: m.cache, errorLimit: m.errorLimit } : { source: module, options: {} }
-}
-
 /**
  * A web-standard `(Request) => Promise<Response>` served by sandboxed wasm: usable from
  * node:http (see `serve`), Hono, or any fetch-style server. `sourceOrPool` is a module
- * source (a pool is made for it with `options`) or a `SandboxPool`.
+ * source (a pool is made for it with `options`) or a `SandboxPool`. It is `serve()`'s
+ * request path over a table of one route, `*`, and the middleware.
  */
 export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {}): SandboxHandler {
   const { export: handleExport = 'handle', bodyLimit = DEFAULT_BODY_LIMIT, middleware = [], cache: cacheOptions, ...poolOptions } = options
@@ -55,40 +38,39 @@ export function createHandler(sourceOrPool: unknown, options: HandlerOptions = {
   const limit = parseBytes(bodyLimit, 'bodyLimit')
   const ownsPool = !(sourceOrPool instanceof SandboxPool)
   const route = ownsPool ? SandboxPool.create(sourceOrPool, httpModuleOptions(poolOptions)) : Promise.resolve(sourceOrPool as SandboxPool)
-  const chain = Promise.all(middleware.map((m) => {
-    const { source, options: mwOptions } = spec(m)
-    return middlewarePool(source, httpModuleOptions(mwOptions))
-  }))
-  const ready = Promise.all([route, chain]).then(() => undefined)
+  const layers = middleware.map((m) => {
+    const { source, options: mwOptions } = moduleSpec(m)
+    return loadModule({ middleware: true }, source, mwOptions)
+  })
+  const ready = Promise.all([route, ...layers]).then(() => undefined)
   ready.catch(() => undefined) // reported per request, and to whoever awaits `ready`
+  // Whatever loaded goes into the table, so that `close` closes it even when another failed.
+  const table = Promise.allSettled([route, ...layers]).then(async ([routePool, ...loaded]) => {
+    const modules = new RouteTable()
+    for (const l of loaded) if (l.status === 'fulfilled') await modules.add('middleware', { middleware: true }, l.value as LoadedModule)
+    if (routePool.status === 'fulfilled') await modules.add('handler', { route: '*' }, routeModule(routePool.value as SandboxPool, handleExport, cache), ownsPool)
+    return modules
+  })
 
-  const routeHandle = route.then((pool) => routeHandler(pool, handleExport, cache))
-  routeHandle.catch(() => {}) // reported per request
   const handler = (async (request: Request): Promise<Response> => {
-    let handle: Awaited<typeof routeHandle>, layers: Middleware[]
+    let modules: RouteTable
     try {
-      [handle, layers] = await Promise.all([routeHandle, chain])
+      await ready
+      modules = await table
     } catch (error) {
       return errorResponse(500, (error as SandboxError).code ?? 'INTERNAL', error instanceof SandboxError ? error.message : 'internal error')
     }
-    let guestRequest: GuestRequest
+    const reply = await serveRequest(modules, {
+      method: request.method, url: request.url, path: new URL(request.url).pathname,
+      headers: Object.fromEntries(request.headers), readBody: () => readRequestBody(request, limit),
+    })
     try {
-      if (malformedPath(new URL(request.url).pathname)) return errorResponse(400, 'BAD_REQUEST', 'the path has malformed percent-encoding')
-      guestRequest = await toGuestRequest(request, limit)
-    } catch (error) {
-      return toResponse(failureReply(error))
-    }
-    try {
-      return toResponse(await runMiddlewareChain(guestRequest, handle, layers))
+      return toResponse(reply)
     } catch { // guest replies are checked; this is the last line, not the plan
       return errorResponse(502, 'BAD_GUEST_REPLY', 'the guest reply could not be sent')
     }
   }) as SandboxHandler
   handler.ready = ready
-  handler.close = async () => {
-    const [pool, layers] = await Promise.allSettled([route, chain])
-    if (ownsPool && pool.status === 'fulfilled') await pool.value.close()
-    if (layers.status === 'fulfilled') await Promise.all(layers.value.map((l) => l.pool.close()))
-  }
+  handler.close = async () => (await table).close()
   return handler
 }

@@ -1,4 +1,5 @@
 import { SandboxError } from '../../core/index.js'
+import { PayloadTooLarge } from './request-body.js'
 
 /**
  * The HTTP contract for core modules, as JSON over the bytes ABI (see the README, "HTTP"):
@@ -23,37 +24,6 @@ export type MiddlewareAction =
   | { action: 'continue' }
   | { action: 'reject'; status: number; headers?: Record<string, string>; body?: string }
   | { action: 'modify'; status?: number; headers?: Record<string, string>; body?: string }
-
-export async function toGuestRequest(request: Request, bodyLimit: number): Promise<GuestRequest> {
-  const body = await readBody(request, bodyLimit)
-  return { method: request.method, url: request.url, headers: Object.fromEntries(request.headers), body: Buffer.from(body).toString('base64') }
-}
-
-/** Reads a body, refusing more than `limit` bytes (PayloadTooLarge). */
-async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length') ?? NaN)
-  if (declared > limit) throw new PayloadTooLarge(limit)
-  if (!request.body) return new Uint8Array()
-  if (Number.isInteger(declared)) { // the length is known and allowed: one read (streams are slow)
-    const body = new Uint8Array(await request.arrayBuffer())
-    if (body.length > limit) throw new PayloadTooLarge(limit)
-    return body
-  }
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.length
-    if (size > limit) throw new PayloadTooLarge(limit)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
-}
-
-export class PayloadTooLarge extends Error {
-  constructor(readonly limit: number) {
-    super(`the request body is larger than ${limit} bytes`)
-  }
-}
 
 const isHeaders = (v: unknown): v is Record<string, string> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')
@@ -142,4 +112,20 @@ export function errorResponse(status: number, code: string, message: string): Re
 
 export function errorReply(status: number, code: string, message: string): GuestResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: { code, message } })).toString('base64') }
+}
+
+/** Guest errors as JSON replies: nothing from the host leaks into them. */
+export function failureReply(error: unknown): GuestResponse {
+  if (error instanceof PayloadTooLarge) return errorReply(413, 'PAYLOAD_TOO_LARGE', error.message)
+  if (!(error instanceof SandboxError)) return errorReply(500, 'INTERNAL', 'internal error')
+  switch (error.code) {
+    case 'TIMEOUT': return errorReply(504, error.code, error.message)
+    case 'OUTPUT_LIMIT': return errorReply(502, error.code, error.message) // the guest's reply is too large
+    case 'OVERLOADED': case 'QUOTA_EXCEEDED': case 'CLOSED': return errorReply(503, error.code, error.message)
+    case 'INTERNAL': return errorReply(500, error.code, 'internal error')
+    case 'TRAP':
+      if (error.trap === 'bad HTTP reply' || error.trap === 'invalid JSON reply') return errorReply(502, 'BAD_GUEST_REPLY', error.message)
+      return errorReply(500, error.code, error.message)
+    default: return errorReply(500, error.code, error.message)
+  }
 }

@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { parseBytes, parseDuration, SandboxError, type PoolOptions } from '../../core/index.js'
 import { Sandbox } from '../sandbox.js'
-import { httpModuleOptions, spec as moduleSpec, type ModuleSpec } from './create-handler.js'
+import { httpModuleOptions, moduleSpec, type ModuleSpec } from './module-spec.js'
 
 /**
  * A WebSocket route: a module, its policy, how many failed messages in a row end a
