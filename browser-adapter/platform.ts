@@ -2,6 +2,7 @@ import type { Platform } from '../core/index.js'
 import { loadSource } from './load-source.js'
 import { spawnWorker } from './spawn-worker.js'
 import { browserComponentTools } from './component-tools.js'
+import { browserGuestEngine } from './guest-engine.js'
 import { watToWasm } from '../core/index.js'
 
 /** The browser implementation of core's {@link Platform}. */
@@ -11,6 +12,7 @@ export const browserPlatform: Platform = {
   compile: (bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
   moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
   spawnWorker,
+  guestEngine: () => browserGuestEngine,
   componentTools: browserComponentTools,
   // SharedArrayBuffer (host functions, the fast call path) needs a cross-origin-isolated page.
   get sharedMemory() {

@@ -1,26 +1,6 @@
-import { runOnce, SandboxBase, SandboxPoolBase, Tenant, type Platform, type SandboxOptions, type TenantQuota } from '../core/index.js'
+import { bindPlatform, type SandboxBase, type SandboxPoolBase } from '../core/index.js'
 import { browserPlatform } from './platform.js'
 
-/**
- * A WebAssembly module running in its own Web Worker under a policy — the same API and
- * behaviour as the Node adapter (see the README).
- */
-export class Sandbox extends SandboxBase {
-  protected static override platform: Platform = browserPlatform
-}
-
-/** Creates a sandbox, calls `fn` once with `args`, closes it and returns the result. */
-export function run(source: unknown, fn: string, args: unknown[] = [], options: SandboxOptions = {}): Promise<any> {
-  return runOnce(Sandbox, source, fn, args, options)
-}
-
-/** Several sandboxes of one module behind one queue (see the README, "Pools"). */
-export class SandboxPool extends SandboxPoolBase<Sandbox> {
-  protected static override Sandbox = Sandbox
-  protected static override timers = browserPlatform
-}
-
-/** A tenant: every sandbox and pool made through it counts against `quota` (see the README, "Tenants"). */
-export function createTenant(id: string, quota: TenantQuota = {}): Tenant<Sandbox, SandboxPool> {
-  return new Tenant(id, quota, Sandbox, SandboxPool)
-}
+export const { Sandbox, SandboxPool, run, createTenant } = bindPlatform(browserPlatform)
+export type Sandbox = SandboxBase
+export type SandboxPool = SandboxPoolBase<SandboxBase>

@@ -1,8 +1,10 @@
 import { availableParallelism } from 'node:os'
 import type { Platform } from '../core/index.js'
 import { loadSource } from './load-source.js'
+import { readManifestFile } from './manifest-file.js'
 import { spawnWorker } from './spawn-worker.js'
 import { nodeComponentTools } from './component-tools.js'
+import { nodeGuestEngine } from './guest-engine.js'
 import { watToWasm } from '../core/index.js'
 
 /** The Node.js implementation of core's {@link Platform}. */
@@ -12,6 +14,8 @@ export const nodePlatform: Platform = {
   compile: (bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
   moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
   spawnWorker,
+  guestEngine: () => nodeGuestEngine,
+  readManifestFile,
   componentTools: nodeComponentTools,
   sharedMemory: true,
   hostMounts: true,

@@ -228,6 +228,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
             rewriteLimits(s, section, settings.tableElements, 'table')
           } else if (kindByte === 2) {
             memories++
+            if (s.bytes[s.pos]! & SHARED) info.sharedMemory = true
             const initial = rewriteLimits(s, section, settings.memoryPages, 'memory')
             if (memories === 1) info.memoryInitialBytes = initial * PAGE
           } else if (kindByte === 3) {
@@ -272,6 +273,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         section.u32(count)
         for (let i = 0; i < count; i++) {
           memories++
+          if (s.bytes[s.pos]! & SHARED) info.sharedMemory = true
           const initial = rewriteLimits(s, section, settings.memoryPages, 'memory')
           if (memories === 1) info.memoryInitialBytes = initial * PAGE
         }
@@ -435,6 +437,9 @@ function signature(types: FuncTypeRecord[], index: number, s: Reader): FunctionT
   const t = types[index] ?? s.fail(`unknown type index ${index}`)
   return { params: t.params, results: t.results }
 }
+
+/** The limits flag of a shared memory (threads proposal). */
+const SHARED = 0x02
 
 /**
  * Copies limits, clamping the maximum to `cap` (adding one where there was none).

@@ -38,6 +38,8 @@ export interface ModuleInfo {
   memoryInitialBytes: number | null
   /** Whether the module has a start function. */
   hasStart: boolean
+  /** Whether a memory it defines or imports is shared (threads). */
+  sharedMemory?: boolean
   /** Function names by index: from the name section, else the first export name. */
   functionNames: Map<number, string>
 }

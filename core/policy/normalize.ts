@@ -5,7 +5,7 @@ import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
-const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'onEvent'] as const
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'onEvent'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
 
 /** Largest wasm32 memory: 65536 pages of 64 KiB. */
@@ -25,7 +25,7 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
   const preset = options.policy ?? DEFAULT_POLICY
   if (!(preset in PRESETS)) throw configError('policy', `unknown preset ${JSON.stringify(preset)}`, "use 'strict', 'standard' or 'permissive'")
   const base = PRESETS[preset as PolicyPreset]
-  return {
+  const policy: NormalizedPolicy = {
     preset,
     fuel: options.fuel === undefined ? base.fuel : parseFuel(options.fuel),
     memoryBytes: options.memory === undefined ? base.memoryBytes : parseMemory(options.memory),
@@ -38,7 +38,25 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     networkAllow: parseNetwork(options.network),
     networkFetch: parseNetworkFetch(options.network),
     profile: parseBoolean(options.profile, 'profile') ?? false,
+    isolation: parseIsolation(options.isolation),
     onEvent: parseHandler(options.onEvent),
+  }
+  if (policy.isolation === 'inline') checkInline(policy, options)
+  return policy
+}
+
+function parseIsolation(value: unknown): 'worker' | 'inline' {
+  if (value === undefined || value === 'worker' || value === 'inline') return value ?? 'worker'
+  throw configError('isolation', `expected 'worker' or 'inline', got ${describe(value)}`)
+}
+
+/** An inline call cannot be stopped from outside: only its fuel budget ends it. */
+function checkInline(policy: NormalizedPolicy, options: SandboxOptions): void {
+  if (policy.fuel === null) {
+    throw configError('fuel', "an inline sandbox needs a finite fuel budget: fuel is what ends its calls", "set `fuel` (e.g. 1e8), or use isolation: 'worker'")
+  }
+  if (options.timeout !== undefined) {
+    throw configError('timeout', "an inline sandbox runs on the caller's thread, where nothing can stop a call: its fuel budget bounds it instead", "drop `timeout` and size `fuel`, or use isolation: 'worker' for a preemptive timeout")
   }
 }
 

@@ -64,6 +64,15 @@ export interface SandboxOptions {
   /** Count calls and fuel per function. */
   profile?: boolean
   /**
+   * Where the instance runs. `'worker'` (default): in its own worker — a preemptive
+   * `timeout`, its own heap, a crash kills only the worker. `'inline'`: on the caller's
+   * thread, with no worker hop (calls cost about a microsecond) — safe because a finite
+   * `fuel` budget (required) bounds every call, but nothing stops a call before its fuel
+   * runs out (`timeout` is refused), host functions must be synchronous, and shared
+   * memories and components are refused. See the README, "Inline sandboxes".
+   */
+  isolation?: 'worker' | 'inline'
+  /**
    * Called with every finished call and every audit event (denials, imports not granted,
    * quotas). Runs on the host thread; an exception it throws is ignored.
    */
@@ -85,5 +94,6 @@ export interface NormalizedPolicy {
   networkAllow: string[]
   networkFetch: NetworkFetch | null
   profile: boolean
+  isolation: 'worker' | 'inline'
   onEvent: EventHandler | null
 }

@@ -57,10 +57,10 @@ interface Member<S> {
 /** Most bytes calls pipelined into one busy sandbox. */
 const MAX_PIPELINED = 64
 
-type Timers = { setTimer(callback: () => void, ms: number, background?: boolean): unknown; clearTimer(handle: unknown): void; now(): number }
-type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued' | 'reuse'>>
+export type Timers = { setTimer(callback: () => void, ms: number, background?: boolean): unknown; clearTimer(handle: unknown): void; now(): number }
+export type Limits = Required<Pick<PoolOptions, 'min' | 'max' | 'idleTimeoutMs' | 'maxQueued' | 'reuse'>>
 
-type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions, owner?: SandboxOwner | null): Promise<S> }
+export type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions, owner?: SandboxOwner | null): Promise<S> }
 
 /**
  * Several sandboxes of one module, one call per sandbox at a time. Calls beyond the busy
@@ -71,12 +71,9 @@ type SandboxClass<S> = { create(source: unknown, options?: SandboxOptions, owner
  * Every sandbox shares the compiled module (the module cache), so growing the pool costs a
  * worker and an instantiation, not a compilation. A sandbox keeps its instance
  * between calls; a call that times out replaces it (as for any sandbox). Each adapter
- * subclasses this as `SandboxPool`, naming its `Sandbox` class and timers.
+ * gets its `SandboxPool` from `bindPlatform`.
  */
 export class SandboxPoolBase<S extends SandboxBase> {
-  protected static Sandbox: SandboxClass<SandboxBase>
-  protected static timers: Timers
-
   private readonly idle: Member<S>[] = []
   private readonly busy = new Set<Member<S>>()
   private readonly waiting: { resolve: (member: Member<S>) => void; reject: (error: SandboxError) => void }[] = []
@@ -86,24 +83,29 @@ export class SandboxPoolBase<S extends SandboxBase> {
   private closed = false
   private drained: (() => void) | null = null
   private readonly metricsRecorder = new MetricsRecorder()
-  private makeOwner: (() => SandboxOwner) | null = null
 
+  private createSandbox: () => Promise<S>
+
+  /** @internal Adapters make pools with `create` (see `bindPlatform`). */
   protected constructor(
-    private createSandbox: () => Promise<S>,
+    private readonly Sandbox: SandboxClass<S>,
     private readonly timers: Timers,
     private readonly limits: Limits,
     private readonly sandboxOptions: SandboxOptions,
-  ) {}
-
-  /** Validates the options and starts `min` sandboxes (at least one, so a bad module fails here). */
-  static async create<P extends SandboxPoolBase<SandboxBase>>(
-    this: { prototype: P },
     source: unknown,
-    options: PoolOptions = {},
-    /** @internal An owner for each sandbox the pool starts (a tenant). */
-    makeOwner: (() => SandboxOwner) | null = null,
+    private readonly makeOwner: (() => SandboxOwner) | null,
+  ) {
+    this.createSandbox = () => Sandbox.create(source, sandboxOptions, makeOwner?.() ?? null)
+  }
+
+  /**
+   * @internal What `SandboxPool.create` runs: validates the options and starts `min`
+   * sandboxes (at least one, so a bad module fails here). `make` calls the adapter's constructor.
+   */
+  protected static async start<S extends SandboxBase, P extends SandboxPoolBase<S>>(
+    options: PoolOptions,
+    make: (limits: Limits, sandboxOptions: SandboxOptions) => P,
   ): Promise<P> {
-    const Self = this as unknown as { Sandbox: SandboxClass<SandboxBase>; timers: Timers; new (create: () => Promise<SandboxBase>, timers: Timers, limits: Limits, options: SandboxOptions): P }
     const { pool: { min = 1, max = 4, idleTimeoutMs = 30_000, maxQueued = 1000, reuse = 'instance' }, sandbox: sandboxOptions } = splitPoolOptions(options)
     normalizeOptions(sandboxOptions) // fail fast on bad sandbox options
     const count = (value: unknown, field: string, least: number) => {
@@ -112,8 +114,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
     count(min, 'min', 0); count(max, 'max', 1); count(idleTimeoutMs, 'idleTimeoutMs', 0); count(maxQueued, 'maxQueued', 0)
     if (min > max) throw configError('min', `min (${min}) is above max (${max})`)
     if (reuse !== 'instance' && reuse !== 'fresh') throw configError('reuse', `expected 'instance' or 'fresh', got ${JSON.stringify(reuse)}`)
-    const pool = new Self(() => Self.Sandbox.create(source, sandboxOptions, makeOwner?.() ?? null), Self.timers, { min, max, idleTimeoutMs, maxQueued, reuse }, sandboxOptions)
-    pool.makeOwner = makeOwner
+    const pool = make({ min, max, idleTimeoutMs, maxQueued, reuse }, sandboxOptions)
     const first = await Promise.all(Array.from({ length: Math.max(1, min) }, () => pool.grow()))
     for (const member of first) pool.release(member)
     return pool
@@ -189,7 +190,7 @@ export class SandboxPoolBase<S extends SandboxBase> {
     const report = await first!.reload(source, options)
     if (report.applied) {
       await Promise.all(rest.map((sb) => sb.reload(source, { force: true })))
-      this.createSandbox = () => (this.constructor as unknown as { Sandbox: SandboxClass<S> }).Sandbox.create(source, this.sandboxOptions, this.makeOwner?.() ?? null)
+      this.createSandbox = () => this.Sandbox.create(source, this.sandboxOptions, this.makeOwner?.() ?? null)
     }
     return report
   }

@@ -53,10 +53,17 @@ export function toWasmArgs(exp: ExportDescriptor, args: unknown[]): unknown[] {
       field: 'args', export: exp.name,
     })
   }
-  return args.map((value, i) => {
-    const type = params[i]
-    const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'number' ? String(value) : JSON.stringify(value) ?? typeof value
-    const bad = (expected: string) => new SandboxError('CONFIG', `${exp.name} argument ${i + 1} is ${type}: expected ${expected}, got ${shown}`, { field: `args[${i}]`, export: exp.name })
+  const out = new Array<unknown>(args.length)
+  for (let i = 0; i < args.length; i++) out[i] = toWasmValue(exp, i, args[i])
+  return out
+}
+
+function toWasmValue(exp: ExportDescriptor, i: number, value: unknown): unknown {
+    const type = exp.params[i]
+    const bad = (expected: string) => {
+      const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'number' ? String(value) : JSON.stringify(value) ?? typeof value
+      return new SandboxError('CONFIG', `${exp.name} argument ${i + 1} is ${type}: expected ${expected}, got ${shown}`, { field: `args[${i}]`, export: exp.name })
+    }
     switch (type) {
       case 'i64': {
         const big = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : null
@@ -81,5 +88,4 @@ export function toWasmArgs(exp: ExportDescriptor, args: unknown[]): unknown[] {
       default:
         return value
     }
-  })
 }

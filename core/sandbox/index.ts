@@ -1,4 +1,4 @@
-export { runOnce, SandboxBase } from './sandbox-base.js'
+export { SandboxBase } from './sandbox-base.js'
 export type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-types.js'
 export type { HostContext } from './host-context.js'
 export { isWatText, bytesLookLikeText } from './detect-source.js'

@@ -1,4 +1,6 @@
 import type { ComponentTools } from '../component/component-tools.js'
+import type { GuestEngine } from '../guest/guest-instance.js'
+import type { PluginManifest } from '../manifest/plugin-manifest.js'
 import type { Endpoint, HostMessage, WorkerMessage } from '../protocol/messages.js'
 
 /** A source after loading: wasm bytes, WebAssembly text, or a module compiled by the caller. */
@@ -34,6 +36,10 @@ export interface Platform {
   /** Names of a compiled module's exports, with kinds. */
   moduleExports(module: unknown): { name: string; kind: string }[]
   spawnWorker(): WorkerHandle
+  /** What a worker runs guests with, on this thread: inline sandboxes need it. */
+  guestEngine?(): GuestEngine
+  /** Reads and checks a manifest file, its module path made relative to it (Node). */
+  readManifestFile?(path: string): Promise<PluginManifest>
   /** Component tooling (jco), loaded on first use; absent where components cannot run. */
   componentTools?(): Promise<ComponentTools>
   /**
