@@ -4,10 +4,11 @@
 //   1. compute kernels (bench/kernels/*.wat): unmetered vs metered vs metered + stackDepth,
 //      interleaved rounds (7, extended up to 13 while the machine is noisy), medians
 //   2. rewrite throughput of meter() on two large real-world modules
-//   3. Sandbox round trips vs a raw worker_threads postMessage round trip
-//   4. host-function calls from the guest, bytes-call throughput (1 MiB, 64 MiB)
-//   5. WASI runCommand of a C hello world, cold and warm, vs node:wasi in a fresh worker
-//   6. SandboxPool throughput (size 1, 2, 4; trivial and ~0.5 ms calls) and first-call latency
+//   3. Sandbox round trips and create vs raw worker postMessage / SharedArrayBuffer round trips, new Worker + compile
+//      (3-6: each figure as a ratio to a raw baseline measured in the same run, interleaved: bench/raw-baselines.mjs)
+//   4. host-function calls vs a raw SharedArrayBuffer ping-pong; bytes calls (1 MiB, 64 MiB) vs raw transfers
+//   5. WASI runCommand of a C hello world, cold and warm, vs node:wasi in a fresh / a live worker
+//   6. SandboxPool throughput (size 1, 2, 4; trivial and ~0.5 ms calls) and first-call latency vs raw workers
 // Options: --quick (fewer rounds, for a smoke test), --only=fib,sort (kernel subset),
 //          --skip=kernels,rewrite,sandbox,rpc,wasi,pool (sections to leave out).
 // Exits 1 if a checksum disagrees or a kernel fails its self-check (or a pool call returns a wrong value).
@@ -18,6 +19,7 @@ import { dirname, join } from 'node:path'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { Worker } from 'node:worker_threads'
+import { interleave, rawCreate, RawMessages, RawPingPong, RawPool, startRawWorker, timeEach } from './raw-baselines.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
@@ -319,6 +321,14 @@ async function sectionRewrite() {
 
 // ---------------------------------------------------------------------------------------------
 // Section 3: Sandbox round trips
+//
+// Sections 3-6 print each measure as a ratio to a raw baseline measured in the same run,
+// interleaved with it (A/B rounds, rotating which goes first; the ratio is the median of
+// each round's median ratio): what the sandbox adds over doing the same trip by hand with
+// worker_threads, SharedArrayBuffer and WebAssembly (bench/raw-baselines.mjs).
+
+const AB_ROUNDS = QUICK ? 3 : 7
+const AB_BATCH = QUICK ? 100 : 300        // timed calls per variant per round
 
 const ADD_WAT = `(module
   (func (export "add") (param i32 i32) (result i32)
@@ -326,32 +336,12 @@ const ADD_WAT = `(module
     local.get 1
     i32.add))`
 
-const ECHO_WORKER = `
-const { parentPort } = require('node:worker_threads')
-parentPort.on('message', (m) => {
-  parentPort.postMessage({ id: m.id, ok: true, value: m.args[0] + m.args[1] })
-})`
-
-async function rawWorkerRoundTrips() {
-  const worker = new Worker(ECHO_WORKER, { eval: true })
-  let pending = null
-  worker.on('message', (m) => { const p = pending; pending = null; p(m) })
-  worker.on('error', (e) => { console.log(`  raw worker error: ${e.message}`) })
-  const roundTrip = (id, a, b) => new Promise((resolve) => { pending = resolve; worker.postMessage({ id, fn: 'add', args: [a, b] }) })
-  try {
-    for (let i = 0; i < CALL_WARMUP; i++) await roundTrip(i, i, 2)
-    const us = []
-    for (let i = 0; i < CALLS; i++) {
-      const t0 = performance.now()
-      const m = await roundTrip(i, i, 2)
-      us.push((performance.now() - t0) * 1000)
-      if (m.value !== i + 2) throw new Error(`raw worker echoed ${m.value}, expected ${i + 2}`)
-    }
-    return us
-  } finally {
-    await worker.terminate()
-  }
-}
+/** A row of a ratio table: the ratio first, then the measured and raw figures. */
+const ratioRow = (measure, ratio, baseline, measured, raw, n) => [measure, ratio === null ? '' : `${fmt(ratio, 2)}x`, baseline, measured, raw, n]
+const RATIO_HEADERS = ['measure', 'ratio', 'raw baseline (same run)', 'measured', 'raw', 'n']
+const ratioTable = (rows) => table(RATIO_HEADERS, rows, ['l', 'r', 'l', 'r', 'r', 'r'])
+const us = (x) => `${fmt(x, 1)} us`
+const ms = (x, d = 1) => `${fmt(x, d)} ms`
 
 function directCalls() {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(wat2wasm('add.wat', ADD_WAT)))
@@ -366,71 +356,81 @@ function directCalls() {
 }
 
 async function sectionSandbox() {
-  console.log('\n== 3. Sandbox round trips (the Node adapter: import { Sandbox } from \'wasm-sandbox\')')
-  let Sandbox
-  let why = ''
+  console.log('\n== 3. Sandbox round trips (the Node adapter: import { Sandbox } from \'wasm-sandbox\') vs raw worker_threads')
+  console.log(`   ${AB_ROUNDS} interleaved rounds per pair; ratio = measured / raw time (median of the rounds' ratios): below 1 is faster than raw`)
+  const { Sandbox } = await import('wasm-sandbox')
+  const addBytes = wat2wasm('add.wat', ADD_WAT)
+  const options = { fuel: 1e6 }
+  const check = (v, want, what) => { if (v !== want) throw new Error(`${what} returned ${v}, expected ${want}`) }
   try {
-    ({ Sandbox } = await import('wasm-sandbox'))
-  } catch (e) {
-    why = ` (import failed: ${e.message})`
-  }
-  const raw = await rawWorkerRoundTrips()
-  const rawUs = median(raw)
-  const direct = directCalls()
-  if (typeof Sandbox !== 'function' || typeof Sandbox.create !== 'function') {
-    console.log(`  sandbox: not available yet${why}`)
-    console.log()
-    table(['measure', 'median', 'p90', 'n'], [
-      ['raw Worker postMessage round trip', `${fmt(rawUs, 1)} us`, `${fmt(percentile(raw, 90), 1)} us`, raw.length],
-      ['direct in-process instance.exports.add()', `${fmt(direct.ns, 1)} ns`, '', '1000000'],
-    ], ['l', 'r', 'r', 'r'])
-    return { available: false, rawUs }
-  }
-
-  try {
-    const options = { fuel: 1e6 }
     // cold: the first create also loads the adapter's worker code
     let t0 = performance.now()
     const first = await withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create')
     const coldMs = performance.now() - t0
     await withTimeout(first.close(), 'close')
-    const createMs = []
-    for (let i = 0; i < CREATE_RUNS; i++) {
-      t0 = performance.now()
-      const sb = await withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create')
-      createMs.push(performance.now() - t0)
-      await withTimeout(sb.close(), 'close')
+    t0 = performance.now()
+    const rawFirst = await rawCreate(addBytes)
+    const rawColdMs = performance.now() - t0
+    await rawFirst.terminate()
+
+    const perRound = Math.max(1, Math.round(CREATE_RUNS / AB_ROUNDS))
+    /** Times `create` alone; `close` runs after, untimed. */
+    const creates = async (create, close) => {
+      const times = []
+      for (let i = 0; i < perRound; i++) {
+        const t = performance.now()
+        const made = await create()
+        times.push(performance.now() - t)
+        await close(made)
+      }
+      return times
     }
+    const create = await interleave(AB_ROUNDS, {
+      sandbox: () => creates(() => withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create'), (sb) => sb.close()),
+      raw: () => creates(() => rawCreate(addBytes), (worker) => worker.terminate()),
+    }, 'raw')
 
     const sb = await withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create')
-    const calls = []
+    const messages = new RawMessages(await startRawWorker())
+    const pingPong = new RawPingPong(await startRawWorker())
+    let calls
     try {
-      for (let i = 0; i < CALL_WARMUP; i++) await withTimeout(sb.call('add', i, 2), 'call')
-      for (let i = 0; i < CALLS; i++) {
-        t0 = performance.now()
-        const v = await withTimeout(sb.call('add', i, 2), 'call')
-        calls.push((performance.now() - t0) * 1000)
-        if (v !== i + 2) throw new Error(`sb.call('add', ${i}, 2) returned ${v}`)
+      for (let i = 0; i < CALL_WARMUP; i++) {
+        await withTimeout(sb.call('add', i, 2), 'call')
+        await messages.add(i, i, 2)
+        pingPong.call(0, i)
       }
+      calls = await interleave(AB_ROUNDS, {
+        call: () => timeEach(AB_BATCH, async (i) => check(await withTimeout(sb.call('add', i, 2), 'call'), i + 2, `sb.call('add', ${i}, 2)`)),
+        message: () => timeEach(AB_BATCH, async (i) => check((await messages.add(i, i, 2)).value, i + 2, 'raw worker')),
+        sab: () => timeEach(AB_BATCH, (i) => check(pingPong.call(0, i), i, 'raw ping-pong')),
+      }, 'message')
     } finally {
-      await withTimeout(sb.close(), 'close')
+      pingPong.stop()
+      messages.close()
+      await Promise.all([messages.worker.terminate(), pingPong.worker.terminate(), withTimeout(sb.close(), 'close')])
     }
-    const callUs = median(calls)
-    const createMed = median(createMs)
+    const direct = directCalls()
+    const r = {
+      createMs: create.median('sandbox'), rawCreateMs: create.median('raw'), createRatio: create.ratio('sandbox'),
+      coldMs, rawColdMs,
+      callUs: calls.median('call'), rawUs: calls.median('message'), sabUs: calls.median('sab'),
+      ratio: calls.ratio('call'), sabRatio: calls.ratio('call', 'sab'), directNs: direct.ns,
+    }
     console.log()
-    table(['measure', 'median', 'p90', 'n'], [
-      ['Sandbox.create(wat text, { fuel: 1e6 })', `${fmt(createMed, 1)} ms`, `${fmt(percentile(createMs, 90), 1)} ms`, createMs.length],
-      ['  (first, cold create)', `${fmt(coldMs, 1)} ms`, '', 1],
-      ['sb.call(\'add\', i, 2) round trip', `${fmt(callUs, 1)} us`, `${fmt(percentile(calls, 90), 1)} us`, calls.length],
-      ['raw Worker postMessage round trip', `${fmt(rawUs, 1)} us`, `${fmt(percentile(raw, 90), 1)} us`, raw.length],
-      ['direct in-process instance.exports.add()', `${fmt(direct.ns, 1)} ns`, '', '1000000'],
-    ], ['l', 'r', 'r', 'r'])
-    const ratio = callUs / rawUs
-    console.log(`\n  call / raw round trip: ${fmt(ratio, 2)}x`)
-    return { available: true, createMs: createMed, coldMs, callUs, rawUs, ratio }
+    ratioTable([
+      ratioRow('Sandbox.create(wat text, { fuel: 1e6 })', r.createRatio, 'new Worker + WebAssembly.compile + instantiate there', ms(r.createMs), ms(r.rawCreateMs), perRound * AB_ROUNDS),
+      ratioRow('  (first in the process: loads the adapter)', coldMs / rawColdMs, '  (the first raw one)', ms(coldMs), ms(rawColdMs), 1),
+      ratioRow('sb.call(\'add\', i, 2) round trip', r.ratio, 'worker postMessage round trip', us(r.callUs), us(r.rawUs), AB_BATCH * AB_ROUNDS),
+      ratioRow('  (the same calls)', r.sabRatio, 'SharedArrayBuffer round trip, Atomics.wait/notify', us(r.callUs), us(r.sabUs), AB_BATCH * AB_ROUNDS),
+      ratioRow('in-process instance.exports.add() (no worker)', null, '', `${fmt(r.directNs, 1)} ns`, '', 1_000_000),
+    ])
+    console.log('\n  Sandbox.create reuses a spare worker the Node adapter starts ahead (section 6 times a create without one) and')
+    console.log('  its cache of compiled modules; the raw one starts a thread and compiles every time.')
+    return { available: true, ...r }
   } catch (e) {
     fail(`sandbox section: ${e.code ? `${e.code}: ` : ''}${e.message}`)
-    return { available: false, error: e.message, rawUs }
+    return { available: false, error: e.message }
   }
 }
 
@@ -439,7 +439,17 @@ async function sectionSandbox() {
 
 const HOST_WAT = `(module
   (import "env" "inc" (func $inc (param i32) (result i32)))
-  (func (export "callHost") (param i32) (result i32) (call $inc (local.get 0))))`
+  (func (export "callHost") (param i32) (result i32) (call $inc (local.get 0)))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "loop") (param $n i32) (param $v i32) (result i32)
+    (block $done (loop $next
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $v (call $inc (local.get $v)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $next)))
+    (local.get $v)))`
+const HOST_LOOP = QUICK ? 500 : 2000   // host calls inside one guest call
+const HOST_LOOPS = QUICK ? 2 : 3        // such calls per round
 
 const BYTES_WAT = `(module
   (memory (export "memory") 1)
@@ -455,39 +465,72 @@ const BYTES_WAT = `(module
     (i64.or (i64.shl (i64.extend_i32_u (local.get 0)) (i64.const 32)) (i64.extend_i32_u (local.get 1)))))`
 
 async function sectionRpc() {
-  console.log('\n== 4. Host functions and bytes calls')
+  console.log('\n== 4. Host functions and bytes calls vs raw shared-memory and transfer round trips')
   const { Sandbox } = await import('wasm-sandbox')
-  const hostSb = await Sandbox.create(HOST_WAT, { imports: { env: { inc: (x) => x + 1 } } })
-  const host = []
-  for (let i = 0; i < CALL_WARMUP; i++) await hostSb.call('callHost', i)
-  for (let i = 0; i < CALLS; i++) {
-    const t0 = performance.now()
-    if (await hostSb.call('callHost', i) !== i + 1) throw new Error('callHost')
-    host.push((performance.now() - t0) * 1000)
-  }
-  await hostSb.close()
-  const bytesSb = await Sandbox.create(BYTES_WAT, { memory: '512MB', timeout: '60s' })
-  const throughput = []
-  for (const size of [1 << 20, 64 << 20]) {
-    const input = new Uint8Array(size).fill(7)
-    const runs = size > 1 << 20 ? 5 : 50
-    await bytesSb.callBytes('echo', input)
-    const ms = []
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now()
-      const out = await bytesSb.callBytes('echo', input)
-      ms.push(performance.now() - t0)
-      if (out.length !== size) throw new Error('echo length')
+  const hostSb = await Sandbox.create(HOST_WAT, { imports: { env: { inc: (x) => x + 1 } }, fuel: 1e9, timeout: '60s' })
+  const pingPong = new RawPingPong(await startRawWorker())
+  const check = (v, want, what) => { if (v !== want) throw new Error(`${what} returned ${v}, expected ${want}`) }
+  let host
+  try {
+    for (let i = 0; i < CALL_WARMUP; i++) {
+      await hostSb.call('callHost', i)
+      await hostSb.call('add', i, 2)
+      pingPong.call(1, i)
     }
-    throughput.push({ size, ms: median(ms), mbps: (2 * size) / 1e6 / (median(ms) / 1000) })
+    await hostSb.call('loop', HOST_LOOP, 0)
+    pingPong.call(HOST_LOOP, 0)
+    const perHostCall = async (run) => timeEach(HOST_LOOPS, async (i) => check(await run(i), i + HOST_LOOP, 'loop')).then((xs) => xs.map((x) => x / HOST_LOOP))
+    host = await interleave(AB_ROUNDS, {
+      callHost: () => timeEach(AB_BATCH, async (i) => check(await hostSb.call('callHost', i), i + 1, 'callHost')),
+      raw1: () => timeEach(AB_BATCH, (i) => check(pingPong.call(1, i), i + 1, 'raw ping-pong')),
+      add: () => timeEach(AB_BATCH, async (i) => check(await hostSb.call('add', i, 2), i + 2, 'add')),
+      raw0: () => timeEach(AB_BATCH, (i) => check(pingPong.call(0, i), i, 'raw ping-pong')),
+      loop: () => perHostCall((i) => hostSb.call('loop', HOST_LOOP, i)),
+      rawLoop: () => perHostCall((i) => pingPong.call(HOST_LOOP, i)),
+    }, 'raw1')
+  } finally {
+    pingPong.stop()
+    await Promise.all([pingPong.worker.terminate(), hostSb.close()])
   }
-  await bytesSb.close()
+
+  const bytesSb = await Sandbox.create(BYTES_WAT, { memory: '512MB', maxReplyBytes: '128MB', timeout: '60s' })
+  const messages = new RawMessages(await startRawWorker())
+  const throughput = []
+  try {
+    for (const size of [1 << 20, 64 << 20]) {
+      const input = new Uint8Array(size).fill(7)
+      const perRound = size > 1 << 20 ? 1 : 8
+      await bytesSb.callBytes('echo', input)
+      await messages.bytes(input)
+      const r = await interleave(AB_ROUNDS, {
+        call: () => timeEach(perRound, async () => check((await bytesSb.callBytes('echo', input)).length, size, 'callBytes echo')),
+        raw: () => timeEach(perRound, async () => check((await messages.bytes(input)).length, size, 'raw transfer')),
+      }, 'raw')
+      const callMs = r.median('call') / 1000, rawMs = r.median('raw') / 1000
+      throughput.push({ size, ms: callMs, rawMs, ratio: r.ratio('call'), mbps: (2 * size) / 1e6 / (callMs / 1000), rawMbps: (2 * size) / 1e6 / (rawMs / 1000), n: perRound * AB_ROUNDS })
+    }
+  } finally {
+    messages.close()
+    await Promise.all([messages.worker.terminate(), bytesSb.close()])
+  }
+  const r = {
+    hostUs: host.median('callHost'), rawHostUs: host.median('raw1'), hostRatio: host.ratio('callHost'),
+    plainUs: host.median('add'), rawPlainUs: host.median('raw0'), plainRatio: host.ratio('add', 'raw0'),
+    loopUs: host.median('loop'), rawLoopUs: host.median('rawLoop'), loopRatio: host.ratio('loop', 'rawLoop'),
+    hostVsPlain: host.ratio('callHost', 'add'),
+    throughput,
+  }
+  const n = AB_BATCH * AB_ROUNDS
   console.log()
-  table(['measure', 'median', 'n'], [
-    ['call -> guest -> host function -> guest -> result', `${fmt(median(host), 1)} us`, host.length],
-    ...throughput.map((t) => [`callBytes echo ${t.size >> 20} MiB (in + out)`, `${fmt(t.ms, 1)} ms = ${fmt(t.mbps, 0)} MB/s`, t.size > 1 << 20 ? 5 : 50]),
-  ], ['l', 'r', 'r'])
-  return { hostUs: median(host), throughput }
+  ratioTable([
+    ratioRow('call -> guest -> host function -> guest -> result', r.hostRatio, 'SharedArrayBuffer: call, 1 host round trip, result', us(r.hostUs), us(r.rawHostUs), n),
+    ratioRow('  (the same sandbox, a call without host function)', r.plainRatio, 'SharedArrayBuffer: call, result', us(r.plainUs), us(r.rawPlainUs), n),
+    ratioRow(`host function call inside a call (${HOST_LOOP} in a loop), each`, r.loopRatio, `SharedArrayBuffer: ${HOST_LOOP} host round trips, each`, us(r.loopUs), us(r.rawLoopUs), HOST_LOOPS * AB_ROUNDS),
+    ...throughput.map((t) => ratioRow(`callBytes echo ${t.size >> 20} MiB (in + out)`, t.ratio, 'copy + transfer an ArrayBuffer there and back',
+      `${ms(t.ms)} = ${fmt(t.mbps, 0)} MB/s`, `${ms(t.rawMs)} = ${fmt(t.rawMbps, 0)} MB/s`, t.n)),
+  ])
+  console.log(`\n  the raw shared-memory baseline blocks both threads in Atomics.wait (no spinning); a call with a host function costs ${fmt(r.hostVsPlain, 2)}x one without.`)
+  return r
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,12 +540,16 @@ const HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }
 const NODE_WASI_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads')
 const { WASI } = require('node:wasi')
-const wasi = new WASI({ version: 'preview1', args: ['hello'], env: {}, stdout: workerData.out, returnOnExit: true })
-const instance = new WebAssembly.Instance(workerData.module, { wasi_snapshot_preview1: wasi.wasiImport })
-parentPort.postMessage(wasi.start(instance))`
+const run = () => {
+  const wasi = new WASI({ version: 'preview1', args: ['hello'], env: {}, stdout: workerData.out, returnOnExit: true })
+  const instance = new WebAssembly.Instance(workerData.module, { wasi_snapshot_preview1: wasi.wasiImport })
+  return wasi.start(instance)
+}
+if (workerData.warm) parentPort.on('message', () => parentPort.postMessage(run()))
+else parentPort.postMessage(run())`
 
 async function sectionWasi() {
-  console.log('\n== 5. WASI: runCommand of a C hello world (clang --target=wasm32-wasi)')
+  console.log('\n== 5. WASI: runCommand of a C hello world (clang --target=wasm32-wasi) vs node:wasi')
   const { execFileSync } = await import('node:child_process')
   const { mkdtempSync, writeFileSync, readFileSync, openSync, closeSync } = await import('node:fs')
   const { join } = await import('node:path')
@@ -516,40 +563,49 @@ async function sectionWasi() {
   }
   const bytes = readFileSync(join(dir, 'hello.wasm'))
   const { Sandbox } = await import('wasm-sandbox')
-  const RUNS = QUICK ? 5 : 20
-  const cold = [], warm = [], node = []
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now()
-    const sb = await Sandbox.create(bytes, { wasi: true })
-    const out = await sb.runCommand()
-    cold.push(performance.now() - t0)
-    if (out.stdout !== 'hello\n') throw new Error(`hello printed ${JSON.stringify(out.stdout)}`)
-    await sb.close()
-  }
-  const sb = await Sandbox.create(bytes, { wasi: true })
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now()
-    await sb.runCommand()
-    warm.push(performance.now() - t0)
-  }
-  await sb.close()
+  const perRound = QUICK ? 2 : 3
   const module = new WebAssembly.Module(bytes)
-  for (let i = 0; i < RUNS; i++) {
-    const out = openSync('/dev/null', 'w')
-    const t0 = performance.now()
-    const worker = new Worker(NODE_WASI_WORKER, { eval: true, workerData: { module, out } })
+  const out = openSync('/dev/null', 'w')
+  const nodeWasi = async (warm) => {
+    const worker = new Worker(NODE_WASI_WORKER, { eval: true, workerData: { module, out, warm } })
+    if (warm) return worker
     await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
-    node.push(performance.now() - t0)
     await worker.terminate()
-    closeSync(out)
+  }
+  const hello = (o) => { if (o.stdout !== 'hello\n') throw new Error(`hello printed ${JSON.stringify(o.stdout)}`) }
+  const cold = await interleave(AB_ROUNDS, {
+    sandbox: () => timeEach(perRound, async () => {
+      const sb = await Sandbox.create(bytes, { wasi: true })
+      hello(await sb.runCommand())
+      await sb.close() // in the time, as the raw worker's terminate
+    }),
+    raw: () => timeEach(perRound, () => nodeWasi(false)),
+  }, 'raw')
+  const sb = await Sandbox.create(bytes, { wasi: true })
+  const worker = await nodeWasi(true)
+  let ran = null
+  worker.on('message', (code) => ran?.(code))
+  worker.on('error', (e) => fail(`node:wasi worker: ${e.message}`))
+  const rawRun = () => new Promise((resolve) => { ran = resolve; worker.postMessage(0) })
+  const warmRuns = QUICK ? 5 : 10
+  await sb.runCommand()
+  await rawRun()
+  const warm = await interleave(AB_ROUNDS, {
+    sandbox: () => timeEach(warmRuns, async () => hello(await sb.runCommand())),
+    raw: () => timeEach(warmRuns, async () => { if (await rawRun() !== 0) throw new Error('node:wasi hello failed') }),
+  }, 'raw')
+  await Promise.all([sb.close(), worker.terminate()])
+  closeSync(out)
+  const r = {
+    cold: cold.median('sandbox') / 1000, node: cold.median('raw') / 1000, coldRatio: cold.ratio('sandbox'),
+    warm: warm.median('sandbox') / 1000, nodeWarm: warm.median('raw') / 1000, warmRatio: warm.ratio('sandbox'),
   }
   console.log()
-  table(['measure', 'median', 'n'], [
-    ['cold: Sandbox.create + runCommand (new worker, compile)', `${fmt(median(cold), 1)} ms`, RUNS],
-    ['warm: runCommand on a live sandbox (fresh instance)', `${fmt(median(warm), 2)} ms`, RUNS],
-    ['node:wasi in a fresh worker (module precompiled)', `${fmt(median(node), 1)} ms`, RUNS],
-  ], ['l', 'r', 'r'])
-  return { cold: median(cold), warm: median(warm), node: median(node) }
+  ratioTable([
+    ratioRow('cold: Sandbox.create + runCommand + close', r.coldRatio, 'node:wasi in a new Worker (module compiled once), + terminate', ms(r.cold), ms(r.node), perRound * AB_ROUNDS),
+    ratioRow('warm: runCommand on a live sandbox (fresh instance)', r.warmRatio, 'node:wasi instance + start in a live worker, postMessage there and back', ms(r.warm, 2), ms(r.nodeWarm, 2), warmRuns * AB_ROUNDS),
+  ])
+  return r
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -658,7 +714,8 @@ async function sectionComponents() {
 // Section 6: pools
 
 const POOL_SIZES = [1, 2, 4]
-const POOL_RUN_MS = QUICK ? 400 : 1500  // how long each throughput measurement keeps the pool busy
+const POOL_RUN_MS = QUICK ? 400 : 1500  // how long each throughput measurement keeps the pool busy (in rounds, with the raw pool in between)
+const POOL_ROUNDS = QUICK ? 2 : 3
 const POOL_IN_FLIGHT = 16               // calls in flight per sandbox: the queue never runs dry
 const POOL_CREATE_RUNS = QUICK ? 3 : 10
 const KERNEL_TARGET_MS = 0.5            // the compute kernel's n is calibrated to take about this
@@ -683,13 +740,13 @@ async function calibrateSum(Sandbox) {
     let n = 100_000
     for (let attempt = 0; attempt < 4; attempt++) {
       for (let i = 0; i < 20; i++) await sb.call('sum', n) // warm up (Liftoff -> TurboFan)
-      const ms = []
+      const times = []
       for (let i = 0; i < 30; i++) {
         const t0 = performance.now()
         await sb.call('sum', n)
-        ms.push(performance.now() - t0)
+        times.push(performance.now() - t0)
       }
-      const next = Math.max(1000, Math.round(n * (KERNEL_TARGET_MS / median(ms))))
+      const next = Math.max(1000, Math.round(n * (KERNEL_TARGET_MS / median(times))))
       if (Math.abs(next - n) / n < 0.1) break
       n = next
     }
@@ -700,55 +757,76 @@ async function calibrateSum(Sandbox) {
 }
 
 /**
- * Keeps size * POOL_IN_FLIGHT calls in flight for POOL_RUN_MS on a pool of `size`; checks
- * every result. `size` 0: the same load (POOL_IN_FLIGHT calls) on one bare Sandbox, which
- * queues them itself.
+ * Keeps max(1, size) * POOL_IN_FLIGHT calls of `fn` on `target` (a pool, a bare sandbox, or
+ * a RawPool) in flight for `ms`; checks every result.
  */
-async function poolThroughput({ Sandbox, SandboxPool }, size, fn, args, expected) {
+async function drive(target, size, fn, args, expected, ms) {
+  let calls = 0, wrong = 0, sample = ''
+  const until = performance.now() + ms
+  const runner = async () => {
+    while (performance.now() < until) {
+      const v = await target.call(fn, ...args)
+      if (v !== expected && wrong++ === 0) sample = `call #${calls + 1} returned ${typeof v} ${String(v)}, expected ${String(expected)}`
+      calls++
+    }
+  }
+  const t0 = performance.now()
+  await withTimeout(Promise.all(Array.from({ length: Math.max(1, size) * POOL_IN_FLIGHT }, runner)), `pool ${fn}`)
+  return { calls, wrong, sample, s: (performance.now() - t0) / 1000 }
+}
+
+/**
+ * Throughput of a pool of `size` (0: one bare Sandbox, which queues the calls itself) against
+ * raw workers (max(1, size), the module unmetered, calls by postMessage with as many in
+ * flight), in interleaved rounds. Ratio: raw calls/s / measured calls/s (time per call).
+ */
+async function poolThroughput({ Sandbox, SandboxPool }, size, fn, args, expected, wasmBytes) {
   const bare = size === 0
   const pool = bare
     ? await withTimeout(Sandbox.create(POOL_WAT, POOL_OPTIONS), 'Sandbox.create')
     : await withTimeout(SandboxPool.create(POOL_WAT, { ...POOL_OPTIONS, min: size, max: size, maxQueued: size * POOL_IN_FLIGHT }), 'SandboxPool.create')
+  const raw = await RawPool.create(wasmBytes, Math.max(1, size))
+  const rawTarget = { call: (f, ...a) => raw.call(f, a) }
+  const what = bare ? 'bare sandbox' : `pool of ${size}`
   try {
-    const drive = async (ms) => {
-      let calls = 0, wrong = 0, sample = ''
-      const until = performance.now() + ms
-      const runner = async () => {
-        while (performance.now() < until) {
-          const v = await pool.call(fn, ...args)
-          if (v !== expected && wrong++ === 0) sample = `call #${calls + 1} returned ${typeof v} ${String(v)}, expected ${String(expected)}`
-          calls++
-        }
-      }
-      const t0 = performance.now()
-      await withTimeout(Promise.all(Array.from({ length: Math.max(1, size) * POOL_IN_FLIGHT }, runner)), `pool ${fn}`)
-      return { calls, wrong, sample, s: (performance.now() - t0) / 1000 }
-    }
-    const what = bare ? 'bare sandbox' : `pool of ${size}`
-    const warm = await drive(Math.min(300, POOL_RUN_MS / 4)) // warm-up: every sandbox's code tiered up
+    const warm = await drive(pool, size, fn, args, expected, Math.min(300, POOL_RUN_MS / 4)) // every sandbox's code tiered up
     if (warm.wrong) fail(`${what}, warm-up: ${warm.wrong} of ${warm.calls} calls of ${fn} returned a wrong value (first: ${warm.sample})`)
+    await drive(rawTarget, size, fn, args, expected, Math.min(300, POOL_RUN_MS / 4))
     const before = bare ? null : pool.stats()
-    const run = await drive(POOL_RUN_MS)
-    if (run.wrong) fail(`${what}: ${run.wrong} of ${run.calls} calls of ${fn} returned a wrong value (first: ${run.sample})`)
+    let total = 0
+    const r = await interleave(POOL_ROUNDS, {
+      pool: async () => {
+        const run = await drive(pool, size, fn, args, expected, POOL_RUN_MS / POOL_ROUNDS)
+        if (run.wrong) fail(`${what}: ${run.wrong} of ${run.calls} calls of ${fn} returned a wrong value (first: ${run.sample})`)
+        total += run.calls
+        return [run.s / run.calls]
+      },
+      raw: async () => {
+        const run = await drive(rawTarget, size, fn, args, expected, POOL_RUN_MS / POOL_ROUNDS)
+        if (run.wrong) fail(`raw workers: ${run.wrong} of ${run.calls} calls of ${fn} returned a wrong value (first: ${run.sample})`)
+        return [run.s / run.calls]
+      },
+    }, 'raw')
     if (!bare) {
       const after = pool.stats()
       if (after.failures !== before.failures) fail(`pool of ${size}: ${after.failures - before.failures} calls of ${fn} failed`)
-      if (after.calls - before.calls !== run.calls) fail(`pool of ${size}: stats counted ${after.calls - before.calls} calls, ${run.calls} finished`)
+      if (after.calls - before.calls !== total) fail(`pool of ${size}: stats counted ${after.calls - before.calls} calls, ${total} finished`)
     }
-    return { size, calls: run.calls, perS: run.calls / run.s }
+    return { size, calls: total, perS: 1 / r.median('pool'), rawPerS: 1 / r.median('raw'), ratio: r.ratio('pool') }
   } finally {
-    await pool.close()
+    await Promise.all([pool.close(), raw.close()])
   }
 }
 
 async function sectionPool() {
-  console.log('\n== 6. Pools: SandboxPool throughput and first-call latency')
+  console.log('\n== 6. Pools: SandboxPool throughput and first-call latency vs raw workers')
   const { Sandbox, SandboxPool } = await import('wasm-sandbox')
   if (typeof SandboxPool?.create !== 'function') {
     console.log('  skipped: SandboxPool is not available')
     return null
   }
   try {
+    const wasmBytes = wat2wasm('pool.wat', POOL_WAT)
     const n = await calibrateSum(Sandbox)
     const workloads = [
       { id: 'add', label: 'add(40, 2) (trivial)', fn: 'add', args: [40, 2], expected: 42 },
@@ -756,70 +834,76 @@ async function sectionPool() {
     ]
     const rows = []
     const throughput = {}
+    const perS = (x) => `${fmtInt(Math.round(x))}/s`
     for (const w of workloads) {
       throughput[w.id] = []
-      const bare = await poolThroughput({ Sandbox, SandboxPool }, 0, w.fn, w.args, w.expected)
-      rows.push([w.label, 'no pool', fmtInt(Math.round(bare.perS)), '', `${fmt(1e6 / bare.perS, 1)} us`, fmtInt(bare.calls)])
+      const bare = await poolThroughput({ Sandbox, SandboxPool }, 0, w.fn, w.args, w.expected, wasmBytes)
+      rows.push(ratioRow(`${w.label}, no pool`, bare.ratio, '1 raw worker, same calls in flight', perS(bare.perS), perS(bare.rawPerS), fmtInt(bare.calls)))
       for (const size of POOL_SIZES) {
-        const r = await poolThroughput({ Sandbox, SandboxPool }, size, w.fn, w.args, w.expected)
+        const r = await poolThroughput({ Sandbox, SandboxPool }, size, w.fn, w.args, w.expected, wasmBytes)
         throughput[w.id].push(r)
-        const base = throughput[w.id][0].perS
-        rows.push([w.label, size, fmtInt(Math.round(r.perS)), `${fmt(r.perS / base, 2)}x`, `${fmt((1e6 * size) / r.perS, 1)} us`, fmtInt(r.calls)])
+        rows.push(ratioRow(`${w.label}, pool of ${size}`, r.ratio, `${size} raw worker${size > 1 ? 's' : ''}, same calls in flight`, perS(r.perS), perS(r.rawPerS), fmtInt(r.calls)))
       }
     }
     console.log()
-    table(['workload', 'pool size', 'calls/s', 'vs size 1', 'time per call per sandbox', 'calls'], rows, ['l', 'r', 'r', 'r', 'r', 'r'])
-    console.log(`  ${POOL_IN_FLIGHT} calls in flight per sandbox for ${fmt(POOL_RUN_MS / 1000, 1)} s each, after a warm-up; n calibrated to ~${KERNEL_TARGET_MS} ms per sum call on one sandbox.`)
-    console.log(`  'no pool' = the same ${POOL_IN_FLIGHT} calls in flight on one bare Sandbox (its own call queue): the pool's own cost is the difference to size 1.`)
+    ratioTable(rows)
+    console.log(`  ratio = time per call, pool / raw (raw calls/s / pool calls/s). ${POOL_IN_FLIGHT} calls in flight per sandbox (or raw worker), ${POOL_ROUNDS} interleaved rounds`)
+    console.log(`  of ${fmt(POOL_RUN_MS / POOL_ROUNDS / 1000, 2)} s each after a warm-up; raw workers run the module unmetered and take calls by postMessage; n calibrated to ~${KERNEL_TARGET_MS} ms per sum call.`)
+    console.log(`  'no pool' = the same ${POOL_IN_FLIGHT} calls in flight on one bare Sandbox (its own call queue).`)
     console.log(`  ${os.cpus().length} cores: sizes beyond the core count share them (the main thread dispatching calls needs one too).`)
 
     // First call: borrow + call on a warm pool just created, vs a cold Sandbox.create + first
-    // call. The Node adapter keeps one spare worker thread started ahead of need, so "cold"
-    // is measured both with the spare ready and without one (two creates at once: the second
-    // starts a worker thread from scratch).
-    const warmCall = [], laterCall = [], poolCreate = [], cold = [], coldNoSpare = []
+    // call, each against raw workers doing the same. The Node adapter keeps one spare worker
+    // thread started ahead of need, so "cold" is measured both with the spare ready and
+    // without one (two creates at once: the second starts a worker thread from scratch).
+    const t = { warmCall: [], laterCall: [], poolCreate: [], cold: [], coldNoSpare: [], rawFirst: [], rawLater: [], rawCreate4: [], rawCold: [] }
+    const time = async (into, run) => { const t0 = performance.now(); const v = await run(); t[into].push(performance.now() - t0); return v }
     for (let i = 0; i < POOL_CREATE_RUNS; i++) {
-      let t0 = performance.now()
-      const pool = await withTimeout(SandboxPool.create(POOL_WAT, { ...POOL_OPTIONS, min: 4, max: 4 }), 'SandboxPool.create')
-      poolCreate.push(performance.now() - t0)
-      t0 = performance.now()
-      const v = await withTimeout(pool.call('add', i, 2), 'pool.call')
-      warmCall.push(performance.now() - t0)
+      const pool = await time('poolCreate', () => withTimeout(SandboxPool.create(POOL_WAT, { ...POOL_OPTIONS, min: 4, max: 4 }), 'SandboxPool.create'))
+      const v = await time('warmCall', () => withTimeout(pool.call('add', i, 2), 'pool.call'))
       if (v !== i + 2) fail(`pool.call('add', ${i}, 2) returned ${v}`)
       for (let j = 0; j < 50; j++) {
-        t0 = performance.now()
-        const y = await withTimeout(pool.call('add', j, 2), 'pool.call')
-        laterCall.push(performance.now() - t0)
+        const y = await time('laterCall', () => withTimeout(pool.call('add', j, 2), 'pool.call'))
         if (y !== j + 2) fail(`pool.call('add', ${j}, 2) returned ${y}`)
       }
       await pool.close()
+      const raw = await time('rawCreate4', () => RawPool.create(wasmBytes, 4))
+      if (await time('rawFirst', () => raw.call('add', [i, 2])) !== i + 2) fail('raw worker add')
+      for (let j = 0; j < 50; j++) if (await time('rawLater', () => raw.call('add', [j, 2])) !== j + 2) fail('raw worker add')
+      await raw.close()
       await new Promise((resolve) => setTimeout(resolve, 100)) // the spare worker is up again
-      t0 = performance.now()
-      const sb = await withTimeout(Sandbox.create(POOL_WAT, POOL_OPTIONS), 'Sandbox.create')
-      const w = await withTimeout(sb.call('add', i, 2), 'call')
-      cold.push(performance.now() - t0)
+      const sb = await time('cold', () => withTimeout(Sandbox.create(POOL_WAT, POOL_OPTIONS), 'Sandbox.create'))
+      const w = await time('cold', () => withTimeout(sb.call('add', i, 2), 'call'))
       if (w !== i + 2) fail(`sb.call('add', ${i}, 2) returned ${w}`)
       await sb.close()
+      const one = await time('rawCold', () => RawPool.create(wasmBytes, 1))
+      if (await time('rawCold', () => one.call('add', [i, 2])) !== i + 2) fail('raw worker add')
+      await one.close()
       await new Promise((resolve) => setTimeout(resolve, 100))
-      t0 = performance.now()
+      const t0 = performance.now()
       const both = [Sandbox.create(POOL_WAT, POOL_OPTIONS), Sandbox.create(POOL_WAT, POOL_OPTIONS)]
-      const second = await withTimeout(both[1], 'Sandbox.create')
-      const x = await withTimeout(second.call('add', i, 2), 'call')
-      coldNoSpare.push(performance.now() - t0)
+      const x = await withTimeout(both[1], 'Sandbox.create').then((second) => withTimeout(second.call('add', i, 2), 'call'))
+      t.coldNoSpare.push(performance.now() - t0)
       if (x !== i + 2) fail(`sb.call('add', ${i}, 2) returned ${x}`)
       await Promise.all(both.map(async (p) => (await p).close()))
     }
-    const us = (ms) => `${fmt(ms * 1000, 0)} us`
+    for (const k of ['cold', 'rawCold']) t[k] = t[k].filter((_, j) => j % 2 === 0).map((x, j) => x + t[k][2 * j + 1]) // create + first call
+    const m = Object.fromEntries(Object.entries(t).map(([k, xs]) => [k, median(xs)]))
+    const usOf = (x) => `${fmt(x * 1000, 0)} us`
     console.log()
-    table(['measure', 'median', 'p90', 'n'], [
-      ['first pool.call right after SandboxPool.create (min = max = 4)', us(median(warmCall)), us(percentile(warmCall, 90)), warmCall.length],
-      ['  (the next 50 pool.call, one at a time)', us(median(laterCall)), us(percentile(laterCall, 90)), laterCall.length],
-      ['cold Sandbox.create + first call (spare worker ready)', `${fmt(median(cold), 1)} ms`, `${fmt(percentile(cold, 90), 1)} ms`, cold.length],
-      ['cold Sandbox.create + first call (no spare: new worker thread)', `${fmt(median(coldNoSpare), 1)} ms`, `${fmt(percentile(coldNoSpare, 90), 1)} ms`, coldNoSpare.length],
-      ['  (SandboxPool.create itself, 4 sandboxes)', `${fmt(median(poolCreate), 1)} ms`, `${fmt(percentile(poolCreate, 90), 1)} ms`, poolCreate.length],
-    ], ['l', 'r', 'r', 'r'])
-    console.log(`\n  a warm pool answers its first call ${fmt(median(cold) / median(warmCall), 0)}x sooner than a sandbox created for it (${fmt(median(coldNoSpare) / median(warmCall), 0)}x without a spare worker)`)
-    return { n, throughput, warmCallMs: median(warmCall), coldMs: median(cold), coldNoSpareMs: median(coldNoSpare), poolCreateMs: median(poolCreate) }
+    ratioTable([
+      ratioRow('first pool.call right after SandboxPool.create (min = max = 4)', m.warmCall / m.rawFirst, 'first call on 4 raw workers just started', usOf(m.warmCall), usOf(m.rawFirst), t.warmCall.length),
+      ratioRow('  (the next 50 pool.call, one at a time)', m.laterCall / m.rawLater, 'the next 50 raw calls (postMessage round trip)', usOf(m.laterCall), usOf(m.rawLater), t.laterCall.length),
+      ratioRow('cold Sandbox.create + first call (spare worker ready)', m.cold / m.rawCold, 'new Worker + compile + instantiate there + first call', ms(m.cold), ms(m.rawCold), t.cold.length),
+      ratioRow('cold Sandbox.create + first call (no spare: new thread)', m.coldNoSpare / m.rawCold, '  (the same)', ms(m.coldNoSpare), ms(m.rawCold), t.coldNoSpare.length),
+      ratioRow('SandboxPool.create, 4 sandboxes', m.poolCreate / m.rawCreate4, '4 raw workers started, compiled, instantiated at once', ms(m.poolCreate), ms(m.rawCreate4), t.poolCreate.length),
+    ])
+    console.log(`\n  ratios of medians (each measure and its raw twin run in the same iteration). A warm pool answers its first call ${fmt(m.cold / m.warmCall, 0)}x sooner`)
+    console.log(`  than a sandbox created for it (${fmt(m.coldNoSpare / m.warmCall, 0)}x without a spare worker).`)
+    return {
+      n, throughput, warmCallMs: m.warmCall, rawFirstMs: m.rawFirst, coldMs: m.cold, coldNoSpareMs: m.coldNoSpare, rawColdMs: m.rawCold,
+      poolCreateMs: m.poolCreate, rawCreate4Ms: m.rawCreate4,
+    }
   } catch (e) {
     fail(`pool section: ${e.code ? `${e.code}: ` : ''}${e.message}`)
     return null
@@ -863,22 +947,23 @@ if (kernels) {
 for (const r of rewrite) {
   console.log(`meter() rewrite of ${r.name} (${fmt(r.mb, 1)} MB): ${fmt(r.mbps, 1)} MB/s (validation ${fmt((r.validateMs / r.ms) * 100, 0)}% of it), output +${fmt(r.growth, 1)}% (+${fmt(r.growthDepth, 1)}% with stackDepth)`)
 }
-if (sandbox) {
-  if (sandbox.available) {
-    console.log(`Sandbox call round trip: ${fmt(sandbox.callUs, 1)} us vs ${fmt(sandbox.rawUs, 1)} us for a raw Worker postMessage (${fmt(sandbox.ratio, 2)}x); Sandbox.create: ${fmt(sandbox.createMs, 1)} ms`)
-  } else {
-    console.log(`Sandbox call round trip: not available yet (raw Worker postMessage round trip: ${fmt(sandbox.rawUs, 1)} us)`)
-  }
+// Sections 3-6: ratio to the raw baseline of the same run first, then the absolute figures on this machine.
+const x = (r) => `${fmt(r, 2)}x`
+if (sandbox?.available) {
+  console.log(`Sandbox call round trip: ${x(sandbox.ratio)} a raw Worker postMessage round trip (${fmt(sandbox.callUs, 1)} us vs ${fmt(sandbox.rawUs, 1)} us), ${x(sandbox.sabRatio)} a raw SharedArrayBuffer one (${fmt(sandbox.sabUs, 1)} us)`)
+  console.log(`Sandbox.create: ${x(sandbox.createRatio)} new Worker + compile (${fmt(sandbox.createMs, 1)} ms vs ${fmt(sandbox.rawCreateMs, 1)} ms)`)
 }
 if (rpc) {
-  console.log(`Host function call (guest -> host -> guest, inside a call): ${fmt(rpc.hostUs, 1)} us; bytes: ${rpc.throughput.map((t) => `${t.size >> 20} MiB ${fmt(t.mbps, 0)} MB/s`).join(', ')}`)
+  console.log(`Host function call: ${x(rpc.hostRatio)} a raw SharedArrayBuffer call with one host round trip (${fmt(rpc.hostUs, 1)} us vs ${fmt(rpc.rawHostUs, 1)} us); inside a call ${x(rpc.loopRatio)} (${fmt(rpc.loopUs, 1)} us vs ${fmt(rpc.rawLoopUs, 1)} us each)`)
+  console.log(`callBytes echo: ${rpc.throughput.map((t) => `${t.size >> 20} MiB ${x(t.ratio)} a raw transfer round trip (${fmt(t.mbps, 0)} vs ${fmt(t.rawMbps, 0)} MB/s)`).join(', ')}`)
 }
 if (wasiBench) {
-  console.log(`WASI hello: cold ${fmt(wasiBench.cold, 1)} ms, warm ${fmt(wasiBench.warm, 2)} ms; node:wasi in a fresh worker ${fmt(wasiBench.node, 1)} ms`)
+  console.log(`WASI hello: cold ${x(wasiBench.coldRatio)} node:wasi in a new worker (${fmt(wasiBench.cold, 1)} ms vs ${fmt(wasiBench.node, 1)} ms), warm ${x(wasiBench.warmRatio)} node:wasi in a live worker (${fmt(wasiBench.warm, 2)} ms vs ${fmt(wasiBench.nodeWarm, 2)} ms)`)
 }
 if (poolBench) {
-  const perS = (rs) => rs.map((r) => `${r.size}: ${fmtInt(Math.round(r.perS))}`).join(', ')
-  console.log(`SandboxPool calls/s by size — add: ${perS(poolBench.throughput.add)}; sum (~${KERNEL_TARGET_MS} ms): ${perS(poolBench.throughput.sum)}; first call on a warm pool ${fmt(poolBench.warmCallMs * 1000, 0)} us vs Sandbox.create + first call ${fmt(poolBench.coldMs, 1)} ms (${fmt(poolBench.coldNoSpareMs, 1)} ms without a spare worker)`)
+  const row = (rs) => rs.map((r) => `${r.size}: ${x(r.ratio)} (${fmtInt(Math.round(r.perS))}/s vs ${fmtInt(Math.round(r.rawPerS))}/s)`).join(', ')
+  console.log(`SandboxPool time per call vs as many raw workers — add: ${row(poolBench.throughput.add)}; sum (~${KERNEL_TARGET_MS} ms): ${row(poolBench.throughput.sum)}`)
+  console.log(`First call on a warm pool ${x(poolBench.warmCallMs / poolBench.rawFirstMs)} raw (${fmt(poolBench.warmCallMs * 1000, 0)} us vs ${fmt(poolBench.rawFirstMs * 1000, 0)} us); Sandbox.create + first call ${x(poolBench.coldMs / poolBench.rawColdMs)} new Worker + compile + call (${fmt(poolBench.coldMs, 1)} ms, ${fmt(poolBench.coldNoSpareMs, 1)} ms without a spare worker, vs ${fmt(poolBench.rawColdMs, 1)} ms)`)
 }
 if (componentBench) {
   const a = componentBench.adapter
