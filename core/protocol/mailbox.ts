@@ -5,7 +5,17 @@
  * (in `Atomics.wait` on `command`) acts, clears `command` and replies with a message.
  */
 export const MAILBOX_DATA_BYTES = 1 << 20
-const SPIN = 20_000
+/**
+ * Spin budget (iterations of an atomic load) before the worker parks in `Atomics.wait`.
+ * A synchronous host function answers within microseconds, and spinning saves the wake-up
+ * (a futex wake, ~5-7 us a side on a 2-core VM). But a spin only pays while the host thread
+ * runs: on a machine with more busy threads than cores it burns the core the host needs
+ * (measured: a host call 4x a raw Atomics.wait/notify ping-pong with a 20,000 spin and one
+ * busy process beside). So the budget adapts: it doubles after a spin that saw the answer
+ * and drops to a quarter after one that did not, between these bounds.
+ */
+const MAX_SPIN = 20_000
+const MIN_SPIN = 50
 const HEADER_BYTES = 64
 
 export const Command = {
@@ -28,8 +38,11 @@ export const Command = {
   DATA: 8,
 } as const
 
-/** Slots of the Int32 control words. */
-const COMMAND = 0, ARG_A = 1, ARG_B = 2, VALUE_TAG = 3
+/**
+ * Slots of the Int32 control words (the f64/i64 value takes words 4-5). `PARKED`: 1 while
+ * the worker is (about to be) in `Atomics.wait`: only then does a command need a notify.
+ */
+const COMMAND = 0, ARG_A = 1, ARG_B = 2, VALUE_TAG = 3, PARKED = 6
 
 /** How a returned value is stored: as f64, as i64, or none. */
 export const ValueTag = { NONE: 0, NUMBER: 1, BIGINT: 2 } as const
@@ -39,6 +52,8 @@ export class Mailbox {
   readonly data: Uint8Array
   private readonly f64: Float64Array
   private readonly i64: BigInt64Array
+  /** The worker's current spin budget (see {@link MAX_SPIN}). */
+  private spin = MAX_SPIN
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.control = new Int32Array(buffer, 0, HEADER_BYTES / 4)
@@ -53,12 +68,16 @@ export class Mailbox {
 
   // Host side ---------------------------------------------------------------------------
 
-  /** Issues a command (operands in `a`, `b`, and the data area) and wakes the worker. */
+  /**
+   * Issues a command (operands in `a`, `b`, and the data area) and wakes the worker if it is
+   * parked: it stores PARKED before it looks at COMMAND a last time and waits, this side
+   * stores COMMAND before it looks at PARKED, so one of the two always notices.
+   */
   send(command: number, a = 0, b = 0): void {
     this.control[ARG_A] = a
     this.control[ARG_B] = b
     Atomics.store(this.control, COMMAND, command)
-    Atomics.notify(this.control, COMMAND)
+    if (Atomics.load(this.control, PARKED) === 1) Atomics.notify(this.control, COMMAND)
   }
 
   setValue(value: number | bigint | undefined): void {
@@ -71,15 +90,24 @@ export class Mailbox {
 
   /** Blocks until the host issues a command; returns it (operands via `a`/`b`). */
   waitForCommand(): number {
-    // A synchronous host function answers within microseconds: spin before parking.
-    for (let i = 0; i < SPIN; i++) {
-      const command = Atomics.load(this.control, COMMAND)
-      if (command !== Command.NONE) return command
+    const c = this.control
+    for (let i = 0; i < this.spin; i++) {
+      const command = Atomics.load(c, COMMAND)
+      if (command !== Command.NONE) {
+        this.spin = Math.min(MAX_SPIN, this.spin * 2)
+        return command
+      }
     }
-    for (;;) { // a wake-up without a command (a late notify) is not a command
-      Atomics.wait(this.control, COMMAND, Command.NONE)
-      const command = Atomics.load(this.control, COMMAND)
-      if (command !== Command.NONE) return command
+    this.spin = Math.max(MIN_SPIN, this.spin >> 2)
+    Atomics.store(c, PARKED, 1)
+    try {
+      for (;;) { // a wake-up without a command (a late notify) is not a command
+        Atomics.wait(c, COMMAND, Command.NONE)
+        const command = Atomics.load(c, COMMAND)
+        if (command !== Command.NONE) return command
+      }
+    } finally {
+      Atomics.store(c, PARKED, 0)
     }
   }
 
