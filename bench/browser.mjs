@@ -1,5 +1,6 @@
 // Browser benchmark (npm run bench:browser): builds e2e/bench with Vite, serves it
-// cross-origin isolated on 127.0.0.1 and runs it in Debian's Chromium.
+// cross-origin isolated on 127.0.0.1 and runs it in Debian's Chromium. Each figure is printed as
+// a ratio to a raw baseline measured in the same page, interleaved (e2e/bench/main.ts).
 import { join } from 'node:path'
 import { build } from 'vite'
 import { launchChromium, serveStatic } from '../test/browser/chromium.mjs'
@@ -14,12 +15,17 @@ try {
   await page.waitForFunction(() => window.__bench !== undefined, undefined, { timeout: 120_000 })
   const r = await page.evaluate(() => window.__bench)
   if (r.error) throw new Error(r.error)
-  console.log(`\n== Browser (Chromium ${browser.version()}, cross-origin isolated: ${r.crossOriginIsolated})\n`)
-  console.log(`  Sandbox.create cold           ${r.coldMs.toFixed(1)} ms`)
-  console.log(`  Sandbox.create warm (median)  ${r.warmMs.toFixed(1)} ms`)
-  console.log(`  sb.call round trip (median)   ${r.callUs.toFixed(1)} us`)
-  console.log(`  raw Worker postMessage        ${r.rawUs.toFixed(1)} us`)
-  console.log(`  call / raw                    ${(r.callUs / r.rawUs).toFixed(2)}x`)
+  console.log(`\n== Browser (Chromium ${browser.version()}, cross-origin isolated: ${r.crossOriginIsolated}): ratio to a raw baseline in the same page, ${r.rounds} interleaved rounds\n`)
+  const rows = [
+    ['Sandbox.create', r.createRatio, 'new Worker + WebAssembly.compile + instantiate there', `${r.warmMs.toFixed(1)} ms`, `${r.rawWarmMs.toFixed(1)} ms`, r.creates],
+    ['  (first in the page)', r.coldMs / r.rawColdMs, '  (the first raw one)', `${r.coldMs.toFixed(1)} ms`, `${r.rawColdMs.toFixed(1)} ms`, 1],
+    ["sb.call('add') round trip", r.callRatio, 'Web Worker postMessage round trip', `${r.callUs.toFixed(1)} us`, `${r.rawUs.toFixed(1)} us`, r.calls],
+  ]
+  const widths = [0, 2, 3, 4].map((i) => Math.max(...rows.map((row) => String(row[i]).length)))
+  for (const [what, ratio, base, measured, raw, n] of rows) {
+    console.log(`  ${what.padEnd(widths[0])}  ${`${ratio.toFixed(2)}x`.padStart(6)}  ${base.padEnd(widths[1])}  ${measured.padStart(widths[2])}  ${raw.padStart(widths[3])}  n ${n}`)
+  }
+  console.log('\n  ratio = measured / raw time (the median of the rounds\' ratios): below 1 is faster than raw')
 } finally {
   server.close()
   await browser.close()
