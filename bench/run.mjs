@@ -567,7 +567,7 @@ async function sectionWasi() {
   const module = new WebAssembly.Module(bytes)
   const out = openSync('/dev/null', 'w')
   const nodeWasi = async (warm) => {
-    const worker = new Worker(NODE_WASI_WORKER, { eval: true, workerData: { module, out, warm } })
+    const worker = new Worker(NODE_WASI_WORKER, { eval: true, workerData: { module, out, warm }, execArgv: ['--no-warnings'] }) // node:wasi's ExperimentalWarning, once per worker
     if (warm) return worker
     await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject) })
     await worker.terminate()
