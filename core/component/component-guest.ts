@@ -1,12 +1,13 @@
 import { SandboxError } from '../errors/index.js'
 import { MAX_FUEL, METER_EXPORTS, type MeterControl } from '../meter/meter-control.js'
 import type { GuestSettings } from '../protocol/messages.js'
-import type { CommandOptions } from '../wasi/wasi-settings.js'
+import type { CommandOptions } from '../protocol/wasi-settings.js'
 import { classifyError } from '../guest/classify-error.js'
 import { componentMeterControl } from './component-meter.js'
 import { ComponentWasi } from './component-wasi.js'
 import type { Preview2Shim } from './preview2-shim.js'
-import type { FetchRequest, FetchResult, HttpExchange } from './wasi-http.js'
+import type { HttpExchange } from './wasi-http.js'
+import type { FetchRequest, FetchResult } from '../protocol/fetch.js'
 import { encodeUtf8 } from '../text/index.js'
 
 /** What a worker provides to run components. */
@@ -16,18 +17,6 @@ export interface ComponentEngine {
   /** The browser build of @bytecodealliance/preview2-shim. */
   preview2(): Promise<Preview2Shim>
   instantiate(module: unknown, imports: Record<string, Record<string, unknown>>): Promise<{ exports: object }>
-}
-
-/** What the host sends for a component: the glue and its interface, besides the metered core modules. */
-export interface ComponentSettings {
-  /** jco's generated ES module (instantiation mode `async`). */
-  glue: string
-  /** Imported interfaces (unversioned). */
-  imports: string[]
-  exports: { name: string; path: string[]; returnsResult: boolean }[]
-  /** `run` of an exported `wasi:cli/run`: the command entry point. */
-  run: string[] | null
-  networkAllow: string[]
 }
 
 export interface ComponentInstance {

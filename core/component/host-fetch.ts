@@ -1,12 +1,6 @@
 import { matchesAllowList } from './network-allow.js'
-import type { FetchRequest, FetchResult } from './wasi-http.js'
-
-/** A `fetch`-compatible function: the global one, or a mock (see `wasm-sandbox/testing`). */
-export type NetworkFetch = (url: string, init: { method: string; headers: [string, string][]; body?: Uint8Array; redirect: 'manual' }) => Promise<{
-  status: number
-  headers: Iterable<[string, string]>
-  arrayBuffer(): Promise<ArrayBuffer>
-}>
+import type { NetworkFetch } from '../policy/options.js'
+import type { FetchRequest, FetchResult } from '../protocol/fetch.js'
 
 /**
  * The host side of a component's outgoing HTTP request: the allow-list again (the worker
@@ -27,3 +21,5 @@ export async function fetchForGuest(request: FetchRequest, allow: string[], fetc
   if (body.length > maxBodyBytes) return { ok: false, error: { tag: 'HTTP-response-body-size', val: BigInt(maxBodyBytes) } }
   return { ok: true, status: response.status, headers: [...response.headers], body }
 }
+
+export type { NetworkFetch } from '../policy/options.js'

@@ -1,11 +1,11 @@
 import { SandboxError } from '../errors/index.js'
 import { createMeterControl, MAX_FUEL, METER_EXPORTS, type MeterControl } from '../meter/meter-control.js'
 import type { CallReport, CallRequest, CommandResult, GuestSettings } from '../protocol/messages.js'
-import type { CommandOptions } from '../wasi/wasi-settings.js'
+import type { CommandOptions } from '../protocol/wasi-settings.js'
 import { WasiHost, type WasiPlatform } from '../wasi/wasi-host.js'
 import { WASIProcExit } from '@bjorn3/browser_wasi_shim'
 import { instantiateComponent, type ComponentEngine } from '../component/component-guest.js'
-import type { FetchRequest, FetchResult } from '../component/wasi-http.js'
+import type { FetchRequest, FetchResult } from '../protocol/fetch.js'
 import { callBytes } from './bytes-abi.js'
 import { classifyError } from './classify-error.js'
 

@@ -3,8 +3,9 @@ import { CallChannel } from '../protocol/call-channel.js'
 import { Command, type Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type Endpoint, type HostImport, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { decodeUtf8 } from '../text/index.js'
+import { fromWireJson } from '../protocol/wire-json.js'
 import { checkRange } from './bytes-abi.js'
-import { decodeFetchResult, type FetchRequest, type FetchResult } from '../component/wasi-http.js'
+import { decodeFetchResult, type FetchRequest, type FetchResult } from '../protocol/fetch.js'
 
 /** What the stubs need from the running guest. */
 export interface GuestHooks {
@@ -182,11 +183,6 @@ function coerce(value: number | bigint | undefined, type: string | undefined): u
   return typeof value === 'bigint' ? Number(value) : value ?? 0
 }
 
-/** A re-entrant call request as JSON, bigints tagged. */
-export function encodeCall(fn: string, args: unknown[]): string {
-  return JSON.stringify({ fn, args }, (_, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v))
-}
-
 function decodeCall(bytes: Uint8Array): { fn: string; args: unknown[] } {
-  return JSON.parse(decodeUtf8(bytes.slice()), (_, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v))
+  return fromWireJson(decodeUtf8(bytes.slice())) as { fn: string; args: unknown[] }
 }

@@ -1,12 +1,13 @@
-import type { NetworkFetch } from '../component/host-fetch.js'
 import { SandboxError } from '../errors/index.js'
-import { MAX_FUEL } from '../meter/meter-control.js'
-import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from './options.js'
+import type { NetworkFetch, NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from './options.js'
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
 const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'onEvent'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
+
+/** The largest fuel budget: what the meter's i64 counter holds (its MAX_FUEL). */
+const MAX_FUEL = 2n ** 63n - 1n
 
 /** Largest wasm32 memory: 65536 pages of 64 KiB. */
 const MAX_MEMORY_BYTES = 65536 * 65536

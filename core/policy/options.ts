@@ -1,5 +1,11 @@
-import type { NetworkFetch } from '../component/host-fetch.js'
-import type { EventHandler } from '../observe/sandbox-event.js'
+import type { EventHandler } from '../audit/sandbox-event.js'
+
+/** A `fetch`-compatible function: the global one, or a mock (see `wasm-sandbox/testing`). */
+export type NetworkFetch = (url: string, init: { method: string; headers: [string, string][]; body?: Uint8Array; redirect: 'manual' }) => Promise<{
+  status: number
+  headers: Iterable<[string, string]>
+  arrayBuffer(): Promise<ArrayBuffer>
+}>
 
 /** A host function: receives the guest's arguments, then a {@link HostContext}. */
 export type HostFunction = (...args: any[]) => unknown

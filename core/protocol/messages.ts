@@ -1,8 +1,7 @@
 import type { SecurityEvent } from '../audit/security-event.js'
 import type { SerializedError } from '../errors/index.js'
-import type { CommandOptions, WasiSettings } from '../wasi/wasi-settings.js'
-import type { ComponentSettings } from '../component/component-guest.js'
-import type { FetchRequest } from '../component/wasi-http.js'
+import type { CommandOptions, WasiSettings } from './wasi-settings.js'
+import type { FetchRequest } from './fetch.js'
 
 /**
  * The whole host <-> worker wire format. Every message carries the protocol version `v`
@@ -12,6 +11,18 @@ import type { FetchRequest } from '../component/wasi-http.js'
  * mailbox (`mailbox.ts`), and the worker replies with ordinary messages.
  */
 export const PROTOCOL_VERSION = 1
+
+/** What the host sends for a component: the glue and its interface, besides the metered core modules. */
+export interface ComponentSettings {
+  /** jco's generated ES module (instantiation mode `async`). */
+  glue: string
+  /** Imported interfaces (unversioned). */
+  imports: string[]
+  exports: { name: string; path: string[]; returnsResult: boolean }[]
+  /** `run` of an exported `wasi:cli/run`: the command entry point. */
+  run: string[] | null
+  networkAllow: string[]
+}
 
 /** A host function the guest imports, as the worker stubs it. */
 export interface HostImport {

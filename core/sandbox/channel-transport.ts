@@ -6,7 +6,7 @@ import type { CallOptions } from './call-args.js'
 import { CallGuard, callTimeoutMs, cancelled } from './call-guard.js'
 import type { Platform } from './platform.js'
 import type { CallOutcome, Transport } from './transport.js'
-import type { Live, WorkerSession } from './worker-session.js'
+import type { Live, WorkerLink } from './live-worker.js'
 
 /**
  * Calls through the worker's call channel in shared memory: no message, no structured
@@ -15,7 +15,7 @@ import type { Live, WorkerSession } from './worker-session.js'
  */
 export class ChannelTransport implements Transport {
   constructor(
-    private readonly session: WorkerSession,
+    private readonly session: WorkerLink,
     private readonly messages: Transport,
     private readonly platform: Platform,
     private readonly policy: NormalizedPolicy,

@@ -1,5 +1,5 @@
 import { SandboxError } from '../errors/index.js'
-import { encodeCall } from '../guest/host-imports.js'
+import { toWireJson } from '../protocol/wire-json.js'
 import { Command, MAILBOX_DATA_BYTES, type Mailbox } from '../protocol/mailbox.js'
 import { encodeUtf8, decodeUtf8 } from '../text/index.js'
 
@@ -119,7 +119,7 @@ export class HostCallSession implements HostContext {
   }
 
   call(fn: string, ...args: unknown[]): Promise<unknown> {
-    const request = encodeUtf8(encodeCall(fn, args))
+    const request = encodeUtf8(toWireJson({ fn, args }))
     if (request.length > MAILBOX_DATA_BYTES) return Promise.reject(new SandboxError('CONFIG', 'ctx.call: arguments too large', { field: 'args' }))
     return this.request(Command.CALL, 0, request.length, (area) => area.set(request))
   }

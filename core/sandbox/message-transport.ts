@@ -5,7 +5,7 @@ import type { CallOptions } from './call-args.js'
 import { CallGuard, callTimeoutMs, cancelled } from './call-guard.js'
 import type { Platform } from './platform.js'
 import type { CallOutcome, Transport } from './transport.js'
-import type { WorkerSession } from './worker-session.js'
+import type { WorkerLink } from './live-worker.js'
 
 /**
  * Calls as messages to the worker (one `call`, or one `batch`): any value structured
@@ -14,7 +14,7 @@ import type { WorkerSession } from './worker-session.js'
  * all that have not finished.
  */
 export class MessageTransport implements Transport {
-  constructor(private readonly session: WorkerSession, private readonly platform: Platform, private readonly policy: NormalizedPolicy) {}
+  constructor(private readonly session: WorkerLink, private readonly platform: Platform, private readonly policy: NormalizedPolicy) {}
 
   async send(request: CallRequest, options: CallOptions): Promise<CallOutcome> {
     return (await this.sendAll([request], options))[0]!

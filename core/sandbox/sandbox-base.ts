@@ -6,14 +6,16 @@ import { RING_INPUT_BYTES } from '../protocol/call-channel.js'
 import type { CallRequest, CommandResult } from '../protocol/messages.js'
 import type { SecurityEvent } from '../audit/security-event.js'
 import type { Metrics } from '../observe/metrics.js'
-import type { CommandOptions } from '../wasi/wasi-settings.js'
+import type { CommandOptions } from '../protocol/wasi-settings.js'
 import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { checkWitArgs } from '../component/wit-args.js'
 import { splitCallArgs, toWasmArgs, type CallOptions } from './call-args.js'
+import { callsAhead } from './calls-ahead.js'
 import { CallPipeline } from './call-pipeline.js'
 import { callTimeoutMs } from './call-guard.js'
 import { checkImports } from './check-imports.js'
+import { checkSandboxable } from './check-sandboxable.js'
 import { InlineSession } from './inline-session.js'
 import type { Platform } from './platform.js'
 import { prepareModule, type PreparedModule } from './prepare-module.js'
@@ -22,7 +24,8 @@ import type { SandboxSession } from './sandbox-session.js'
 import type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-types.js'
 import type { CallOutcome } from './transport.js'
 import { UsageRecorder } from './usage-recorder.js'
-import { WorkerSession, type Live } from './worker-session.js'
+import type { Live } from './live-worker.js'
+import { WorkerSession } from './worker-session.js'
 
 /** Errors after which the instance may be half-way through something (see `replaceAfterFaults`). */
 const GUEST_FAULTS: ReadonlySet<string> = new Set(['TRAP', 'FUEL_EXHAUSTED', 'STACK_OVERFLOW', 'MEMORY_LIMIT', 'HOST_ERROR'])
@@ -116,9 +119,7 @@ export class SandboxBase {
   }
 
   /** Usage of the last finished call (also on the error of a failed one). */
-  get lastUsage(): Usage | null {
-    return this.recorder.lastUsage
-  }
+  get lastUsage(): Usage | null { return this.recorder.lastUsage }
 
   /** Calls an exported function. A trailing `{ signal, timeout }` object is the call's options. */
   call(fn: string, ...args: unknown[]): Promise<any> {
@@ -173,28 +174,8 @@ export class SandboxBase {
    * the next input only as results are consumed (a few calls ahead), so a slow consumer
    * slows the producer. The first failing call throws out of the iteration.
    */
-  async *stream(fn: string, inputs: AsyncIterable<unknown[]> | Iterable<unknown[]>, options: CallOptions = {}): AsyncGenerator<any, void, undefined> {
-    const AHEAD = 8
-    const inFlight: Promise<unknown>[] = []
-    const iterator = (Symbol.asyncIterator in inputs ? inputs[Symbol.asyncIterator]() : (inputs as Iterable<unknown[]>)[Symbol.iterator]()) as AsyncIterator<unknown[]> | Iterator<unknown[]>
-    let done = false
-    try {
-      for (;;) {
-        while (!done && inFlight.length < AHEAD) {
-          const next = await iterator.next()
-          if (next.done) { done = true; break }
-          const args = Array.isArray(next.value) ? next.value : [next.value]
-          const pending = this.enqueue(() => this.single({ fn, args }, options))
-          pending.catch(() => undefined) // surfaced when its turn comes
-          inFlight.push(pending)
-        }
-        const head = inFlight.shift()
-        if (!head) return
-        yield await head
-      }
-    } finally {
-      if (!done) await iterator.return?.()
-    }
+  stream(fn: string, inputs: AsyncIterable<unknown[]> | Iterable<unknown[]>, options: CallOptions = {}): AsyncGenerator<any, void, undefined> {
+    return callsAhead(inputs, (args) => this.enqueue(() => this.single({ fn, args }, options)))
   }
 
   /**
@@ -241,7 +222,7 @@ export class SandboxBase {
 
   /** The module's exports: `[{ name, kind, params, results }]`. */
   exports(): ExportDescriptor[] {
-    return this.session.prepared.info.exports.filter((e) => this.visible(e.name)).map((e) => ({
+    return this.session.prepared.info.exports.filter((e) => (this.entryPoints?.has(e.name) ?? true)).map((e) => ({
       ...e, params: [...e.params], results: [...e.results], ...(e.paramNames ? { paramNames: [...e.paramNames] } : {}),
     }))
   }
@@ -255,9 +236,7 @@ export class SandboxBase {
   }
 
   /** Whether `close()` was called. */
-  get isClosed(): boolean {
-    return this.session.closed
-  }
+  get isClosed(): boolean { return this.session.closed }
 
   /** Stops the worker. Queued and running calls reject with CLOSED. */
   async close(): Promise<void> {
@@ -397,15 +376,11 @@ export class SandboxBase {
     return this.recorder.record(fn, report, wallMs, error)
   }
 
-  private visible(name: string): boolean {
-    return this.entryPoints === null || this.entryPoints.has(name)
-  }
-
   /** Validates a request against the exports (throws CONFIG/NO_SUCH_EXPORT/CLOSED). */
   private checkRequest(request: CallRequest): CallRequest {
     if (this.session.closed) throw new SandboxError('CLOSED', `cannot call ${request.fn}(): the sandbox is closed`)
     const exp = this.functions.get(request.fn)
-    if (!exp || !this.visible(request.fn)) throw noSuchExport(request.fn, this.exports())
+    if (!exp || !(this.entryPoints?.has(request.fn) ?? true)) throw noSuchExport(request.fn, this.exports())
     const settings = this.session.prepared.settings
     if (request.bytes && settings.component) {
       throw new SandboxError('CONFIG', `${request.fn}: callBytes and callJson use the bytes ABI of core modules; a component takes WIT values`, {
@@ -420,27 +395,4 @@ export class SandboxBase {
 
 function functionsOf(prepared: PreparedModule): Map<string, ExportDescriptor> {
   return new Map(prepared.info.exports.filter((e) => e.kind === 'function').map((e) => [e.name, e]))
-}
-
-/** What a sandbox refuses to start: imports the policy does not grant, and what its isolation cannot do. */
-function checkSandboxable(prepared: PreparedModule, policy: NormalizedPolicy, platform: Platform): void {
-  try {
-    checkImports(prepared.info, policy)
-  } catch (error) {
-    for (const name of (error as SandboxError).imports ?? []) {
-      policy.onEvent?.({ type: 'audit', time: Date.now(), capability: 'import', operation: 'link', detail: `${name} is not granted by the policy` })
-    }
-    throw error
-  }
-  if (policy.isolation === 'inline') {
-    const refuse = (what: string) => new SandboxError('CONFIG', `isolation: 'inline' cannot run ${what}; use isolation: 'worker'`, { field: 'isolation', suggestion: "use isolation: 'worker'" })
-    if (!platform.guestEngine) throw refuse('on this platform')
-    if (prepared.settings.component) throw refuse('components')
-    if (prepared.info.sharedMemory) throw refuse('a module with a shared memory (memory.atomic.wait would block the host thread)')
-    return
-  }
-  if (prepared.settings.hostImports.length > 0 && !(platform.sharedMemory && typeof SharedArrayBuffer !== 'undefined')) {
-    const suggestion = 'serve the page cross-origin isolated, with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp'
-    throw new SandboxError('CONFIG', `imports: host functions need SharedArrayBuffer, which this page does not have; ${suggestion}`, { field: 'imports', suggestion })
-  }
 }

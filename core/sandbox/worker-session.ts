@@ -1,12 +1,13 @@
 import { SandboxError } from '../errors/index.js'
-import { encodeFetchResult, type FetchRequest } from '../component/wasi-http.js'
+import { encodeFetchResult, type FetchRequest } from '../protocol/fetch.js'
 import { fetchForGuest, type NetworkFetch } from '../component/host-fetch.js'
 import type { NormalizedPolicy } from '../policy/options.js'
 import { CallChannel, channelSupported } from '../protocol/call-channel.js'
 import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { HostCallSession } from './host-context.js'
-import type { Platform, WorkerHandle } from './platform.js'
+import type { Platform } from './platform.js'
+import type { Live, Reply, WorkerLink } from './live-worker.js'
 import type { PreparedModule } from './prepare-module.js'
 import type { UsageRecorder } from './usage-recorder.js'
 import type { FunctionProfile } from '../meter/meter-control.js'
@@ -15,29 +16,7 @@ import { MessageTransport } from './message-transport.js'
 import type { SandboxSession } from './sandbox-session.js'
 import type { Transport } from './transport.js'
 
-export type Reply = Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }>
-
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
-
-/** A live worker and the requests waiting on it. */
-export interface Live {
-  worker: WorkerHandle
-  mailbox: Mailbox | null
-  /** The shared-memory call path, where SharedArrayBuffer is available. */
-  channel: CallChannel | null
-  /** Callbacks by request id: a reply, or the reason the worker stopped. */
-  pending: Map<number, (reply: Reply | SandboxError) => void>
-  /**
-   * Host-function calls in progress, innermost last: a host function's `ctx.alloc` or
-   * `ctx.call` runs guest code, which may call another import; the worker's answers are
-   * for the innermost one until it has returned.
-   */
-  sessions: HostCallSession[]
-  /** Set once the worker is stopped or has died: nothing more is sent to it. */
-  dead: boolean
-  /** Called when the worker reports it begins instantiating. */
-  onStarting?: () => void
-}
 
 /**
  * A sandbox's worker: spawns it and instantiates the module there, sends it requests and
@@ -45,7 +24,7 @@ export interface Live {
  * calls, replaces the instance, and stops the worker. After a stop, the next `worker()`
  * spawns a fresh one from the same compiled module.
  */
-export class WorkerSession implements SandboxSession {
+export class WorkerSession implements SandboxSession, WorkerLink {
   /** Calls go through the call channel where they can, else as messages. */
   readonly transport: ChannelTransport
   private live: Live | null = null

@@ -71,3 +71,15 @@ export class FdRights {
     else this.base.delete(to)
   }
 }
+
+export const OFLAGS_TRUNC = 8
+/** The oflags that change a file: create, exclusive, truncate. */
+export const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | OFLAGS_TRUNC
+export const FDFLAGS_APPEND = 1
+/** The rights libc asks for only when opening to write. */
+export const RIGHTS_WRITE = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE
+
+/** `fst_flags`: setting a time and setting it to now at once is EINVAL. */
+export function validTimeFlags(flags: number): boolean {
+  return !((flags & 1 /* atim */ && flags & 2 /* atim_now */) || (flags & 4 /* mtim */ && flags & 8 /* mtim_now */))
+}

@@ -1,3 +1,2 @@
 export { WasiHost, PROGRAM_NAME } from './wasi-host.js'
 export type { WasiPlatform } from './wasi-host.js'
-export type { CommandOptions, PreopenSettings, WasiSettings } from './wasi-settings.js'

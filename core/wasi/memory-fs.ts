@@ -1,7 +1,8 @@
 import { Directory, Fd, File, Inode, wasi } from '@bjorn3/browser_wasi_shim'
-import { encodeUtf8 } from '../text/index.js'
 import { applyTimes, timesOf, touch } from './node-times.js'
-import { escapesMount, LOOKUP_SYMLINK_FOLLOW, MAX_SYMLINK_HOPS } from './links.js'
+import { escapesMount, LOOKUP_SYMLINK_FOLLOW } from './links.js'
+import { depthBelow, resolve, type Found } from './memory-path.js'
+import { Symlink } from './symlink.js'
 
 /**
  * In-memory preopens: directories and files are the shim's `Directory` and `File` inodes
@@ -12,20 +13,6 @@ import { escapesMount, LOOKUP_SYMLINK_FOLLOW, MAX_SYMLINK_HOPS } from './links.j
  * directory, and `..` (from the path or from a link's target) can never go above it:
  * ENOTCAPABLE, as for the shim before.
  */
-export class Symlink extends Inode {
-  constructor(readonly target: string) {
-    super()
-  }
-
-  override path_open(): { ret: number; fd_obj: Fd | null } {
-    return { ret: wasi.ERRNO_LOOP, fd_obj: null }
-  }
-
-  override stat(): wasi.Filestat {
-    return new wasi.Filestat(this.ino, wasi.FILETYPE_SYMBOLIC_LINK, BigInt(encodeUtf8(this.target).length))
-  }
-}
-
 /**
  * What the writable in-memory preopens of one sandbox may hold together: file bytes, link
  * targets, and a charge per directory entry. They live in the worker's heap, outside the
@@ -58,56 +45,6 @@ const entryBytes = (name: string): number => 128 + name.length
 /** The content a node holds: a file's bytes, a link's target. */
 const sizeOf = (node: Inode): number => (node instanceof File ? node.data.length : node instanceof Symlink ? node.target.length : 0)
 
-interface Found {
-  ret: number
-  /** The node the path names (null if missing). */
-  node: Inode | null
-  /** Its directory and name in it (null for `.`/`..` or the start itself). */
-  parent: Directory | null
-  name: string | null
-  /** Only the last component is missing: it can be created in `parent` as `name`. */
-  creatable: boolean
-  /** The directories walked, the start first. */
-  stack: Directory[]
-}
-
-/** Resolves `path` from `start`; a final symlink is followed only when `followLast` (or the path ends with `/`). */
-export function resolve(start: Directory, path: string, followLast: boolean): Found {
-  const fail = (ret: number, extra: Partial<Found> = {}): Found => ({ ret, node: null, parent: null, name: null, creatable: false, stack: [], ...extra })
-  if (path.startsWith('/')) return fail(wasi.ERRNO_NOTCAPABLE)
-  if (path.includes('\0')) return fail(wasi.ERRNO_INVAL)
-  if (path === '') return fail(wasi.ERRNO_NOENT)
-  const trailingSlash = path.endsWith('/')
-  const stack: Directory[] = [start]
-  let pending = path.split('/').filter((p) => p !== '' && p !== '.')
-  let hops = 0
-  while (pending.length > 0) {
-    const part = pending.shift()!
-    if (part === '..') {
-      if (stack.length === 1) return fail(wasi.ERRNO_NOTCAPABLE)
-      stack.pop()
-      continue
-    }
-    const dir = stack[stack.length - 1]!
-    const child = dir.contents.get(part)
-    const last = pending.length === 0
-    if (child === undefined) return fail(wasi.ERRNO_NOENT, last ? { parent: dir, name: part, creatable: true, stack } : {})
-    if (child instanceof Symlink && (!last || followLast || trailingSlash)) {
-      if (++hops > MAX_SYMLINK_HOPS) return fail(wasi.ERRNO_LOOP)
-      if (child.target.startsWith('/')) return fail(wasi.ERRNO_NOTCAPABLE)
-      pending = [...child.target.split('/').filter((p) => p !== '' && p !== '.'), ...pending]
-      continue
-    }
-    if (last) {
-      if (trailingSlash && !(child instanceof Directory)) return fail(wasi.ERRNO_NOTDIR)
-      return { ret: wasi.ERRNO_SUCCESS, node: child, parent: dir, name: part, creatable: false, stack }
-    }
-    if (!(child instanceof Directory)) return fail(wasi.ERRNO_NOTDIR)
-    stack.push(child)
-  }
-  return { ret: wasi.ERRNO_SUCCESS, node: stack[stack.length - 1]!, parent: null, name: null, creatable: false, stack }
-}
-
 function stripSlashes(path: string): string {
   const stripped = path.replace(/\/+$/, '')
   return stripped === '' && path !== '' ? '.' : stripped
@@ -127,18 +64,6 @@ function setTimes(node: Inode, atim: bigint, mtim: bigint, flags: number): numbe
   const t = timesOf(node)
   Object.assign(t, applyTimes(t, atim, mtim, flags))
   return wasi.ERRNO_SUCCESS
-}
-
-/** The number of directories between `root` and `dir` (depth-first search; trees are small), or null if not below it. */
-function depthBelow(root: Directory, dir: Directory, depth = 0): number | null {
-  if (root === dir) return depth
-  for (const child of root.contents.values()) {
-    if (child instanceof Directory) {
-      const found = depthBelow(child, dir, depth + 1)
-      if (found !== null) return found
-    }
-  }
-  return null
 }
 
 /** An open in-memory directory: the preopen itself (with its guest name) or one opened below it. */

@@ -3,14 +3,14 @@ import type { SecurityEvent } from '../audit/security-event.js'
 import { AuditCollector } from '../audit/audit-collector.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { Errno, MAX_PATH_BYTES } from './errno.js'
-import { FdRights, RIGHTS } from './fd-rights.js'
+import { FDFLAGS_APPEND, FdRights, OFLAGS_TRUNC, OFLAGS_WRITE, RIGHTS, RIGHTS_WRITE, validTimeFlags } from './fd-rights.js'
 import { copyLink, isLinkingDirectory, LOOKUP_SYMLINK_FOLLOW } from './links.js'
 import { FileQuota, MemoryDirectoryFd } from './memory-fs.js'
 import { memoryTree } from './memory-tree.js'
 import { writeFilestat } from './node-times.js'
 import { OutputCapture } from './output-capture.js'
 import { sleep } from './sleep.js'
-import type { CommandOptions, WasiSettings } from './wasi-settings.js'
+import type { CommandOptions, WasiSettings } from '../protocol/wasi-settings.js'
 
 /** What the worker's runtime adds to WASI: Node can mount host directories. */
 export interface WasiPlatform {
@@ -23,11 +23,6 @@ type WasiFunction = (...args: any[]) => unknown
 /** `argv[0]`, the program name every command sees. */
 export const PROGRAM_NAME = 'main.wasm'
 
-const OFLAGS_TRUNC = 8
-const OFLAGS_WRITE = 1 /* creat */ | 4 /* excl */ | OFLAGS_TRUNC
-const FDFLAGS_APPEND = 1
-/** The rights libc asks for only when opening to write. */
-const RIGHTS_WRITE = RIGHTS.FD_WRITE | RIGHTS.FD_ALLOCATE | RIGHTS.FD_FILESTAT_SET_SIZE
 const DENIALS = new Set<number>([Errno.ACCES, Errno.NOTCAPABLE, Errno.PERM, Errno.ROFS, Errno.NAMETOOLONG, Errno.NOSPC])
 
 /**
@@ -83,7 +78,7 @@ export class WasiHost {
       fds.push(fd)
     })
     this.shim = new WASI([], [], fds, { debug: false })
-    this.imports = this.policyLayer(this.shim.wasiImport as Record<string, WasiFunction>, encodeList(args), encodeList(Object.entries(env).map(([k, v]) => `${k}=${v}`)))
+    this.imports = this.policyLayer(this.shim.wasiImport as Record<string, WasiFunction>, args.map(encodeUtf8), Object.entries(env).map(([k, v]) => encodeUtf8(`${k}=${v}`)))
   }
 
   /** Connects to the instance whose memory the calls read and write. */
@@ -400,12 +395,3 @@ export class WasiHost {
 }
 
 declare const performance: { now(): number }
-
-/** `fst_flags`: setting a time and setting it to now at once is EINVAL. */
-function validTimeFlags(flags: number): boolean {
-  return !((flags & 1 /* atim */ && flags & 2 /* atim_now */) || (flags & 4 /* mtim */ && flags & 8 /* mtim_now */))
-}
-
-function encodeList(items: string[]): Uint8Array[] {
-  return items.map((s) => encodeUtf8(s))
-}

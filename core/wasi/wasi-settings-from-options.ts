@@ -1,7 +1,7 @@
 import { configError } from '../policy/normalize.js'
 import type { WasiOptions } from '../policy/options.js'
 import { encodeUtf8 } from '../text/index.js'
-import type { PreopenSettings, WasiSettings } from './wasi-settings.js'
+import type { PreopenSettings, WasiSettings } from '../protocol/wasi-settings.js'
 
 /** Checks `wasi` options and turns them into {@link WasiSettings} (CONFIG errors name the field). */
 export function wasiSettings(options: WasiOptions | null, hostMounts: boolean): WasiSettings | null {

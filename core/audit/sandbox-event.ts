@@ -1,4 +1,4 @@
-import type { SecurityEvent } from '../audit/security-event.js'
+import type { SecurityEvent } from './security-event.js'
 import type { Usage } from '../errors/index.js'
 
 /**
