@@ -391,24 +391,37 @@ async function sectionSandbox() {
     }, 'raw')
 
     const sb = await withTimeout(Sandbox.create(ADD_WAT, options), 'Sandbox.create')
+    const inline = await Sandbox.create(ADD_WAT, { ...options, isolation: 'inline' })
+    /** Inline calls take about a microsecond: each sample is the mean of a run of 100, timed together. */
+    const inlineCalls = async () => {
+      const samples = []
+      for (let s = 0; s < AB_BATCH / 10; s++) {
+        const t = performance.now()
+        for (let i = 0; i < 100; i++) check(await inline.call('add', i, 2), i + 2, `inline.call('add', ${i}, 2)`)
+        samples.push(((performance.now() - t) * 1000) / 100)
+      }
+      return samples
+    }
     const messages = new RawMessages(await startRawWorker())
     const pingPong = new RawPingPong(await startRawWorker())
     let calls
     try {
       for (let i = 0; i < CALL_WARMUP; i++) {
         await withTimeout(sb.call('add', i, 2), 'call')
+        await inline.call('add', i, 2)
         await messages.add(i, i, 2)
         pingPong.call(0, i)
       }
       calls = await interleave(AB_ROUNDS, {
         call: () => timeEach(AB_BATCH, async (i) => check(await withTimeout(sb.call('add', i, 2), 'call'), i + 2, `sb.call('add', ${i}, 2)`)),
+        inline: inlineCalls,
         message: () => timeEach(AB_BATCH, async (i) => check((await messages.add(i, i, 2)).value, i + 2, 'raw worker')),
         sab: () => timeEach(AB_BATCH, (i) => check(pingPong.call(0, i), i, 'raw ping-pong')),
       }, 'message')
     } finally {
       pingPong.stop()
       messages.close()
-      await Promise.all([messages.worker.terminate(), pingPong.worker.terminate(), withTimeout(sb.close(), 'close')])
+      await Promise.all([messages.worker.terminate(), pingPong.worker.terminate(), withTimeout(sb.close(), 'close'), inline.close()])
     }
     const direct = directCalls()
     const r = {
@@ -416,6 +429,7 @@ async function sectionSandbox() {
       coldMs, rawColdMs,
       callUs: calls.median('call'), rawUs: calls.median('message'), sabUs: calls.median('sab'),
       ratio: calls.ratio('call'), sabRatio: calls.ratio('call', 'sab'), directNs: direct.ns,
+      inlineUs: calls.median('inline'), inlineRatio: calls.ratio('inline'),
     }
     console.log()
     ratioTable([
@@ -423,6 +437,7 @@ async function sectionSandbox() {
       ratioRow('  (first in the process: loads the adapter)', coldMs / rawColdMs, '  (the first raw one)', ms(coldMs), ms(rawColdMs), 1),
       ratioRow('sb.call(\'add\', i, 2) round trip', r.ratio, 'worker postMessage round trip', us(r.callUs), us(r.rawUs), AB_BATCH * AB_ROUNDS),
       ratioRow('  (the same calls)', r.sabRatio, 'SharedArrayBuffer round trip, Atomics.wait/notify', us(r.callUs), us(r.sabUs), AB_BATCH * AB_ROUNDS),
+      ratioRow('inline sb.call(\'add\', i, 2) ({ isolation: \'inline\' })', r.inlineRatio, 'worker postMessage round trip', us(r.inlineUs), us(r.rawUs), AB_BATCH * 10 * AB_ROUNDS),
       ratioRow('in-process instance.exports.add() (no worker)', null, '', `${fmt(r.directNs, 1)} ns`, '', 1_000_000),
     ])
     console.log('\n  Sandbox.create reuses a spare worker the Node adapter starts ahead (section 6 times a create without one) and')
