@@ -5,7 +5,7 @@ import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
-const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'onEvent'] as const
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'onEvent', 'cacheDir'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
 
 /** Largest wasm32 memory: 65536 pages of 64 KiB. */
@@ -40,6 +40,7 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     profile: parseBoolean(options.profile, 'profile') ?? false,
     isolation: parseIsolation(options.isolation),
     onEvent: parseHandler(options.onEvent),
+    cacheDir: parseCacheDir(options.cacheDir),
   }
   if (policy.isolation === 'inline') checkInline(policy, options)
   return policy
@@ -103,6 +104,12 @@ function parseHandler(value: unknown): NormalizedPolicy['onEvent'] {
       // An observer must not break the sandbox it observes.
     }
   }
+}
+
+function parseCacheDir(value: unknown): string | null {
+  if (value === undefined) return null
+  if (typeof value === 'string' && value !== '' && !value.includes('\0')) return value
+  throw configError('cacheDir', `expected a directory path, got ${describe(value)}`, "e.g. cacheDir: '.cache/wasm-sandbox'")
 }
 
 function parseImports(value: unknown): NormalizedPolicy['imports'] {
