@@ -35,7 +35,10 @@ export function nodeCompileCache(dir: string): CompileCacheStore {
           const info = await handle.stat()
           if (!info.isFile()) throw new Error(`${file} is not a file`)
           trusted(info, file)
-          return new Uint8Array(await handle.readFile())
+          const bytes = new Uint8Array(await handle.readFile())
+          const now = new Date()
+          await handle.utimes(now, now).catch(() => {}) // recently used: evicted last
+          return bytes
         } finally {
           await handle.close()
         }
@@ -52,6 +55,7 @@ export function nodeCompileCache(dir: string): CompileCacheStore {
           await rm(temporary, { force: true }).catch(() => {})
           throw error
         }
+        await evict(path).catch(() => {}) // best effort: another process may be evicting too
       },
     }
     STORES.set(path, store)
@@ -60,6 +64,39 @@ export function nodeCompileCache(dir: string): CompileCacheStore {
 }
 
 const STORES = new Map<string, CompileCacheStore>()
+
+/**
+ * Past this many bytes of entries (default 1 GiB; the environment variable
+ * WASM_SANDBOX_CACHE_MAX_BYTES sets another), the least recently used go until 3/4 of it is left.
+ */
+export const COMPILE_CACHE_MAX_BYTES = 1024 * 1024 * 1024
+/** A temporary file this old was left by a writer that died. */
+const STALE_TEMPORARY_MS = 60 * 60 * 1000
+
+async function evict(path: string): Promise<void> {
+  const entries: { file: string; size: number; used: number }[] = []
+  let total = 0
+  for (const name of await readdir(path)) {
+    const file = join(path, name)
+    const info = await stat(file).catch(() => null)
+    if (!info?.isFile()) continue
+    if (name.endsWith('.tmp')) {
+      if (Date.now() - info.mtimeMs > STALE_TEMPORARY_MS) await rm(file, { force: true })
+    } else if (name.endsWith('.wsc')) {
+      entries.push({ file, size: info.size, used: info.mtimeMs })
+      total += info.size
+    }
+  }
+  const set = Number(process.env.WASM_SANDBOX_CACHE_MAX_BYTES)
+  const max = Number.isFinite(set) && set > 0 ? set : COMPILE_CACHE_MAX_BYTES
+  if (total <= max) return
+  entries.sort((a, b) => a.used - b.used)
+  for (const entry of entries) {
+    if (total <= max * 0.75) break
+    await rm(entry.file, { force: true })
+    total -= entry.size
+  }
+}
 
 /** Refuses a directory or entry that someone else could have written. */
 function trusted(info: Stats, path: string): void {

@@ -1,6 +1,6 @@
 // The persistent compile cache (issue 19): fresh Node processes sharing a real cache directory.
 import { execFile, spawn } from 'node:child_process'
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -163,6 +163,27 @@ describe('persistent compile cache', () => {
     expect(after.events[0]!.outcome).toBe('hit')
     expect(after.result).toBe(55)
   }, 180_000)
+
+  it('past the size bound the least recently used entries go; stale temporary files too', async () => {
+    const cache = join(dir, 'evict-cache')
+    const sources = await Promise.all(['a', 'b', 'c'].map(async (name, i) => {
+      const file = join(dir, `evict-${name}.wat`)
+      await writeFile(file, `(module (func (export "f") (result i32) (i32.const ${7000 + i})))`)
+      return file
+    }))
+    const keyA = (await child(script, sources[0]!, cache, 'f')).events[0]!.key
+    const keyB = (await child(script, sources[1]!, cache, 'f')).events[0]!.key
+    expect((await child(script, sources[0]!, cache, 'f')).events[0]!.outcome).toBe('hit') // A is now used more recently than B
+    const stale = join(cache, `.${keyA}.1.dead.tmp`)
+    await writeFile(stale, 'left by a writer that died')
+    await utimes(stale, new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000))
+    const size = (await stat(join(cache, `${keyA}.wsc`))).size
+    // Room for two entries under 3/4 of the bound, not for three under the bound.
+    const third = await child(script, sources[2]!, cache, 'f', [], { WASM_SANDBOX_CACHE_MAX_BYTES: String(3 * size - 10) })
+    expect(third.events[0]).toMatchObject({ outcome: 'miss', stored: true })
+    expect(await entries(cache)).toEqual([`${keyA}.wsc`, `${third.events[0]!.key}.wsc`].sort())
+    expect(keyB).not.toBe(keyA)
+  })
 
   it('a cacheDir that cannot be written does not fail create', async () => {
     const blocker = join(dir, 'a-file')
