@@ -117,18 +117,15 @@ function buildFingerprint(): Promise<string> {
     const hash = createHash('sha256')
     const here = new URL('.', import.meta.url)
     hash.update(await readFile(new URL('../../package.json', here)).catch(() => 'no package.json'))
-    const jco = fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile'))
-    hash.update(await readFile(join(dirname(jco), '..', 'package.json')).catch(() => 'no jco-transpile'))
-    let hashed = 0
-    for (const folder of ['../core/meter/', '../core/component/', '../core/sandbox/']) {
-      const names = await readdir(new URL(folder, here)).catch(() => [] as string[])
-      for (const name of names.filter((n) => n.endsWith('.js')).sort()) {
-        hash.update(`\0${folder}${name}\0`).update(await readFile(new URL(folder + name, here)))
-        hashed++
-      }
-    }
+    const jco = (() => { try { return fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile')) } catch { return null } })()
+    hash.update(jco ? await readFile(join(dirname(jco), '..', 'package.json')).catch(() => 'no jco-transpile') : 'no jco-transpile')
+    const folders = ['../core/meter/', '../core/component/', '../core/sandbox/']
+    const files = (await Promise.all(folders.map(async (folder) =>
+      (await readdir(new URL(folder, here)).catch(() => [] as string[])).filter((n) => n.endsWith('.js')).sort().map((name) => folder + name)))).flat()
+    const contents = await Promise.all(files.map((file) => readFile(new URL(file, here))))
+    files.forEach((file, i) => hash.update(`\0${file}\0`).update(contents[i]!))
     // Bundled into one file: that file holds the meter.
-    if (hashed === 0) hash.update(await readFile(new URL(import.meta.url)))
+    if (files.length === 0) hash.update(await readFile(new URL(import.meta.url)))
     return hash.digest('hex')
   })()
   return fingerprint
