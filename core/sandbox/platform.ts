@@ -2,7 +2,7 @@ import type { ComponentTools } from '../component/component-tools.js'
 import type { GuestEngine } from '../guest/guest-instance.js'
 import type { PluginManifest } from '../manifest/plugin-manifest.js'
 import type { Endpoint, HostMessage, WorkerMessage } from '../protocol/messages.js'
-import type { CompileCacheStore } from './compile-cache.js'
+import type { CompileCacheStore } from './compile-cache-store.js'
 
 /** A source after loading: wasm bytes, WebAssembly text, or a module compiled by the caller. */
 export type LoadedSource =
