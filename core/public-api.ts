@@ -5,5 +5,5 @@ export {
   DEFAULT_STACK_DEPTH, DEFAULT_TABLE_ELEMENTS, DEFAULT_MAX_REPLY_BYTES, DEFAULT_TIMEOUT_MS, MAX_FUEL, parseManifest,
 } from './index.js'
 export type {
-  BatchCall, BatchResult, Metrics, PluginManifest, ProfileEntry, Tenant, TenantQuota, TenantUsage, SandboxEvent, PoolOptions, PoolStats, ReloadReport, CallOptions, CommandOptions, CommandOutput, SecurityEvent, ExportDescriptor, HostContext, HostFunction, PolicyPreset, SandboxErrorDetails, SandboxOptions, Usage, ValueTypeName, WasiOptions,
+  BatchCall, BatchResult, Metrics, PluginManifest, ProfileEntry, Tenant, TenantQuota, TenantUsage, SandboxEvent, CompileCacheEvent, PoolOptions, PoolStats, ReloadReport, CallOptions, CommandOptions, CommandOutput, SecurityEvent, ExportDescriptor, HostContext, HostFunction, PolicyPreset, SandboxErrorDetails, SandboxOptions, Usage, ValueTypeName, WasiOptions,
 } from './index.js'

@@ -2,7 +2,8 @@
 // The `wasm-sandbox` command: run WASI commands, call exports, inspect modules.
 import { readFile, stat } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { dirname, resolve } from 'node:path'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { homedir } from 'node:os'
 import { editDistance, meter, parseManifest, SandboxError, watToWasm, type ExportDescriptor, type ModuleInfo, type Usage } from '../core/index.js'
 import { Reader } from '../core/meter/reader.js'
 import { Sandbox } from './sandbox.js'
@@ -42,12 +43,17 @@ Everything after -- goes to the program, flags included (run x.wasm -- --help).
   --argv0 NAME        the program name the guest sees (default main.wasm)
   --invoke EXPORT     call EXPORT with the arguments instead of running _start (as call does)
   --clock, --random   grant clocks / randomness
+  --cache-dir DIR     keep what compiling derives (metered modules, component glue) in DIR
+                      for the next run (default $XDG_CACHE_HOME/wasm-sandbox, else
+                      ~/.cache/wasm-sandbox); entries are verified before use
+  --no-cache          neither read nor write the compile cache
   --json              print { exitCode, stdout, stderr, usage } as JSON instead`,
   call: `usage: wasm-sandbox call <file> <export> [args...] [options]
 
 Arguments are numbers (i64 as integers, negative ones too); a component's are WIT values as
 JSON (bare words are strings). Prints the result, and usage on stderr.
   --fuel N, --memory SIZE, --timeout TIME, --stack-depth N, --policy NAME   as for run
+  --cache-dir DIR, --no-cache   as for run (the compile cache is on by default)
   --call-json         call a bytes/JSON export with callJson: the one argument is JSON
                       (see the README, "Bytes and JSON calls")
   --json              print { result, usage } as JSON instead`,
@@ -59,7 +65,8 @@ Serves HTTP on 127.0.0.1 until interrupted (see the README, "HTTP").
   --port N              default 8080 (0 picks a free port)
   --host HOST           default 127.0.0.1
   --body-limit SIZE     default 16MB
-  --fuel N, --memory SIZE, --timeout TIME, --stack-depth N, --policy NAME   for every route`,
+  --fuel N, --memory SIZE, --timeout TIME, --stack-depth N, --policy NAME   for every route
+  --cache-dir DIR, --no-cache   the compile cache, as for run (on by default)`,
   mcp: `usage: wasm-sandbox mcp --tool NAME=FILE[:EXPORT] [--tool ...] [--manifest FILE.json ...] [options]
 
 Serves guest exports as MCP tools, on stdin/stdout (default) or streamable HTTP. Each call
@@ -69,7 +76,8 @@ runs on a fresh instance under the policy; guest errors are tool errors with the
                              manifest's permissions, descriptions and input schemas
   --http PORT                streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio (0: any port)
   --host HOST                with --http, default 127.0.0.1
-  --fuel N, --memory SIZE, --timeout TIME, --stack-depth N, --policy NAME   for --tool tools`,
+  --fuel N, --memory SIZE, --timeout TIME, --stack-depth N, --policy NAME   for --tool tools
+  --cache-dir DIR, --no-cache   the compile cache, as for run (on by default)`,
   inspect: `usage: wasm-sandbox inspect <file> [--json]
 
 Prints the module's size, whether it is a component, imports, exports with signatures,
@@ -110,20 +118,31 @@ async function main(argv: string[]): Promise<number> {
 
 const LIMIT_OPTIONS = {
   fuel: { type: 'string' }, memory: { type: 'string' }, timeout: { type: 'string' }, policy: { type: 'string' }, json: { type: 'boolean' },
-  'stack-depth': { type: 'string' },
+  'stack-depth': { type: 'string' }, 'cache-dir': { type: 'string' }, 'no-cache': { type: 'boolean' },
 } as const
 
-function limits(values: { fuel?: string; memory?: string; timeout?: string; policy?: string; 'stack-depth'?: string }) {
+function limits(values: { fuel?: string; memory?: string; timeout?: string; policy?: string; 'stack-depth'?: string; 'cache-dir'?: string; 'no-cache'?: boolean }) {
   const fuel = values.fuel === undefined ? undefined : values.fuel === 'unlimited' ? 'unlimited' as const : /^\d+$/.test(values.fuel) ? BigInt(values.fuel) : Number(values.fuel)
   const stackDepth = values['stack-depth']
   if (stackDepth !== undefined && !/^\d+$/.test(stackDepth)) throw new UsageError(`--stack-depth ${stackDepth}: expected a whole number of nested calls`)
+  if (values['no-cache'] && values['cache-dir'] !== undefined) throw new UsageError('--no-cache and --cache-dir: give one or the other')
+  if (values['cache-dir'] === '') throw new UsageError('--cache-dir: expected a directory')
   return {
+    ...(values['no-cache'] ? {} : { cacheDir: values['cache-dir'] ?? defaultCacheDir() }),
     ...(fuel !== undefined ? { fuel } : {}),
     ...(stackDepth !== undefined ? { stackDepth: Number(stackDepth) } : {}),
     ...(values.memory !== undefined ? { memory: values.memory } : {}),
     ...(values.timeout !== undefined ? { timeout: values.timeout } : {}),
     ...(values.policy !== undefined ? { policy: values.policy as 'strict' } : {}),
   }
+}
+
+/** The user's cache directory for us: $XDG_CACHE_HOME/wasm-sandbox, else ~/.cache/wasm-sandbox (%LOCALAPPDATA% on Windows). */
+function defaultCacheDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'wasm-sandbox') // the XDG spec: a relative value is to be ignored
+  if (process.platform === 'win32' && process.env.LOCALAPPDATA) return join(process.env.LOCALAPPDATA, 'wasm-sandbox', 'cache')
+  return join(homedir(), '.cache', 'wasm-sandbox')
 }
 
 async function readStdin(): Promise<Uint8Array> {

@@ -5,6 +5,7 @@ import { readManifestFile } from './manifest-file.js'
 import { spawnWorker } from './spawn-worker.js'
 import { nodeComponentTools } from './component-tools.js'
 import { nodeGuestEngine } from './guest-engine.js'
+import { nodeCompileCache } from './cache-store.js'
 import { watToWasm } from '../core/index.js'
 
 /** The Node.js implementation of core's {@link Platform}. */
@@ -17,6 +18,7 @@ export const nodePlatform: Platform = {
   guestEngine: () => nodeGuestEngine,
   readManifestFile,
   componentTools: nodeComponentTools,
+  persistentCache: nodeCompileCache,
   sharedMemory: true,
   hostMounts: true,
   parallelism: availableParallelism(),

@@ -6,21 +6,19 @@ import { ModuleCache, sourceHash } from '../sandbox/module-cache.js'
 import type { Platform } from '../sandbox/platform.js'
 import { compileMetered, meterOptionsKey, meterOptionsOf, type PreparedModule } from '../sandbox/prepare-module.js'
 import { decodeUtf8 } from '../text/index.js'
-import { describeExports, type ComponentExport } from './component-exports.js'
+import { describeExports } from './component-exports.js'
+import { meteredComponentCodec, type ComponentGlue, type MeteredComponent } from './cached-component-entry.js'
+import { throughCompileCache } from '../sandbox/compile-cache.js'
 import type { ComponentTools } from './component-tools.js'
 import { unversioned } from './component-policy.js'
 
 /** The transpiled component: what does not depend on the policy. */
-interface Transpiled {
-  glue: string
+interface Transpiled extends ComponentGlue {
   wasmFiles: Record<string, Uint8Array>
-  exports: ComponentExport[]
-  imports: string[]
-  run: string[] | null
 }
 
 const TRANSPILED = new ModuleCache<Transpiled>()
-const METERED = new ModuleCache<Record<string, unknown>>()
+const METERED = new ModuleCache<Omit<MeteredComponent, 'meteredFiles'>>()
 
 /**
  * Component bytes -> jco's glue plus every core module metered and compiled, ready for the
@@ -34,17 +32,25 @@ export async function prepareComponent(platform: Platform, bytes: Uint8Array, po
     })
   }
   if (!platform.componentTools) throw new SandboxError('CONFIG', 'source: this runtime cannot run components', { field: 'source' })
-  const tools = await platform.componentTools()
   const hash = (await sourceHash(bytes)) ?? ''
-  const transpile = () => transpileComponent(tools, bytes)
-  const transpiled = hash ? await TRANSPILED.get(hash, transpile) : await transpile()
   const meterOptions = meterOptionsOf(policy)
-  const meterAll = async () => {
+  const meterAll = async (): Promise<MeteredComponent> => {
+    const tools = await platform.componentTools!() // loaded only when there is something to transpile
+    const transpile = () => transpileComponent(tools, bytes)
+    const transpiled = hash ? await TRANSPILED.get(hash, transpile) : await transpile()
     const modules: Record<string, unknown> = {}
-    for (const [file, data] of Object.entries(transpiled.wasmFiles)) modules[file] = (await compileMetered(platform, data, meterOptions)).module
-    return modules
+    const meteredFiles: Record<string, Uint8Array> = {}
+    for (const [file, data] of Object.entries(transpiled.wasmFiles)) {
+      const metered = await compileMetered(platform, data, meterOptions)
+      modules[file] = metered.module
+      meteredFiles[file] = metered.bytes
+    }
+    return { transpiled, modules, meteredFiles }
   }
-  const modules = hash ? await METERED.get(`${hash}:${meterOptionsKey(meterOptions)}`, meterAll) : await meterAll()
+  const meterKey = meterOptionsKey(meterOptions)
+  const cached = () => throughCompileCache(platform, policy, { sourceKind: 'component', sourceHash: hash || null, meterKey }, meteredComponentCodec(platform), meterAll)
+    .then(({ transpiled, modules }) => ({ transpiled, modules })) // the bytes are not kept
+  const { transpiled, modules } = hash ? await METERED.get(`${hash}:${meterKey}`, cached) : await meterAll()
   settings.component = {
     glue: transpiled.glue, imports: transpiled.imports, run: transpiled.run, networkAllow: policy.networkAllow,
     exports: transpiled.exports.map(({ name, path, returnsResult }) => ({ name, path, returnsResult })),

@@ -3,7 +3,7 @@ import type { NetworkFetch, NormalizedPolicy, PolicyPreset, SandboxOptions, Wasi
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
-const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'onEvent'] as const
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'onEvent', 'cacheDir'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
 
 /** The largest fuel budget: what the meter's i64 counter holds (its MAX_FUEL). */
@@ -41,6 +41,7 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     profile: parseBoolean(options.profile, 'profile') ?? false,
     isolation: parseIsolation(options.isolation),
     onEvent: parseHandler(options.onEvent),
+    cacheDir: parseCacheDir(options.cacheDir),
   }
   if (policy.isolation === 'inline') checkInline(policy, options)
   return policy
@@ -104,6 +105,12 @@ function parseHandler(value: unknown): NormalizedPolicy['onEvent'] {
       // An observer must not break the sandbox it observes.
     }
   }
+}
+
+function parseCacheDir(value: unknown): string | null {
+  if (value === undefined) return null
+  if (typeof value === 'string' && value !== '' && !value.includes('\0')) return value
+  throw configError('cacheDir', `expected a directory path, got ${describe(value)}`, "e.g. cacheDir: '.cache/wasm-sandbox'")
 }
 
 function parseImports(value: unknown): NormalizedPolicy['imports'] {

@@ -83,6 +83,14 @@ export interface SandboxOptions {
    * quotas). Runs on the host thread; an exception it throws is ignored.
    */
   onEvent?: EventHandler
+  /**
+   * A directory for the persistent compile cache (Node): what `Sandbox.create` derives from a
+   * source — metered bytes, a component's transpiled glue and metered core modules — is
+   * stored there, keyed by the source's SHA-256 and the meter settings, so another process
+   * skips the work. Entries are verified before use. Ignored where nothing persists (browsers).
+   * Default: none (the CLI uses the user's cache directory).
+   */
+  cacheDir?: string
 }
 
 /** Options after presets and unit parsing: units in the names, nothing left to interpret. */
@@ -102,4 +110,6 @@ export interface NormalizedPolicy {
   profile: boolean
   isolation: 'worker' | 'inline'
   onEvent: EventHandler | null
+  /** The persistent compile cache's directory, or null for none. */
+  cacheDir: string | null
 }

@@ -2,6 +2,7 @@ import type { ComponentTools } from '../component/component-tools.js'
 import type { GuestEngine } from '../guest/guest-instance.js'
 import type { PluginManifest } from '../manifest/plugin-manifest.js'
 import type { Endpoint, HostMessage, WorkerMessage } from '../protocol/messages.js'
+import type { CompileCacheStore } from './compile-cache-store.js'
 
 /** A source after loading: wasm bytes, WebAssembly text, or a module compiled by the caller. */
 export type LoadedSource =
@@ -42,6 +43,8 @@ export interface Platform {
   readManifestFile?(path: string): Promise<PluginManifest>
   /** Component tooling (jco), loaded on first use; absent where components cannot run. */
   componentTools?(): Promise<ComponentTools>
+  /** The persistent compile cache in `dir` (the `cacheDir` option); absent where nothing persists (browsers). */
+  persistentCache?(dir: string): CompileCacheStore
   /**
    * Whether workers can share memory with the host (SharedArrayBuffer + Atomics): enables
    * host functions and the fast call path. Browsers allow it only on cross-origin-isolated

@@ -11,6 +11,8 @@ import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { isComponent, isComponentText } from '../component/component-binary.js'
 import { prepareComponent } from '../component/prepare-component.js'
 import type { ComponentTools } from '../component/component-tools.js'
+import { throughCompileCache } from './compile-cache.js'
+import { meteredModuleCodec, type MeteredModule } from './cached-module-entry.js'
 
 export interface PreparedModule {
   /** The compiled, metered module, shared by every worker the sandbox spawns. */
@@ -41,7 +43,8 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   const meterOptions = meterOptionsOf(policy)
   const input = loaded.kind === 'text' ? loaded.text : loaded.bytes
   const hash = await sourceHash(input)
-  const compile = () => compileMetered(platform, input, meterOptions)
+  const compile = () => throughCompileCache(platform, policy, { sourceKind: loaded.kind, sourceHash: hash, meterKey: meterOptionsKey(meterOptions) },
+    meteredModuleCodec(platform), () => compileMetered(platform, input, meterOptions)).then(({ module, info }) => ({ module, info })) // the bytes are not kept
   const { module, info } = hash === null ? await compile()
     : await MODULES.get(`${loaded.kind}:${hash}:${meterOptionsKey(meterOptions)}`, compile)
   // Host functions, numbered in import order (checkImports has made sure they are granted).
@@ -79,7 +82,7 @@ async function parseComponentText(tools: ComponentTools, text: string): Promise<
 /** Compiled modules shared by every sandbox of this process or page. */
 const MODULES = new ModuleCache<{ module: unknown; info: ModuleInfo }>()
 
-export async function compileMetered(platform: Platform, input: Uint8Array | string, options: MeterOptions): Promise<{ module: unknown; info: ModuleInfo }> {
+export async function compileMetered(platform: Platform, input: Uint8Array | string, options: MeterOptions): Promise<MeteredModule> {
   const bytes = typeof input === 'string' ? await platform.watToWasm(input) : input
   const metered = meter(bytes, options)
   let module: unknown
@@ -94,7 +97,7 @@ export async function compileMetered(platform: Platform, input: Uint8Array | str
     }
     throw new SandboxError('INTERNAL', `the metered module does not compile although the original does (a wasm-sandbox bug): ${(meteredError as Error).message}`, { cause: meteredError })
   }
-  return { module, info: metered.info }
+  return { module, info: metered.info, bytes: metered.bytes }
 }
 
 /** A module the caller compiled: only accepted when it was compiled from `meter()` output. */

@@ -1,0 +1,100 @@
+import { decodeUtf8, encodeUtf8 } from '../text/index.js'
+
+/**
+ * One entry of the persistent compile cache, as bytes:
+ *
+ *   "WSCC" | format u32 | header length u32 | header (JSON) | blobs... | SHA-256 of all before
+ *
+ * The header names the key the entry was written under, what it holds (`kind`), free-form
+ * `meta` (JSON) and the blobs' names and lengths, in order. Reading checks every part before
+ * anything is used: the digest (a flipped or missing byte), the format (an entry of another
+ * library version), the key (an entry copied under another key), the lengths. Anything off
+ * and the entry is refused — {@link decodeEntry} says why, the caller rebuilds.
+ */
+export const COMPILE_CACHE_FORMAT = 1
+
+const MAGIC = [0x57, 0x53, 0x43, 0x43] // "WSCC"
+const PREFIX_BYTES = 12
+const DIGEST_BYTES = 32
+
+export interface CacheEntry {
+  /** What the entry holds ('module', 'component'): a reader expecting another refuses it. */
+  kind: string
+  meta: unknown
+  blobs: Record<string, Uint8Array>
+}
+
+/** Why an entry was refused. */
+export class InvalidEntry extends Error {}
+
+interface Header {
+  key: string
+  kind: string
+  meta: unknown
+  blobs: [string, number][]
+}
+
+interface SubtleCrypto { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> }
+
+/** Raw SHA-256, or null where Web Crypto is missing (no persistent cache then). */
+export async function sha256(bytes: Uint8Array): Promise<Uint8Array | null> {
+  const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle
+  return subtle ? new Uint8Array(await subtle.digest('SHA-256', bytes)) : null
+}
+
+export async function encodeEntry(key: string, entry: CacheEntry): Promise<Uint8Array> {
+  const names = Object.keys(entry.blobs)
+  const header: Header = { key, kind: entry.kind, meta: entry.meta, blobs: names.map((n) => [n, entry.blobs[n]!.length]) }
+  const headerBytes = encodeUtf8(JSON.stringify(header))
+  const bodyLength = PREFIX_BYTES + headerBytes.length + names.reduce((sum, n) => sum + entry.blobs[n]!.length, 0)
+  const out = new Uint8Array(bodyLength + DIGEST_BYTES)
+  const view = new DataView(out.buffer)
+  out.set(MAGIC, 0)
+  view.setUint32(4, COMPILE_CACHE_FORMAT, true)
+  view.setUint32(8, headerBytes.length, true)
+  out.set(headerBytes, PREFIX_BYTES)
+  let at = PREFIX_BYTES + headerBytes.length
+  for (const n of names) {
+    out.set(entry.blobs[n]!, at)
+    at += entry.blobs[n]!.length
+  }
+  const digest = await sha256(out.subarray(0, bodyLength))
+  if (!digest) throw new Error('no Web Crypto: cannot sign a cache entry')
+  out.set(digest, bodyLength)
+  return out
+}
+
+/** The entry in `bytes`, checked against `key` and `kind`; throws {@link InvalidEntry} saying what is wrong. */
+export async function decodeEntry(bytes: Uint8Array, key: string, kind: string): Promise<CacheEntry> {
+  if (bytes.length < PREFIX_BYTES + DIGEST_BYTES) throw new InvalidEntry(`truncated (${bytes.length} bytes)`)
+  if (MAGIC.some((b, i) => bytes[i] !== b)) throw new InvalidEntry('not a compile cache entry')
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const bodyLength = bytes.length - DIGEST_BYTES
+  const digest = await sha256(bytes.subarray(0, bodyLength))
+  if (!digest) throw new InvalidEntry('no Web Crypto to verify the entry')
+  const stored = bytes.subarray(bodyLength)
+  if (digest.some((b, i) => b !== stored[i])) throw new InvalidEntry('digest mismatch (corrupted, truncated or modified)')
+  const format = view.getUint32(4, true)
+  if (format !== COMPILE_CACHE_FORMAT) throw new InvalidEntry(`format ${format}, expected ${COMPILE_CACHE_FORMAT}`)
+  const headerLength = view.getUint32(8, true)
+  if (PREFIX_BYTES + headerLength > bodyLength) throw new InvalidEntry('header past the end')
+  let header: Header
+  try {
+    header = JSON.parse(decodeUtf8(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength))) as Header
+  } catch {
+    throw new InvalidEntry('header is not JSON')
+  }
+  // The digest covers the key: an entry moved to another key's file is refused here.
+  if (header.key !== key) throw new InvalidEntry('written for another key')
+  if (header.kind !== kind) throw new InvalidEntry(`holds a ${String(header.kind)}, expected a ${kind}`)
+  if (!Array.isArray(header.blobs)) throw new InvalidEntry('header lists no blobs')
+  const blobs: Record<string, Uint8Array> = {}
+  let at = PREFIX_BYTES + headerLength
+  for (const [name, length] of header.blobs) {
+    if (typeof name !== 'string' || !Number.isSafeInteger(length) || length < 0 || at + length > bodyLength) throw new InvalidEntry(`blob ${JSON.stringify(name)} past the end`)
+    blobs[name] = bytes.slice(at, at + length)
+    at += length
+  }
+  if (at !== bodyLength) throw new InvalidEntry('bytes after the last blob')
+  return { kind: header.kind, meta: header.meta, blobs }
+}
