@@ -1,5 +1,4 @@
 import { SandboxError } from '../errors/index.js'
-import { meter, type MeterOptions } from '../meter/meter.js'
 import { ModuleCache, sourceHash } from './module-cache.js'
 import { METER_EXPORTS } from '../meter/meter-control.js'
 import type { ModuleInfo } from '../meter/module-types.js'
@@ -12,16 +11,8 @@ import { isComponent, isComponentText } from '../component/component-binary.js'
 import { prepareComponent } from '../component/prepare-component.js'
 import type { ComponentTools } from '../component/component-tools.js'
 import { throughCompileCache } from './compile-cache.js'
-import { meteredModuleCodec, type MeteredModule } from './cached-module-entry.js'
-
-export interface PreparedModule {
-  /** The compiled, metered module, shared by every worker the sandbox spawns. */
-  module: unknown
-  info: ModuleInfo
-  settings: GuestSettings
-  /** False for a module compiled by the caller: export signatures are unknown. */
-  signaturesKnown: boolean
-}
+import { compileMetered, meterOptionsKey, meterOptionsOf, type PreparedModule } from './compile-metered.js'
+import { meteredModuleCodec } from './cached-module-entry.js'
 
 /**
  * Source -> metered, compiled module. Errors are SandboxErrors: text errors carry the line,
@@ -55,20 +46,6 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   return { module, info, settings, signaturesKnown: true }
 }
 
-/** How the policy's limits become meter options (deferred start: the worker runs it under the budget). */
-export function meterOptionsOf(policy: NormalizedPolicy): MeterOptions {
-  return {
-    fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
-    deferStart: true,
-    profile: policy.profile,
-  }
-}
-
-/** Meter options as part of a cache key (bigints as decimal text). */
-export function meterOptionsKey(options: MeterOptions): string {
-  return JSON.stringify(options, (_, v) => (typeof v === 'bigint' ? `${v}` : v))
-}
-
 async function parseComponentText(tools: ComponentTools, text: string): Promise<Uint8Array> {
   try {
     return await tools.parse(text)
@@ -81,24 +58,6 @@ async function parseComponentText(tools: ComponentTools, text: string): Promise<
 
 /** Compiled modules shared by every sandbox of this process or page. */
 const MODULES = new ModuleCache<{ module: unknown; info: ModuleInfo }>()
-
-export async function compileMetered(platform: Platform, input: Uint8Array | string, options: MeterOptions): Promise<MeteredModule> {
-  const bytes = typeof input === 'string' ? await platform.watToWasm(input) : input
-  const metered = meter(bytes, options)
-  let module: unknown
-  try {
-    module = await platform.compile(metered.bytes)
-  } catch (meteredError) {
-    // Report the caller's binary: compile it as given to get an offset that means something.
-    try {
-      await platform.compile(bytes)
-    } catch (error) {
-      throw invalidModule(error)
-    }
-    throw new SandboxError('INTERNAL', `the metered module does not compile although the original does (a wasm-sandbox bug): ${(meteredError as Error).message}`, { cause: meteredError })
-  }
-  return { module, info: metered.info, bytes: metered.bytes }
-}
 
 /** A module the caller compiled: only accepted when it was compiled from `meter()` output. */
 function prepareCompiled(platform: Platform, module: unknown, settings: GuestSettings): PreparedModule {
@@ -129,10 +88,4 @@ function prepareCompiled(platform: Platform, module: unknown, settings: GuestSet
   }
 }
 
-function invalidModule(error: unknown): SandboxError {
-  const message = error instanceof Error ? error.message : String(error)
-  const offset = /@\+(\d+)/.exec(message)
-  return new SandboxError('INVALID_MODULE', `invalid module: ${message.replace(/^WebAssembly\.\w+\(\): /, '')}`, {
-    offset: offset ? Number(offset[1]) : undefined, cause: error,
-  })
-}
+export type { PreparedModule } from './compile-metered.js'
