@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
@@ -9,5 +11,8 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default', './test/support/plain-summary.ts'],
+    // The CLI caches compiled modules under the user's cache directory by default: tests
+    // that spawn it keep theirs in a temporary one instead.
+    env: { XDG_CACHE_HOME: join(tmpdir(), 'wasm-sandbox-test-cache') },
   },
 })
