@@ -1,6 +1,8 @@
 import { SandboxError, type Usage } from '../errors/index.js'
 import { RING_SLOTS, type CallChannel, type RingOutcome } from '../protocol/call-channel.js'
 import type { CallReport, WorkerMessage } from '../protocol/messages.js'
+import { timeoutError } from './call-guard.js'
+import { StopSignal } from './stop-signal.js'
 
 /** What the pipeline needs of a live worker. */
 export interface PipelineWorker {
@@ -53,9 +55,8 @@ interface Ring<W> {
   tail: number
   /** Why the worker stopped, once it has. */
   killed: SandboxError | null
-  /** Resolves once the worker has stopped. */
-  stopped: Promise<void>
-  onStopped(): void
+  /** Set once the worker has stopped. */
+  stopped: StopSignal
   /** The slot blamed for a timeout. */
   timedOut: number | null
   /** A failed call was settled: the worker is halted until `resume`. */
@@ -110,9 +111,7 @@ export class CallPipeline<W extends PipelineWorker> {
   }
 
   private newRing(live: W): Ring<W> {
-    let onStopped = () => {}
-    const stopped = new Promise<void>((resolve) => { onStopped = resolve })
-    return { live, channel: live.channel!, slots: new Array(RING_SLOTS).fill(null), head: 0, tail: 0, killed: null, stopped, onStopped, timedOut: null, failed: false }
+    return { live, channel: live.channel!, slots: new Array(RING_SLOTS).fill(null), head: 0, tail: 0, killed: null, stopped: new StopSignal(), timedOut: null, failed: false }
   }
 
   /** Moves waiting calls into free slots, in order. */
@@ -125,7 +124,7 @@ export class CallPipeline<W extends PipelineWorker> {
       ring.live.pending.set(callId, (reply) => {
         if (reply instanceof SandboxError) { // the worker stopped (its channel wakes `settle`)
           ring.killed ??= reply
-          ring.onStopped()
+          ring.stopped.stop()
         } else if (reply.type === 'result') {
           ticket.byMessage = reply.value as Uint8Array
           ticket.onMessage?.()
@@ -174,7 +173,7 @@ export class CallPipeline<W extends PipelineWorker> {
         }
         if (ring.channel.hostCallPending()) {
           const call = ring.channel.takeHostCall()
-          await Promise.race([this.host.serveHostCall(ring.live, call.index, call.args), ring.stopped])
+          await ring.stopped.race(this.host.serveHostCall(ring.live, call.index, call.args))
           continue
         }
         if (this.inFlight === 0) break
@@ -198,10 +197,7 @@ export class CallPipeline<W extends PipelineWorker> {
     if (!outcome.ok) ring.failed = true
     try {
       // An output by message was posted before the call was marked finished: it is on its way.
-      const output = !outcome.ok ? null : outcome.output ?? ticket.byMessage ?? await Promise.race([
-        new Promise<Uint8Array | null>((resolve) => { ticket.onMessage = () => resolve(ticket.byMessage) }),
-        ring.stopped.then(() => null),
-      ])
+      const output = !outcome.ok ? null : outcome.output ?? ticket.byMessage ?? (await ring.stopped.race(new Promise<Uint8Array | null>((resolve) => { ticket.onMessage = () => resolve(ticket.byMessage) })) ?? null)
       if (output) {
         this.host.record(ticket.fn, outcome.report, outcome.wallMs)
         this.finish(ticket, () => ticket.resolve(output), ring)
@@ -268,10 +264,7 @@ export class CallPipeline<W extends PipelineWorker> {
         return
       }
       ring.timedOut = running.slot
-      this.host.kill(new SandboxError('TIMEOUT', `${ticket.fn}() ran longer than the timeout of ${ticket.timeoutMs}ms; its worker was stopped`, {
-        kind: 'time', limit: ticket.timeoutMs, used: Math.round(ranMs), export: ticket.fn,
-        suggestion: 'raise the `timeout` option, or set a `fuel` budget to stop runaway loops deterministically',
-      }), ring.live)
+      this.host.kill(timeoutError(ticket.fn, ticket.timeoutMs, ranMs), ring.live)
     }
     let shortest = Infinity
     for (const t of [...(this.ring?.slots ?? []), ...this.waiting]) if (t && t.timeoutMs < shortest) shortest = t.timeoutMs

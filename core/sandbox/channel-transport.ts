@@ -4,6 +4,7 @@ import { CallChannel, CHANNEL_DATA_BYTES, Done } from '../protocol/call-channel.
 import type { CallRequest } from '../protocol/messages.js'
 import type { CallOptions } from './call-args.js'
 import { CallGuard, callTimeoutMs, cancelled } from './call-guard.js'
+import { StopSignal } from './stop-signal.js'
 import type { Platform } from './platform.js'
 import type { CallOutcome, Transport } from './transport.js'
 import type { Live, WorkerLink } from './live-worker.js'
@@ -48,14 +49,13 @@ export class ChannelTransport implements Transport {
     if (options.signal?.aborted) return { ok: false, error: cancelled(request.fn), wallMs: 0, skipped: true }
     const id = this.session.nextId()
     let killed: SandboxError | null = null
-    let onKilled = () => {}
-    const killedSignal = new Promise<void>((resolve) => { onKilled = resolve })
+    const stop = new StopSignal()
     let onOutput = (_output: unknown) => {}
     const outputMessage = new Promise<unknown>((resolve) => { onOutput = resolve })
     live.pending.set(id, (reply) => {
       if (reply instanceof SandboxError) {
         killed = reply
-        onKilled()
+        stop.stop()
       } else if (reply.type === 'result') onOutput(reply.value) // a bytes output too large for the channel
     })
     const guard = new CallGuard(this.platform, callTimeoutMs(options, this.policy), options.signal, (reason) => void this.session.kill(reason, live))
@@ -70,7 +70,7 @@ export class ChannelTransport implements Transport {
       if (done !== Done.HOST_CALL) break
       const hostCall = channel.takeHostCall()
       // A host function that never settles must not outlive a timeout or cancellation.
-      await Promise.race([this.session.serveHostCall(live, hostCall.index, hostCall.args), killedSignal])
+      await stop.race(this.session.serveHostCall(live, hostCall.index, hostCall.args))
     }
     guard.disarm()
     const wallMs = guard.elapsed()
@@ -83,7 +83,7 @@ export class ChannelTransport implements Transport {
       live.pending.delete(id)
       return { ok: false, error: SandboxError.from(answer.error), report: answer.report, wallMs }
     }
-    if (answer.outputByMessage) await Promise.race([outputMessage, killedSignal]) // posted before DONE: it is on its way
+    if (answer.outputByMessage) await stop.race(outputMessage) // posted before DONE: it is on its way
     live.pending.delete(id)
     if (answer.outputByMessage && killed) return { ok: false, error: killed, wallMs }
     if (request.bytes) return { ok: true, value: answer.outputByMessage ? await outputMessage : answer.output, report: answer.report, wallMs }

@@ -219,6 +219,25 @@ export const cases: Record<string, (api: Api) => Promise<unknown>> = {
     await sb.close()
     return results
   },
+  async 'inline sandboxes: results, errors and fuel on the caller\'s thread; synchronous host functions without SharedArrayBuffer'({ Sandbox }) {
+    const sb = await Sandbox.create(KITCHEN, { isolation: 'inline', fuel: 1e6, memory: '2MB', stackDepth: 100 })
+    const results: unknown[] = []
+    for (const [fn, args] of [['add64', [2n ** 62n, 1n]], ['swap', [7, 9n]], ['sum', [1000]], ['spin', []], ['recurse', [0]], ['growForever', []], ['sum', [3]]] as const) {
+      results.push(fn, await outcome(sb.call(fn, ...args)), plain(sb.lastUsage?.fuelUsed))
+    }
+    await sb.close()
+    const host = await Sandbox.create(HOST, {
+      isolation: 'inline', fuel: 1e6,
+      imports: { env: { twice: (x: number) => x * 2, shout: (ptr: number, len: number, ctx: { readString(p: number, l: number): string }) => ctx.readString(ptr, len).toUpperCase() + '!' } },
+    })
+    results.push(await outcome(host.call('useTwice', 21)), await outcome(host.call('useShout')), host.usage().hostCalls)
+    await host.close()
+    const wasi = await Sandbox.create(WASI_CAT, { isolation: 'inline', fuel: 1e7, wasi: { preopens: { '/data': { files: { 'notes.txt': 'inline\n' }, readonly: true } } } })
+    const out = await wasi.runCommand()
+    results.push(out.exitCode, out.stdout, plain(out.usage.fuelUsed))
+    await wasi.close()
+    return results
+  },
   async 'pools, tenants, reload and profiling'({ SandboxPool, Sandbox, createTenant }) {
     const tenant = createTenant('conformance', { maxInstances: 3, fuelTotal: 100_000 })
     const pool = await tenant.createPool(KITCHEN, { min: 1, max: 2 })
