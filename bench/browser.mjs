@@ -20,6 +20,7 @@ try {
     ['Sandbox.create', r.createRatio, 'new Worker + WebAssembly.compile + instantiate there', `${r.warmMs.toFixed(1)} ms`, `${r.rawWarmMs.toFixed(1)} ms`, r.creates],
     ['  (first in the page)', r.coldMs / r.rawColdMs, '  (the first raw one)', `${r.coldMs.toFixed(1)} ms`, `${r.rawColdMs.toFixed(1)} ms`, 1],
     ["sb.call('add') round trip", r.callRatio, 'Web Worker postMessage round trip', `${r.callUs.toFixed(1)} us`, `${r.rawUs.toFixed(1)} us`, r.calls],
+    ["inline sb.call('add') ({ isolation: 'inline' })", r.inlineRatio, 'Web Worker postMessage round trip', `${r.inlineUs.toFixed(2)} us`, `${r.inlineRawUs.toFixed(1)} us`, r.calls * 10],
   ]
   const widths = [0, 2, 3, 4].map((i) => Math.max(...rows.map((row) => String(row[i]).length)))
   for (const [what, ratio, base, measured, raw, n] of rows) {
