@@ -6,6 +6,8 @@ import { run, Sandbox, SandboxPool, createTenant, type SandboxError } from 'wasm
 import { ARITH_WAT, rejectsWith } from './helpers.js'
 import { buildFixtures, type Fixtures } from '../wasi/build.js'
 import { qjsComponent } from '../support/components.js'
+import { cGuest } from '../support/c-guests.js'
+import { serve } from 'wasm-sandbox/http'
 
 const FUEL = 1_000_000
 
@@ -146,6 +148,20 @@ describe('inline sandboxes: host functions, bytes, WASI, pools', () => {
     await rejectsWith(pool.call('spin'), 'FUEL_EXHAUSTED')
     expect(await pool.call('add', 5, 6)).toBe(11)
     await pool.close()
+  })
+
+  it('serves an HTTP route inline: a runaway handler ends by fuel (500 FUEL_EXHAUSTED) and the server keeps serving', async () => {
+    const server = await serve({ routes: { '/api/*': { source: cGuest('http/handler.c'), options: { isolation: 'inline', fuel: 5_000_000 } } } })
+    try {
+      const echo = await fetch(`${server.url}/api/echo`, { method: 'POST', body: 'ping' })
+      expect(await echo.text()).toBe('ping')
+      const loop = await fetch(`${server.url}/api/loop`)
+      expect(loop.status).toBe(500)
+      expect(await loop.json()).toMatchObject({ error: { code: 'FUEL_EXHAUSTED' } })
+      expect(await (await fetch(`${server.url}/api/echo`, { method: 'POST', body: 'again' })).text()).toBe('again')
+    } finally {
+      await server.close()
+    }
   })
 
   it('charges a tenant exactly what a worker sandbox would', async () => {
