@@ -24,6 +24,8 @@ export class InlineSession implements SandboxSession, Transport {
   private guest: GuestInstance | null = null
   /** The export whose call is running, for `ctx.export`. */
   private running = ''
+  /** A call is running (this thread is inside the guest, or in one of its host functions). */
+  private inCall = false
   private readonly makeHost: GuestHostFactory
 
   constructor(
@@ -80,10 +82,22 @@ export class InlineSession implements SandboxSession, Transport {
   /** Runs one call on the live instance, synchronously. */
   callNow(request: CallRequest): CallOutcome {
     const guest = this.guest!
+    if (this.inCall) {
+      // A host function calling its own sandbox: the nested call would reset the budget of the one running.
+      const error = new SandboxError('CONFIG', `${request.fn}(): called from inside a call of the same inline sandbox (a host function calling sb.call?)`, {
+        export: request.fn, suggestion: 'call other exports from a host function with ctx.call(fn, ...args)',
+      })
+      return { ok: false, error, wallMs: 0, skipped: true }
+    }
     const started = this.platform.now()
     this.running = request.fn
-    const input = request.bytes ? request.args[0] as Uint8Array : undefined
-    return withWallTime(guest.run(request.fn, () => guest.invoke(request.fn, request.args, input), request.fuel), this.platform.now() - started)
+    this.inCall = true
+    try {
+      const input = request.bytes ? request.args[0] as Uint8Array : undefined
+      return withWallTime(guest.run(request.fn, () => guest.invoke(request.fn, request.args, input), request.fuel), this.platform.now() - started)
+    } finally {
+      this.inCall = false
+    }
   }
 
   async send(request: CallRequest, options: CallOptions): Promise<CallOutcome> {

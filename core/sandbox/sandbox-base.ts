@@ -14,7 +14,6 @@ import { splitCallArgs, toWasmArgs, type CallOptions } from './call-args.js'
 import { callsAhead } from './calls-ahead.js'
 import { CallPipeline } from './call-pipeline.js'
 import { callTimeoutMs } from './call-guard.js'
-import { checkImports } from './check-imports.js'
 import { checkSandboxable } from './check-sandboxable.js'
 import { InlineSession } from './inline-session.js'
 import type { Platform } from './platform.js'
@@ -267,7 +266,7 @@ export class SandboxBase {
     return this.enqueue(async () => {
       if (this.session.closed) throw new SandboxError('CLOSED', 'cannot reload: the sandbox is closed')
       const next = await prepareModule(this.platform, source, this.policy)
-      checkImports(next.info, this.policy)
+      checkSandboxable(next, this.policy, this.platform)
       const report = compareModules(this.session.prepared.info.exports, next.info.exports)
       if (!report.compatible && !options.force) return { ...report, applied: false }
       await this.session.renew(next)

@@ -127,6 +127,26 @@ describe('inline sandboxes: host functions, bytes, WASI, pools', () => {
     await sb.close()
   })
 
+  it('refuses a host function calling its own sandbox (it would reset the running call\'s budget); ctx.call is the way', async () => {
+    let sb: Sandbox | null = null
+    let nested: unknown = null
+    sb = await Sandbox.create(HOST_WAT, {
+      isolation: 'inline', fuel: FUEL,
+      imports: {
+        env: {
+          twice: (x: number, ctx: { call(fn: string, ...args: unknown[]): unknown }) => {
+            sb!.call('viaHost', 1).catch((e: SandboxError) => { nested = e.code })
+            return (ctx.call('echo', 0, x) as bigint) === BigInt(x) ? x * 2 : -1
+          },
+          log: () => {}, greet: () => 0n, fail: () => {},
+        },
+      },
+    })
+    expect(await sb.call('viaHost', 21)).toBe(42)
+    expect(nested).toBe('CONFIG')
+    await sb.close()
+  })
+
   it('fails an async host function with HOST_ERROR that says what to do', async () => {
     const sb = await Sandbox.create(HOST_WAT, {
       isolation: 'inline', fuel: FUEL,
