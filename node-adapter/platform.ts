@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import type { Platform } from '../core/index.js'
 import { loadSource } from './load-source.js'
 import { readManifestFile } from './manifest-file.js'
-import { spawnWorker } from './spawn-worker.js'
+import { prepareWorker, spawnWorker } from './spawn-worker.js'
 import { nodeComponentTools } from './component-tools.js'
 import { nodeGuestEngine } from './guest-engine.js'
 import { nodeCompileCache } from './cache-store.js'
@@ -15,6 +15,7 @@ export const nodePlatform: Platform = {
   compile: (bytes) => WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>),
   moduleExports: (module) => WebAssembly.Module.exports(module as WebAssembly.Module),
   spawnWorker,
+  prepareWorker,
   guestEngine: () => nodeGuestEngine,
   readManifestFile,
   componentTools: nodeComponentTools,

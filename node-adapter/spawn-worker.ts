@@ -26,6 +26,11 @@ function startWorker(): Worker {
   return worker
 }
 
+/** Starts the spare now if there is none, so its boot overlaps whatever comes before `spawnWorker`. */
+export function prepareWorker(): void {
+  spare ??= startWorker()
+}
+
 /** One `worker_threads` worker running `worker.ts`. */
 export function spawnWorker(): WorkerHandle {
   const worker = spare ?? startWorker()

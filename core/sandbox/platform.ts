@@ -37,6 +37,8 @@ export interface Platform {
   /** Names of a compiled module's exports, with kinds. */
   moduleExports(module: unknown): { name: string; kind: string }[]
   spawnWorker(): WorkerHandle
+  /** Gets a worker going ahead of `spawnWorker` (its boot then overlaps loading and metering the module). */
+  prepareWorker?(): void
   /** What a worker runs guests with, on this thread: inline sandboxes need it. */
   guestEngine?(): GuestEngine
   /** Reads and checks a manifest file, its module path made relative to it (Node). */

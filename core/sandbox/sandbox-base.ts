@@ -95,6 +95,7 @@ export class SandboxBase {
   ): Promise<S> {
     try {
       const policy = normalizeOptions(options)
+      if (policy.isolation === 'worker') platform.prepareWorker?.()
       const prepared = await prepareModule(platform, source, policy)
       checkSandboxable(prepared, policy, platform)
       const sandbox = make(prepared, policy)
