@@ -2,6 +2,7 @@ import type { SandboxError, SerializedError } from '../errors/index.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { MAX_CHANNEL_VALUES, Tag, Word, type ChannelViews } from './channel-layout.js'
 import type { CallReport } from './messages.js'
+import { fromWireJson, toWireJson } from './wire-json.js'
 
 /**
  * What crosses a call channel besides raw bytes: numbers and bigints in the value slots
@@ -59,12 +60,12 @@ export type RunCall = (fnIndex: number, args: unknown[], fuel: bigint | undefine
 export type SendOutput = (callId: number, output: Uint8Array, report: CallReport) => void
 
 /**
- * Errors cross the channel as JSON, bigints (a fuel limit) tagged, in at most `maxBytes`:
+ * Errors cross the channel as wire JSON (a bigint limit survives), in at most `maxBytes`:
  * `toJSON` already bounds every text field, but escapes can still swell it, so an error
  * too large for its room loses its details before it could be cut mid-JSON.
  */
 export function serializeError(error: SandboxError, maxBytes: number): Uint8Array {
-  const encode = (data: object) => encodeUtf8(JSON.stringify(data, (_, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v)))
+  const encode = (data: object) => encodeUtf8(toWireJson(data))
   const full = error.toJSON()
   let json = encode(full)
   if (json.length <= maxBytes) return json
@@ -76,7 +77,7 @@ export function serializeError(error: SandboxError, maxBytes: number): Uint8Arra
 /** An error from the channel; bytes that do not parse (a bug) are still a typed error. */
 export function parseError(bytes: Uint8Array): SerializedError {
   try {
-    return JSON.parse(decodeUtf8(bytes), (_, v) => (v && typeof v === 'object' && typeof v.$bigint === 'string' ? BigInt(v.$bigint) : v))
+    return fromWireJson(decodeUtf8(bytes)) as SerializedError
   } catch (error) {
     return { code: 'INTERNAL', message: `an error from the sandbox worker could not be read: ${(error as Error).message}` }
   }
