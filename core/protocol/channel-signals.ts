@@ -105,3 +105,22 @@ export class ChannelSignals {
     if (this.spinSlots && Atomics.exchange(this.control, SPINNING, 0) === 1) Atomics.sub(this.spinSlots, 0, 1)
   }
 }
+
+/**
+ * Whether this thread may block in `Atomics.wait` (Node's main thread, any worker; not a
+ * browser page's main thread). Where it may, the host ends its wait for an answer in a short
+ * blocking wait rather than a longer spin: the same bound on how long the event loop is held,
+ * but the core goes to the worker (on a busy machine perhaps the only one free) and the
+ * notify wakes this thread directly, where a spin that ran out parks in `waitAsync`, whose
+ * wake-up is an event-loop task (a 2-core VM with one busy process beside: a host-function
+ * call 3-4x a raw Atomics.wait/notify ping-pong, 2x with this).
+ */
+export const hostCanBlock = (() => {
+  if (typeof SharedArrayBuffer === 'undefined') return false
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0)
+    return true
+  } catch {
+    return false
+  }
+})()

@@ -1,11 +1,19 @@
 import type { SerializedError } from '../errors/index.js'
 import { parseError, serializeError, type RunCall, type SendOutput, type ValueSlots } from './channel-codec.js'
 import { Done, Mode, Slot, Status, Word, type ChannelViews } from './channel-layout.js'
-import type { AtomicsWaitAsync, ChannelSignals } from './channel-signals.js'
+import { hostCanBlock, type AtomicsWaitAsync, type ChannelSignals } from './channel-signals.js'
 import type { CallReport } from './messages.js'
 
 /** Spin iterations before the host parks in `waitDone`: ~20-50 us, long enough for a trivial call. */
 const HOST_SPIN = 2_000
+/**
+ * Where the host can block (`hostCanBlock`), its spin adapts between HOST_MIN_SPIN and
+ * HOST_SPIN — doubled after a spin that saw the answer (a quiet machine: spinning saves the
+ * wake-up), a quarter after one that did not (a busy machine, or a long call) — and then it
+ * blocks up to HOST_BLOCK_MS before parking in `waitAsync`.
+ */
+const HOST_MIN_SPIN = 100
+const HOST_BLOCK_MS = 0.05
 
 // The layout's fields as module constants: measured as cheap as literals, unlike `Word.DONE` at each use (see `channel-layout.ts`).
 const { MODE, CALL_ID, DATA_LENGTH, FN, HAS_FUEL, DONE, CALL_PENDING, STATUS, HOST_CALLS } = Word
@@ -26,6 +34,8 @@ export type SlotAnswer =
  * their answers come back through the mailbox.
  */
 export class SingleSlot {
+  /** The host's spin budget in `waitDone` (see {@link HOST_MIN_SPIN}). */
+  private hostSpin = HOST_SPIN
   private readonly control: Int32Array
   private readonly f64: Float64Array
   private readonly i64: BigInt64Array
@@ -77,7 +87,15 @@ export class SingleSlot {
    */
   waitDone(): Promise<number> | number {
     const c = this.control
-    for (let i = 0; i < HOST_SPIN; i++) {
+    for (let i = 0; i < this.hostSpin; i++) {
+      const done = Atomics.load(c, DONE)
+      if (done === PENDING) continue
+      if (hostCanBlock) this.hostSpin = Math.min(HOST_SPIN, this.hostSpin * 2)
+      return done
+    }
+    if (hostCanBlock) {
+      this.hostSpin = Math.max(HOST_MIN_SPIN, this.hostSpin >> 2)
+      Atomics.wait(c, DONE, PENDING, HOST_BLOCK_MS)
       const done = Atomics.load(c, DONE)
       if (done !== PENDING) return done
     }
