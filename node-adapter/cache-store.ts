@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Stats } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import type { CompileCacheStore } from '../core/index.js'
 
 /**
@@ -23,15 +23,23 @@ export function nodeCompileCache(dir: string): CompileCacheStore {
       fingerprint: buildFingerprint,
       async read(key) {
         const file = join(path, `${key}.wsc`)
+        // The directory first: in one we do not trust, nothing is opened (a FIFO planted
+        // there would block the open). Non-blocking and not through a link, then checked to
+        // be a plain file of ours before a byte is read.
+        try {
+          trusted(await stat(path), path)
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+          throw error
+        }
         let handle
         try {
-          handle = await open(file, 'r')
+          handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOFOLLOW ?? 0))
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
           throw error
         }
         try {
-          trusted(await stat(path), path)
           const info = await handle.stat()
           if (!info.isFile()) throw new Error(`${file} is not a file`)
           trusted(info, file)

@@ -40,6 +40,9 @@ export function classifyError(error: unknown, control: MeterControl | null, sett
       kind: 'table', limit: settings.tableElements, used: deniedElements, trap: message, export: fn ?? undefined, suggestion: 'raise the `tableElements` option',
     })
   }
+  if (isWasmException(error)) {
+    return new SandboxError('TRAP', `uncaught WebAssembly exception ${where}`, { trap: 'uncaught exception', export: fn ?? undefined })
+  }
   if (error instanceof Error && error.name === 'RuntimeError') {
     return new SandboxError('TRAP', `wasm trap ${where}: ${message}`, { trap: message, export: fn ?? undefined })
   }
@@ -47,4 +50,10 @@ export function classifyError(error: unknown, control: MeterControl | null, sett
     return new SandboxError('LINK_ERROR', `cannot link the module: ${message}`, { cause: error })
   }
   return new SandboxError('HOST_ERROR', `host error ${where}: ${message}`, { export: fn ?? undefined })
+}
+
+/** An exception thrown by the guest's `throw` and caught by nothing. */
+function isWasmException(error: unknown): boolean {
+  const Exception = (globalThis as { WebAssembly?: { Exception?: abstract new (...args: never[]) => unknown } }).WebAssembly?.Exception
+  return Exception !== undefined && error instanceof Exception
 }

@@ -129,7 +129,13 @@ export class GuestInstance {
     if (input) return callBytes(this.exports, fn, input, this.settings.maxReplyBytes)
     const f = this.exports[fn]
     if (typeof f !== 'function') throw missingExport(fn)
-    return f(...args)
+    const value = f(...args)
+    if (!this.settings.component && !isPlainResult(value)) {
+      // A funcref (a live guest function) or an externref would let the caller run guest code
+      // outside any call, or could not cross to the host: only numbers leave the sandbox.
+      throw new SandboxError('TRAP', `${fn}() returned a reference (a function or a host object): only numbers and null references cross into JavaScript`, { export: fn, trap: 'reference result' })
+    }
+    return value
   }
 
   /** One request: a call, a bytes call or a WASI command. */
@@ -159,4 +165,10 @@ export class GuestInstance {
     const result: CommandResult = { exitCode: wasi.exitCode ?? 0, stdout: wasi.stdout.bytes(), stderr: wasi.stderr.bytes(), files: wasi.files() }
     return { ok: true, value: result, report: outcome.report }
   }
+}
+
+/** What a core export may return to the caller: numbers, bigints, nothing, null references, or a list of those (multi-value). */
+function isPlainResult(value: unknown): boolean {
+  if (value === undefined || value === null || typeof value === 'number' || typeof value === 'bigint') return true
+  return Array.isArray(value) && value.every((v) => v === null || typeof v === 'number' || typeof v === 'bigint')
 }

@@ -28,13 +28,16 @@ export class InlineSession implements SandboxSession, Transport {
   private inCall = false
   private readonly makeHost: GuestHostFactory
 
+  private readonly engine: GuestEngine
+
   constructor(
-    private readonly engine: GuestEngine,
+    engine: GuestEngine,
     private readonly platform: Platform,
     policy: NormalizedPolicy,
     public prepared: PreparedModule,
     private readonly recorder: UsageRecorder,
   ) {
+    this.engine = { ...engine, onCallerThread: true } // WASI sleeps are paid for in fuel (see WasiFuel)
     this.makeHost = (settings, exports) => new InlineHost(settings.hostImports, policy.imports, exports, () => this.running)
   }
 

@@ -3,6 +3,7 @@ export const Errno = {
   SUCCESS: 0,
   ACCES: 2,
   BADF: 8,
+  FAULT: 21,
   INVAL: 28,
   ISDIR: 31,
   NAMETOOLONG: 37,

@@ -9,13 +9,20 @@ import { FileQuota, MemoryDirectoryFd } from './memory-fs.js'
 import { memoryTree } from './memory-tree.js'
 import { writeFilestat } from './node-times.js'
 import { OutputCapture } from './output-capture.js'
-import { sleep } from './sleep.js'
+import { iovecBytes, MAX_IOVECS, OUT_OF_FUEL, WasiFuel } from './wasi-fuel.js'
+import { hasClockSubscription, pollOneoff, SUBSCRIPTION_BYTES } from './poll-oneoff.js'
 import type { CommandOptions, WasiSettings } from '../protocol/wasi-settings.js'
 
-/** What the worker's runtime adds to WASI: Node can mount host directories. */
+/** What the runtime adds to WASI: Node can mount host directories. */
 export interface WasiPlatform {
   /** Mounts a host directory (Node); absent in browsers. */
   mountHostDirectory?(hostPath: string, guestPath: string, readonly: boolean): Fd
+  /**
+   * The guest runs on the caller's own thread (an inline sandbox): a `poll_oneoff` sleep is
+   * then paid for in fuel, 1 per nanosecond, before it starts, so fuel bounds how long the
+   * thread is held (a worker's sleep is bounded by its timeout instead).
+   */
+  onCallerThread?: boolean
 }
 
 type WasiFunction = (...args: any[]) => unknown
@@ -23,6 +30,8 @@ type WasiFunction = (...args: any[]) => unknown
 /** `argv[0]`, the program name every command sees. */
 export const PROGRAM_NAME = 'main.wasm'
 
+/** The reads and writes whose bytes are charged (see `WasiFuel`). */
+const MOVES_BYTES = new Set(['fd_write', 'fd_pwrite', 'fd_read', 'fd_pread'])
 const DENIALS = new Set<number>([Errno.ACCES, Errno.NOTCAPABLE, Errno.PERM, Errno.ROFS, Errno.NAMETOOLONG, Errno.NOSPC])
 
 /**
@@ -44,6 +53,9 @@ export class WasiHost {
   private readonly mountOf = new Map<number, number>()
   private readonly readonlyMount: boolean[] = []
   private readonly rights = new FdRights()
+  /** Charges for bytes moved and (on the caller's thread) time waited. */
+  private readonly fuel = new WasiFuel()
+  private readonly onCallerThread: boolean
   private memory: () => ArrayBuffer = () => new ArrayBuffer(0)
   /** The writable in-memory preopens, by guest path, to read back after a run. */
   private readonly writableTrees = new Map<string, Map<string, Inode>>()
@@ -54,6 +66,7 @@ export class WasiHost {
    *   memory cap: see `FileQuota`)
    */
   constructor(private readonly settings: WasiSettings, command: CommandOptions | null, platform: WasiPlatform, private readonly fileBytes: number) {
+    this.onCallerThread = platform.onCallerThread === true
     const args = [command?.argv0 ?? PROGRAM_NAME, ...(command?.args ?? settings.args)]
     const env = { ...settings.env, ...command?.env }
     const stdinData = command?.stdin === undefined ? settings.stdin : typeof command.stdin === 'string' ? encodeUtf8(command.stdin) : command.stdin
@@ -84,6 +97,7 @@ export class WasiHost {
   /** Connects to the instance whose memory the calls read and write. */
   bind(instance: { exports: object }): void {
     const exports = instance.exports as { memory?: { buffer: ArrayBuffer } }
+    this.fuel.bind(instance.exports as Record<string, unknown>)
     ;(this.shim as unknown as { inst: unknown }).inst = instance
     this.memory = () => exports.memory?.buffer ?? new ArrayBuffer(0)
   }
@@ -165,10 +179,15 @@ export class WasiHost {
     }
     layer.random_get = (ptr: number, len: number) => {
       if (!this.settings.random) return deny('random', 'random_get', Errno.NOTCAPABLE, 'randomness is not granted (wasi.random)')
+      if (!this.fuel.chargeBytes(len >>> 0)) throw OUT_OF_FUEL()
       shim.random_get!(ptr, len)
       return Errno.SUCCESS
     }
-    layer.poll_oneoff = (inPtr: number, outPtr: number, count: number, neventsPtr: number) => this.pollOneoff(inPtr, outPtr, count, neventsPtr, deny)
+    layer.poll_oneoff = (inPtr: number, outPtr: number, count: number, neventsPtr: number) => {
+      if (!this.fuel.chargeBytes((count >>> 0) * SUBSCRIPTION_BYTES)) throw OUT_OF_FUEL() // reading them is work too
+      if (!this.settings.clock && hasClockSubscription(this.view(), inPtr, count)) return deny('clock', 'poll_oneoff', Errno.NOTCAPABLE, 'clocks are not granted (wasi.clock)')
+      return pollOneoff(this.view(), inPtr, outPtr, count, neventsPtr, this.fuel, this.onCallerThread)
+    }
 
     // Sockets (preview1 has no connect: only pre-opened sockets, and none are granted), so
     // no fd is a socket: EBADF for a closed fd and ENOTSOCK for any other, as POSIX has it.
@@ -286,6 +305,12 @@ export class WasiHost {
         if (name === 'fd_filestat_set_times' && !validTimeFlags(args[3])) return Errno.INVAL
         if (name !== 'fd_filestat_set_times' && this.isDirectory(args[0])) return Errno.ISDIR
         if (needs[name] !== undefined && !this.rights.allows(args[0], needs[name])) return Errno.BADF
+        if (MOVES_BYTES.has(name)) {
+          const [iovs, count] = [args[1] >>> 0, args[2] >>> 0]
+          if (count > MAX_IOVECS) return Errno.INVAL
+          if (iovs + count * 8 > this.memory().byteLength) return Errno.FAULT
+          if (!this.fuel.chargeBytes(iovecBytes(this.view(), iovs, count))) throw OUT_OF_FUEL()
+        }
         const ret = inner(...args) as number
         if (ret === Errno.NOSPC) this.deny('filesystem', name, `the in-memory files are at their limit of ${this.fileBytes} bytes (the memory cap)`)
         return ret
@@ -349,49 +374,4 @@ export class WasiHost {
     }
     return layer
   }
-
-  /**
-   * poll_oneoff: fd subscriptions are always ready (files and pipes never block here);
-   * clock subscriptions sleep until the earliest deadline, if clocks are granted.
-   */
-  private pollOneoff(inPtr: number, outPtr: number, count: number, neventsPtr: number, deny: (c: string, o: string, e: number, d: string) => number): number {
-    if (count === 0) return Errno.INVAL
-    const view = this.view()
-    let sleepNs: bigint | null = null
-    let clockUserdata = 0n
-    let written = 0
-    const event = (userdata: bigint, type: number) => {
-      const at = outPtr + written * 32
-      view.setBigUint64(at, userdata, true)
-      view.setUint16(at + 8, 0, true)
-      view.setUint8(at + 10, type)
-      view.setBigUint64(at + 16, 0n, true)
-      view.setUint16(at + 24, 0, true)
-      written++
-    }
-    for (let i = 0; i < count; i++) {
-      const at = inPtr + i * 48
-      const userdata = view.getBigUint64(at, true)
-      const type = view.getUint8(at + 8)
-      if (type === 0) { // clock
-        if (!this.settings.clock) return deny('clock', 'poll_oneoff', Errno.NOTCAPABLE, 'clocks are not granted (wasi.clock)')
-        const timeout = view.getBigUint64(at + 24, true)
-        const absolute = (view.getUint16(at + 40, true) & 1) !== 0
-        const clockId = view.getUint32(at + 16, true)
-        const now = clockId === 0 ? BigInt(Date.now()) * 1_000_000n : BigInt(Math.round(performance.now() * 1e6))
-        const ns = absolute ? (timeout > now ? timeout - now : 0n) : timeout
-        if (sleepNs === null || ns < sleepNs) { sleepNs = ns; clockUserdata = userdata }
-      } else {
-        event(userdata, type)
-      }
-    }
-    if (written === 0 && sleepNs !== null) {
-      sleep(Number(sleepNs / 1_000_000n))
-      event(clockUserdata, 0)
-    }
-    view.setUint32(neventsPtr, written, true)
-    return Errno.SUCCESS
-  }
 }
-
-declare const performance: { now(): number }

@@ -1,10 +1,11 @@
 /**
  * Red-team pass on inline sandboxes (`isolation: 'inline'`), through the public API, as an
- * untrusted guest author. Every test asserts the SAFE behaviour. Those marked `it.fails` are
- * attacks that currently SUCCEED (the unsafe behaviour happens); the rest document defenses
- * that held.
+ * untrusted guest author. Every test asserts the SAFE behaviour. `FIXED:` tests were attacks
+ * that succeeded until fixed; the one marked `it.fails` is a documented limit; the rest are
+ * defenses that held.
  *
- * Findings (it.fails):
+ * Findings, fixed (WASI bytes and inline sleeps are charged in fuel: core/wasi/wasi-fuel.ts;
+ * reference results are TRAP: GuestInstance.invoke; uncaught exceptions TRAP: classifyError):
  *  - WASI poll_oneoff with a clock subscription sleeps with Atomics.wait on the caller's
  *    thread: ~30 instructions of fuel block the host for as long as the guest asks.
  *  - WASI fd_write/fd_pwrite/fd_read copy every iovec whole for a flat cost: one call with
@@ -12,8 +13,9 @@
  *  - A funcref result reaches the caller as a live wasm function (inline); in a worker the
  *    same call kills the worker (INTERNAL).
  *  - An uncaught wasm exception (`throw $tag`) is reported as HOST_ERROR, not a guest TRAP.
+ * Documented limit (it.fails; README, "Inline sandboxes"):
  *  - The caller's thread has a far smaller native stack than a worker: recursion a worker
- *    sandbox runs fails inline (the documented "same results" differs).
+ *    sandbox runs within a large stackDepth may end in STACK_OVERFLOW inline (typed, contained).
  */
 import { describe, expect, it } from 'vitest'
 import { Sandbox, SandboxError } from 'wasm-sandbox'
@@ -79,7 +81,7 @@ const IOVEC_WAT = `(module
   (func (export "ok") (result i32) (i32.const 7)))`
 
 describe('red team, inline sandboxes: attacks that succeed (findings)', () => {
-  it.fails('FINDING: a WASI clock sleep (poll_oneoff) cannot block the caller\'s thread beyond what the fuel bounds', async () => {
+  it('FIXED: a WASI clock sleep (poll_oneoff) cannot block the caller\'s thread beyond what the fuel bounds', async () => {
     // 1e4 instructions is ~10 µs of thread by the README's yardstick; the guest asks to sleep 1 s.
     const sb = await Sandbox.create(SLEEP_WAT, { isolation: 'inline', fuel: 1e4, wasi: { clock: true } })
     const askedNs = 1_000_000_000n
@@ -93,7 +95,7 @@ describe('red team, inline sandboxes: attacks that succeed (findings)', () => {
     await sb.close()
   })
 
-  it.fails('FINDING: one fd_write over many iovecs cannot copy gigabytes for a handful of fuel', async () => {
+  it('FIXED: one fd_write over many iovecs cannot copy gigabytes for a handful of fuel', async () => {
     // 64 iovecs x 16 MiB = 1 GiB copied by the host in one import call. memory.copy is charged
     // 1 per 64 bytes (16.7M for 1 GiB): with a 1e6 budget, the safe outcome is FUEL_EXHAUSTED.
     const sb = await Sandbox.create(IOVEC_WAT, { isolation: 'inline', fuel: 1e6, wasi: true })
@@ -102,7 +104,7 @@ describe('red team, inline sandboxes: attacks that succeed (findings)', () => {
     await sb.close()
   })
 
-  it.fails('FINDING: a funcref result does not hand the caller a live guest function (inline)', async () => {
+  it('FIXED: a funcref result does not hand the caller a live guest function (inline)', async () => {
     const sb = await Sandbox.create(`(module (func $f (export "ok") (result i32) (i32.const 7)) (elem declare func $f)
       (func (export "leak") (result funcref) (ref.func $f)))`, { isolation: 'inline', fuel: 1e5 })
     let leaked: unknown
@@ -116,7 +118,7 @@ describe('red team, inline sandboxes: attacks that succeed (findings)', () => {
     await sb.close()
   })
 
-  it.fails('FINDING: a funcref result in a worker sandbox is a typed error, not a dead worker (INTERNAL)', async () => {
+  it('FIXED: a funcref result in a worker sandbox is a typed error, not a dead worker (INTERNAL)', async () => {
     const sb = await Sandbox.create(`(module (func $f (export "ok") (result i32) (i32.const 7)) (elem declare func $f)
       (func (export "leak") (result funcref) (ref.func $f)))`, { fuel: 1e5 })
     try {
@@ -129,7 +131,7 @@ describe('red team, inline sandboxes: attacks that succeed (findings)', () => {
     }
   })
 
-  it.fails('FINDING: an uncaught wasm exception is a guest fault (TRAP), not HOST_ERROR', async () => {
+  it('FIXED: an uncaught wasm exception is a guest fault (TRAP), not HOST_ERROR', async () => {
     const sb = await Sandbox.create(`(module (tag $e (param i32))
       (func (export "go") (throw $e (i32.const 1))) (func (export "ok") (result i32) (i32.const 7)))`, { isolation: 'inline', fuel: 1e5 })
     await rejectsWith(sb.call('go'), 'TRAP')
