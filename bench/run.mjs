@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Benchmark suite for wasm-sandbox. Run with `npm run bench` (build + this) or, after a build,
 // `node bench/run.mjs`. Sections:
-//   1. compute kernels (bench/kernels/*.wat): unmetered vs metered vs metered + stackDepth,
-//      interleaved rounds (7, extended up to 13 while the machine is noisy), medians
+//   1. compute kernels (bench/kernels/*.wat, and bench/kernels-c/*.c compiled with clang -O2 when
+//      clang is installed): unmetered vs metered vs metered + stackDepth, interleaved rounds
+//      (7, extended up to 13 while the machine is noisy), medians
 //   2. rewrite throughput of meter() on two large real-world modules
 //   3. Sandbox round trips vs a raw worker_threads postMessage round trip
 //   4. host-function calls from the guest, bytes-call throughput (1 MiB, 64 MiB)
@@ -12,9 +13,10 @@
 //          --skip=kernels,rewrite,sandbox,rpc,wasi,pool (sections to leave out).
 // Exits 1 if a checksum disagrees or a kernel fails its self-check (or a pool call returns a wrong value).
 
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { Worker } from 'node:worker_threads'
@@ -145,6 +147,106 @@ const KERNELS = [
   },
 ]
 
+// C kernels (bench/kernels-c/*.c), compiled at bench time as a user would compile a guest, in
+// the style of held-out programs: clang -O2 decides the code shape, not us. Same n targets.
+const CLANG_FLAGS = ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic']
+const C_KERNELS = [
+  {
+    name: 'fib', c: true, n: 35, what: 'recursive fib(35)',
+    expect: 9227465,
+    selfCheck: (run) => run(20) === 6765 || 'fib(20) !== 6765',
+  },
+  {
+    name: 'matmul', c: true, n: 200, what: '64x64 f64 matmul x200',
+    selfCheck: (run) => run(3) === matmulCReference(3) || 'differs from the JS reference',
+  },
+  {
+    name: 'qsort', c: true, n: 300_000, what: 'generic qsort (comparator call) 300k i32',
+    selfCheck: (run) => (run(1000) !== -1 && run(1) !== -1) || 'result not sorted',
+    valid: (r) => r !== -1,
+  },
+  {
+    name: 'sieve', c: true, n: 20, what: 'sieve below 2^20 x20',
+    expect: 82025 * 20,
+    selfCheck: (run) => run(1) === 82025 || 'not 82025 primes below 2^20',
+  },
+  {
+    name: 'strhash', c: true, n: 300, what: 'djb2 of 4096 strings into a hash table x300',
+    selfCheck: (run) => run(2) === strhashCReference(2) || 'differs from the JS reference',
+  },
+]
+
+/** clang's version line, or null when clang (or its wasm32 target) is missing. */
+function clangVersion() {
+  try {
+    return execFileSync('clang', ['--version'], { encoding: 'utf8' }).split('\n')[0].trim()
+  } catch {
+    return null
+  }
+}
+
+let cOut = null
+function compileC(source) {
+  cOut ??= mkdtempSync(join(os.tmpdir(), 'bench-kernels-c-'))
+  const file = join(cOut, `${basename(source, '.c')}.wasm`)
+  execFileSync('clang', [...CLANG_FLAGS, source, '-o', file])
+  return new Uint8Array(readFileSync(file))
+}
+process.once('exit', () => { if (cOut) rmSync(cOut, { recursive: true, force: true }) })
+
+/** JS twin of kernels-c/matmul.c (same operation order, so bit-identical). */
+function matmulCReference(reps) {
+  const N = 64
+  const A = new Float64Array(N * N), B = new Float64Array(N * N), C = new Float64Array(N * N)
+  for (let i = 0; i < N * N; i++) {
+    A[i] = ((i * 7 + 3) % 101) / 50 - 1
+    B[i] = ((i * 13 + 5) % 97) / 48 - 1
+  }
+  let total = 0
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < N; i++) {
+      for (let j = 0; j < N; j++) {
+        let acc = 0
+        for (let k = 0; k < N; k++) acc += A[i * N + k] * B[k * N + j]
+        C[i * N + j] = acc
+      }
+    }
+    for (let i = 0; i < N * N; i++) total += C[i]
+    A[r % (N * N)] += 1e-3
+  }
+  return new BigInt64Array(new Float64Array([total]).buffer)[0]
+}
+
+/** JS twin of kernels-c/strhash.c. */
+function strhashCReference(reps) {
+  const STRINGS = 4096, SLOTS = 8192
+  const xorshift = (x) => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; return x >>> 0 }
+  let x = 2463534242
+  const strings = []
+  for (let i = 0; i < STRINGS; i++) {
+    x = xorshift(x)
+    const len = 4 + (x % 40)
+    const s = []
+    for (let j = 0; j < len; j++) { x = xorshift(x); s.push(97 + (x % 16)) }
+    strings.push(s)
+  }
+  const keys = new Uint32Array(SLOTS), counts = new Uint32Array(SLOTS)
+  for (let r = 0; r < reps; r++) {
+    for (const s of strings) {
+      let h = 5381
+      for (const c of s) h = (Math.imul(h, 33) + c) >>> 0
+      h = (h | 1) >>> 0
+      let slot = h & (SLOTS - 1)
+      while (keys[slot] !== 0 && keys[slot] !== h) slot = (slot + 1) & (SLOTS - 1)
+      keys[slot] = h
+      counts[slot]++
+    }
+  }
+  let sum = 0
+  for (let i = 0; i < SLOTS; i++) sum = (Math.imul(sum, 31) + Math.imul(keys[i], counts[i])) >>> 0
+  return sum | 0
+}
+
 /** JS twin of matmul.wat (same operation order, so bit-identical). */
 function matmulReference(reps) {
   const A = new Float64Array(4096), B = new Float64Array(4096)
@@ -170,9 +272,14 @@ async function instantiate(bytes, imports = {}) {
   return WebAssembly.instantiate(module, imports)
 }
 
+/** The unmetered binary of a kernel: a WAT kernel through wabt, a C kernel through clang. */
+function kernelBinary(k) {
+  if (k.c) return compileC(join(here, 'kernels-c', `${k.name}.c`))
+  return wat2wasm(`${k.name}.wat`, readFileSync(join(here, 'kernels', `${k.name}.wat`), 'utf8'))
+}
+
 async function benchKernel(k) {
-  const text = readFileSync(join(here, 'kernels', `${k.name}.wat`), 'utf8')
-  const plain = wat2wasm(`${k.name}.wat`, text)
+  const plain = kernelBinary(k)
   const metered = meter(plain, { fuel: 'unlimited' })
   const deep = meter(plain, { fuel: 'unlimited', stackDepth: STACK_DEPTH })
   const variants = [
@@ -233,9 +340,19 @@ async function benchKernel(k) {
 async function sectionKernels() {
   console.log(`\n== 1. Compute kernels: unmetered vs meter() (fuel: 'unlimited') vs + stackDepth: ${STACK_DEPTH}`)
   console.log(`   median of ${ROUNDS}+ interleaved rounds after ${WARMUP} warm-up runs per variant; ratio = metered / unmetered`)
+  const wat = await kernelTable('WAT kernels (bench/kernels/*.wat)', KERNELS)
+  let c = null
+  const clang = clangVersion()
+  if (clang === null) console.log('\n  C kernels (bench/kernels-c/*.c): skipped, clang is not installed')
+  else c = await kernelTable(`C kernels (bench/kernels-c/*.c, ${CLANG_FLAGS.join(' ')}; ${clang})`, C_KERNELS)
+  return wat || c ? { wat, c } : null
+}
+
+async function kernelTable(title, kernels) {
+  console.log(`\n  ${title}`)
   const rows = []
   const out = []
-  for (const k of KERNELS) {
+  for (const k of kernels) {
     if (ONLY.length && !ONLY.includes(k.name)) continue
     try {
       const r = await benchKernel(k)
@@ -856,9 +973,10 @@ console.log(`\n  total ${fmt(totalS, 1)} s; load average at end: ${os.loadavg().
 console.log('\n== Summary (paste into README)\n')
 console.log('```')
 console.log(`wasm-sandbox benchmarks — ${env}`)
-if (kernels) {
-  console.log(`Fuel metering overhead, ${kernels.count} compute kernels (geometric mean of metered/unmetered time):`)
-  console.log(`  ${fmt(kernels.gm, 2)}x metered, ${fmt(kernels.gmDepth, 2)}x with stackDepth; range ${fmt(kernels.best.ratio, 2)}x (${kernels.best.name}) to ${fmt(kernels.worst.ratio, 2)}x (${kernels.worst.name})`)
+for (const [what, k] of kernels ? [['WAT', kernels.wat], ['C (clang -O2)', kernels.c]] : []) {
+  if (!k) continue
+  console.log(`Fuel metering overhead, ${k.count} ${what} compute kernels (geometric mean of metered/unmetered time):`)
+  console.log(`  ${fmt(k.gm, 2)}x metered, ${fmt(k.gmDepth, 2)}x with stackDepth; range ${fmt(k.best.ratio, 2)}x (${k.best.name}) to ${fmt(k.worst.ratio, 2)}x (${k.worst.name})`)
 }
 for (const r of rewrite) {
   console.log(`meter() rewrite of ${r.name} (${fmt(r.mb, 1)} MB): ${fmt(r.mbps, 1)} MB/s (validation ${fmt((r.validateMs / r.ms) * 100, 0)}% of it), output +${fmt(r.growth, 1)}% (+${fmt(r.growthDepth, 1)}% with stackDepth)`)
