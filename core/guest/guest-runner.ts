@@ -69,6 +69,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
       if (g.wasi?.exitCode != null) throw new WASIProcExit(g.wasi.exitCode) // the guest swallowed proc_exit
       return { ok: true, value, report: report(g) }
     } catch (error) {
+      g.control.noteTrap(error) // fast metering charges a trapped call its whole budget
       if (error instanceof WASIProcExit || g.wasi?.exitCode != null) {
         if (fn === '_start') return { ok: false, error: new SandboxError('TRAP', 'exited', { export: fn }), report: report(g) }
         const code = g.wasi?.exitCode ?? (error as WASIProcExit).code

@@ -4,6 +4,7 @@ import { STATIC_COST } from './cost-rules.js'
 import { skipBlockType, skipFcImmediates, skipFdImmediates, skipFeImmediates, skipMemarg, skipValueType } from './immediates.js'
 import type { Injector } from './injection.js'
 import { checkEngineLimit } from './engine-limits.js'
+import { prefixedCanTrap, STORE_BEFORE_EXACT, STORE_BEFORE_FAST } from './fuel-observers.js'
 
 /** What the rewriter needs to know about the function whose body it rewrites. */
 export interface FunctionContext {
@@ -20,6 +21,8 @@ export interface FunctionContext {
   body: Writer
   /** Profile counter globals of this function, when profiling. */
   profile: { calls: number; fuel: number } | null
+  /** Fast metering: the counter is not stored before instructions that can only trap (see `fuel-observers.ts`). */
+  fast: boolean
 }
 
 // Control frame kinds.
@@ -39,6 +42,7 @@ const END_AND_LEAVE = 9 // the wrapping block's end, then depth--
 const RESTORE_FRAME = 10
 const COUNT_CALL = 11 // profiling: this function's call counter
 const CAUGHT_LOOP_CHARGE = 12 // a loop header a try_table handler branches to: restore, reload, then CHARGE
+const STORE_FUEL = 13 // the local copy of the counter to the global
 
 /**
  * Rewrites one function body (`r` positioned at its local declarations, ending at the body's
@@ -83,6 +87,10 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
   let tryDepth = 0
   let segment = -1
   let cost = 0
+  // Whether the local copy of the counter has been charged since the global was last written.
+  // A segment has one entry (its start), so a linear scan tells it exactly within a segment.
+  let unstored = false
+  const storeBefore = ctx.fast ? STORE_BEFORE_FAST : STORE_BEFORE_EXACT
   const insert = (pos: number, kind: number, arg = 0): void => {
     editPos.push(pos); editKind.push(kind); editArg.push(arg)
   }
@@ -92,11 +100,21 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     segmentCost.push(0)
     cost = 0
     insert(pos, CHARGE, segment)
+    unstored = true
+  }
+  /** The global must be exact before the instruction at `pos`. */
+  const store = (pos: number): void => {
+    if (unstored) { insert(pos, STORE_FUEL); unstored = false }
+  }
+  const reload = (pos: number): void => {
+    insert(pos, RELOAD_FUEL)
+    unstored = false
   }
 
   // Control stack: kind, whether a forward branch targets its end, and whether a try_table
   // handler does (control then arrives from an unwound callee).
-  const markTarget = (depth: number, handler = false): void => {
+  /** @returns whether the branch leaves the function (targets its own label) */
+  const markTarget = (depth: number, handler = false): boolean => {
     const index = kinds.length - 1 - depth
     if (index < 0) r.fail(`branch depth ${depth} out of range`)
     targeted[index] = true
@@ -105,6 +123,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     // copy of the counter: reload it first (the unwound callees charged the global), or the
     // header's store would refund their fuel; and restore the call depth they left behind.
     if (handler && kinds[index] === LOOP) editKind[headerEdit[index]!] = CAUGHT_LOOP_CHARGE
+    return index === 0
   }
   const push = (kind: number, body = false): void => {
     kinds.push(kind); targeted.push(false); caught.push(false); tryBody.push(body); headerEdit.push(-1)
@@ -117,7 +136,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
   const pop = (): void => { leaveTryBody(); kinds.pop(); targeted.pop(); caught.pop(); tryBody.pop(); headerEdit.pop() }
 
   if (depthLimited) insert(r.pos, ENTER_FRAME)
-  insert(r.pos, RELOAD_FUEL)
+  reload(r.pos)
   if (ctx.profile) insert(r.pos, COUNT_CALL)
   startSegment(r.pos)
 
@@ -126,6 +145,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     if (at >= end) r.fail('function body ends without end', at)
     const op = code[r.pos++]!
     cost += STATIC_COST[op]!
+    if (storeBefore[op]) store(at)
     switch (op) {
       case 0x02: skipBlockType(r); push(BLOCK); break // block
       case 0x03: // loop: the header pays each iteration
@@ -141,7 +161,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
         if (op === 0x07) r.u32()
         leaveTryBody() // a handler's own calls throw past this try
         if (depthLimited) insert(r.pos, RESTORE_FRAME)
-        insert(r.pos, RELOAD_FUEL) // the frames the exception unwound charged the global
+        reload(r.pos) // the frames the exception unwound charged the global
         startSegment(r.pos)
         break
       case 0x18: // delegate label: ends the try
@@ -165,6 +185,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
         pop()
         if (kind === FUNCTION) {
           if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
+          store(at)
           if (depthLimited) insert(at, END_AND_LEAVE)
           segmentCost[segment] = cost
           return emit()
@@ -172,7 +193,7 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
         if (kind === IF || kind === TRY || (kind === BLOCK && joins)) {
           if (handlerTarget) { // a try_table handler lands here from unwound frames
             if (depthLimited) insert(r.pos, RESTORE_FRAME)
-            insert(r.pos, RELOAD_FUEL)
+            reload(r.pos)
           }
           startSegment(r.pos)
         }
@@ -182,10 +203,13 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       case 0x0d: // br_if
       case 0xd5: // br_on_null
       case 0xd6: // br_on_non_null
-        markTarget(r.u32()); startSegment(r.pos); break
+        if (markTarget(r.u32())) store(at)
+        startSegment(r.pos); break
       case 0x0e: { // br_table
         const n = r.u32()
-        for (let i = 0; i <= n; i++) markTarget(r.u32())
+        let leaves = false
+        for (let i = 0; i <= n; i++) leaves = markTarget(r.u32()) || leaves
+        if (leaves) store(at)
         startSegment(r.pos)
         break
       }
@@ -210,11 +234,11 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       case 0x11: // call_indirect type table
         r.u32()
         if (op === 0x11) r.u32()
-        insert(r.pos, RELOAD_FUEL) // the callee charged the global
+        reload(r.pos) // the callee charged the global
         if (tryDepth > 0) startSegment(r.pos) // the callee may throw to a handler of ours
         break
       case 0x40: // memory.grow mem
-        insert(at, DYNAMIC_PAGES)
+        insert(at, DYNAMIC_PAGES); unstored = false
         insert(r.pos + lebLength(code, r.pos), DENIED_MEMORY_GROW, r.u32())
         break
       case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0xd2:
@@ -228,22 +252,28 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
       case 0x43: r.skip(4); break // f32.const
       case 0x44: r.skip(8); break // f64.const
       case 0xd0: r.s33(); break // ref.null heaptype
-      case 0xfc: {
+      case 0xfc: { // dynamic charges store the counter themselves
         const sub = r.u32()
-        if (sub === 8 || sub === 10 || sub === 11) insert(at, DYNAMIC_MEMORY)
-        else if (sub === 12 || sub === 14 || sub === 17) insert(at, DYNAMIC_TABLE)
+        if (sub === 8 || sub === 10 || sub === 11) { insert(at, DYNAMIC_MEMORY); unstored = false }
+        else if (sub === 12 || sub === 14 || sub === 17) { insert(at, DYNAMIC_TABLE); unstored = false }
         else if (sub === 15) { // table.grow t
-          insert(at, DYNAMIC_TABLE)
+          insert(at, DYNAMIC_TABLE); unstored = false
           const table = new Reader(code, r.pos, end).u32()
           skipFcImmediates(r, sub)
           insert(r.pos, DENIED_TABLE_GROW, table)
           break
         }
+        if (!ctx.fast && prefixedCanTrap(op, sub)) store(at)
         skipFcImmediates(r, sub)
         break
       }
-      case 0xfd: skipFdImmediates(r, r.u32()); break
-      case 0xfe: skipFeImmediates(r, r.u32()); break
+      case 0xfd: case 0xfe: {
+        const sub = r.u32()
+        if (!ctx.fast && prefixedCanTrap(op, sub)) store(at)
+        if (op === 0xfd) skipFdImmediates(r, sub)
+        else skipFeImmediates(r, sub)
+        break
+      }
       default:
         if (op >= 0x28 && op <= 0x3e) skipMemarg(r)
         else if (!((op >= 0x45 && op <= 0xc4) || op === 0x01 || op === 0x1a || op === 0x1b ||
@@ -272,10 +302,14 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
           // falls through
         case CHARGE:
           if (segmentCost[arg]! > 0) {
-            inject.charge(body, segmentCost[arg]!)
+            // A store right at the charge joins it (stored before the check, as one sequence).
+            const withStore = editKind[i + 1] === STORE_FUEL && editPos[i + 1] === pos
+            inject.charge(body, segmentCost[arg]!, withStore)
+            if (withStore) i++
             if (ctx.profile) inject.addToGlobal(body, ctx.profile.fuel, segmentCost[arg]!)
           }
           break
+        case STORE_FUEL: inject.storeFuel(body); break
         case RELOAD_FUEL: inject.loadFuel(body); break
         case DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
         case DYNAMIC_TABLE: inject.dynamicCharge(body, 'tableElements'); break

@@ -10,12 +10,14 @@ import type { Writer } from './writer.js'
  * unreachable code.
  *
  * Each function keeps a copy of the counter in an i64 local: loaded on entry and after
- * every call (the callee charged the global), decremented in place, and stored back to the
- * global after every charge. The store keeps the global exact at every instant (so a trap
- * anywhere reports exactly the fuel charged), while nothing reads it back in a loop: a
- * loop's charge is a register subtraction, a compare, and a store that no load waits on.
- * Reading the global back each time made every loop iteration wait on store-to-load
- * forwarding: 1.87x geometric-mean overhead on the bench kernels against 1.24x this way.
+ * every call (the callee charged the global), decremented in place by each charge, and
+ * stored back to the global only where something can observe it (`storeFuel`): before a
+ * call, a return or a throw, and, in exact mode, before any instruction that can trap; a
+ * charge that exhausts the budget stores it on its own (cold) path before trapping. So the
+ * global is exact wherever it can be read, while a loop whose body cannot trap pays only a
+ * register subtraction and a compare. The store per charge this replaces was most of the
+ * overhead left (sieve 1.5x with it); reading the global back in loops instead of keeping a
+ * local was worse still (store-to-load forwarding on every iteration: 1.87x on the kernels).
  *
  * Byte templates are built once per module (globals) and per function (locals), so
  * emitting an insertion is a few short copies.
@@ -43,10 +45,14 @@ export class Injector {
   private result: number[] = []
   private savedDepth: number[] = []
   private fuelLocal: number[] = []
-  /** `local.get f` : then the cost : then `i64.sub; local.tee f; global.set g; local.get f; check` */
+  /** `local.get f; i64.const` : then the cost : then a tail */
   private chargeHead: Uint8Array = new Uint8Array()
+  /** `i64.sub; local.tee f; if (f < 0) { global.set g (f); unreachable }` */
   private chargeTail: Uint8Array = new Uint8Array()
+  /** `i64.sub; local.tee f; global.set g; if (f < 0) unreachable` */
+  private chargeStoreTail: Uint8Array = new Uint8Array()
   private reload: Uint8Array = new Uint8Array()
+  private store: Uint8Array = new Uint8Array()
 
   constructor(globals: InjectionGlobals) {
     this.fuelGlobal = unsigned(globals.fuel)
@@ -62,20 +68,31 @@ export class Injector {
     this.savedDepth = unsigned(base + 2)
     this.fuelLocal = unsigned(base + 3)
     this.chargeHead = Uint8Array.from([0x20, ...this.fuelLocal, 0x42])
-    this.chargeTail = Uint8Array.from([0x7d, ...this.storeFuel()])
+    this.chargeTail = Uint8Array.from([0x7d, 0x22, ...this.fuelLocal, 0x42, 0x00, 0x53 /* i64.lt_s */, 0x04, 0x40,
+      0x20, ...this.fuelLocal, 0x24, ...this.fuelGlobal, 0x00 /* unreachable */, 0x0b])
+    this.chargeStoreTail = Uint8Array.from([0x7d, ...this.storeAndCheck()])
     this.reload = Uint8Array.from([0x23, ...this.fuelGlobal, 0x21, ...this.fuelLocal])
+    this.store = Uint8Array.from([0x20, ...this.fuelLocal, 0x24, ...this.fuelGlobal])
   }
 
   /** Stores the new count (on the stack) to the local and the global, then checks it. */
-  private storeFuel(): number[] {
+  private storeAndCheck(): number[] {
     return [0x22, ...this.fuelLocal, 0x24, ...this.fuelGlobal, 0x20, ...this.fuelLocal, ...TRAP_IF_NEGATIVE]
   }
 
-  /** `global.fuel = local.fuel -= cost; if (local.fuel < 0) unreachable` */
-  charge(out: Writer, cost: number): void {
+  /**
+   * `local.fuel -= cost; if (local.fuel < 0) { global.fuel = local.fuel; unreachable }`, and
+   * with `store`, `global.fuel = local.fuel` on the common path too.
+   */
+  charge(out: Writer, cost: number, store: boolean): void {
     out.bytes(this.chargeHead)
     out.s64(cost)
-    out.bytes(this.chargeTail)
+    out.bytes(store ? this.chargeStoreTail : this.chargeTail)
+  }
+
+  /** `global.fuel = local.fuel`: before anything that can observe the global. */
+  storeFuel(out: Writer): void {
+    out.bytes(this.store)
   }
 
   /** Profiling: `global += amount` on an i64 counter. */
@@ -97,7 +114,7 @@ export class Injector {
     out.bytes([0x22, ...this.operand, 0x20, ...this.fuelLocal, 0x20, ...this.operand, 0xad /* i64.extend_i32_u */])
     if (shift > 0) out.bytes([0x42, shift, 0x86]) // i64.shl
     if (shift < 0) out.bytes([0x42, -shift, 0x88]) // i64.shr_u
-    out.bytes([0x7d, ...this.storeFuel()])
+    out.bytes([0x7d, ...this.storeAndCheck()])
   }
 
   /**

@@ -40,6 +40,13 @@ export interface MeterOptions {
    * apart (fuel, depth) through the instance's meter state. Default false.
    */
   deferStart?: boolean
+  /**
+   * `'exact'` (default): the fuel a call reports is exact whether it returns or traps.
+   * `'fast'`: exact when the call returns or throws; a call that ends in a wasm trap is
+   * charged its whole budget (the host reports the trap through `noteTrap()` of the
+   * instance's control), so trapping never hides work. Cheaper in loops that touch memory.
+   */
+  metering?: 'exact' | 'fast'
 }
 
 export interface MeterResult {
@@ -132,12 +139,13 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
     if (settings.stackDepth !== null) exportEntry(METER_EXPORTS.depth, 3, fuelGlobal() + 3)
     if (memories > 0) exportEntry(METER_EXPORTS.memory, 2, 0)
     if (deferredStart !== null) exportEntry(METER_EXPORTS.start, 0, deferredStart)
+    if (settings.fast) exportEntry(METER_EXPORTS.fast, 3, fuelGlobal())
     for (let i = 0; i < profiled(); i++) {
       exportEntry(`${METER_EXPORTS.profileCalls}${importedFuncs + i}`, 3, fuelGlobal() + fixedGlobals() + 2 * i)
       exportEntry(`${METER_EXPORTS.profileFuel}${importedFuncs + i}`, 3, fuelGlobal() + fixedGlobals() + 2 * i + 1)
     }
   }
-  const ourExportCount = () => fixedGlobals() + 2 * profiled() + (memories > 0 ? 1 : 0) + (deferredStart !== null ? 1 : 0)
+  const ourExportCount = () => fixedGlobals() + 2 * profiled() + (memories > 0 ? 1 : 0) + (deferredStart !== null ? 1 : 0) + (settings.fast ? 1 : 0)
   const checkGlobals = (at: number): void =>
     checkEngineLimit('globals', importedGlobals + definedGlobals + ourGlobalCount(), 'the module', at, settings.profile ? 'turn `profile` off: it adds two globals per function' : undefined)
   const checkExports = (count: number, at: number): void =>
@@ -331,7 +339,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         const section = new Writer(size + (size >> 1) + (size >> 2) + 64)
         section.u32(count)
         const globals = { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, tableGrowDenied: fuelGlobal() + 2, depth: fuelGlobal() + 3 }
-        ctx = { index: 0, params: 0, resultBlockType: [], inject: new Injector(globals), stackDepth: settings.stackDepth, body: new Writer(1 << 16), profile: null }
+        ctx = { index: 0, params: 0, resultBlockType: [], inject: new Injector(globals), stackDepth: settings.stackDepth, body: new Writer(1 << 16), profile: null, fast: settings.fast }
         const body = new Reader(bytes)
         for (let i = 0; i < count; i++) {
           const bodySize = s.u32()
@@ -381,10 +389,11 @@ interface MeterSettings {
   memoryPages: number | null
   tableElements: number | null
   profile: boolean
+  fast: boolean
 }
 
 function normalize(options: MeterOptions): MeterSettings {
-  const { fuel, stackDepth, memory, tableElements, profile } = options
+  const { fuel, stackDepth, memory, tableElements, profile, metering } = options
   let initialFuel = 0n
   if (fuel === 'unlimited') initialFuel = MAX_FUEL
   else if (typeof fuel === 'bigint' || (typeof fuel === 'number' && Number.isSafeInteger(fuel))) {
@@ -398,12 +407,14 @@ function normalize(options: MeterOptions): MeterSettings {
     throw config('tableElements', 'must be a whole number below 2^32')
   }
   if (profile !== undefined && typeof profile !== 'boolean') throw config('profile', 'must be true or false')
+  if (metering !== undefined && metering !== 'exact' && metering !== 'fast') throw config('metering', "must be 'exact' or 'fast'")
   return {
     initialFuel,
     stackDepth: stackDepth ?? null,
     memoryPages: memory === undefined ? null : memoryPages(memory),
     tableElements: tableElements ?? null,
     profile: profile ?? false,
+    fast: metering === 'fast',
   }
 }
 
