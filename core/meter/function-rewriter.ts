@@ -78,8 +78,8 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
   const depthLimited = ctx.stackDepth !== null
 
   // Scratch arrays, reused across functions.
-  const { editPos, editKind, editArg, segmentCost, kinds, targeted, caught, tryBody, headerEdit } = SCRATCH
-  editPos.length = editKind.length = editArg.length = segmentCost.length = 0
+  const { editPos, editKind, editArg, segmentCost, segmentStores, kinds, targeted, caught, tryBody, headerEdit } = SCRATCH
+  editPos.length = editKind.length = editArg.length = segmentCost.length = segmentStores.length = 0
   kinds.length = targeted.length = caught.length = tryBody.length = headerEdit.length = 0
   kinds.push(FUNCTION); targeted.push(false); caught.push(false); tryBody.push(false); headerEdit.push(-1)
   // How many enclosing try bodies (legacy try before its first catch, or try_table) there
@@ -98,13 +98,14 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
     if (segment >= 0) segmentCost[segment] = cost
     segment = segmentCost.length
     segmentCost.push(0)
+    segmentStores.push(0)
     cost = 0
     insert(pos, CHARGE, segment)
     unstored = true
   }
   /** The global must be exact before the instruction at `pos`. */
   const store = (pos: number): void => {
-    if (unstored) { insert(pos, STORE_FUEL); unstored = false }
+    if (unstored) { insert(pos, STORE_FUEL, segment); segmentStores[segment] = 1; unstored = false }
   }
   const reload = (pos: number): void => {
     insert(pos, RELOAD_FUEL)
@@ -302,14 +303,13 @@ export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, ou
           // falls through
         case CHARGE:
           if (segmentCost[arg]! > 0) {
-            // A store right at the charge joins it (stored before the check, as one sequence).
-            const withStore = editKind[i + 1] === STORE_FUEL && editPos[i + 1] === pos
-            inject.charge(body, segmentCost[arg]!, withStore)
-            if (withStore) i++
+            // A segment's store (at most one: see `store`) joins its charge: the local does not
+            // change in between, and the global is written once either way.
+            inject.charge(body, segmentCost[arg]!, segmentStores[arg] === 1)
             if (ctx.profile) inject.addToGlobal(body, ctx.profile.fuel, segmentCost[arg]!)
           }
           break
-        case STORE_FUEL: inject.storeFuel(body); break
+        case STORE_FUEL: if (segmentCost[arg] === 0) inject.storeFuel(body); break
         case RELOAD_FUEL: inject.loadFuel(body); break
         case DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
         case DYNAMIC_TABLE: inject.dynamicCharge(body, 'tableElements'); break
@@ -334,6 +334,8 @@ const SCRATCH_LOCAL_COUNT = 4
 
 const SCRATCH = {
   editPos: [] as number[], editKind: [] as number[], editArg: [] as number[], segmentCost: [] as number[],
+  /** Per segment: 1 when the global is stored somewhere in it (then with its charge). */
+  segmentStores: [] as number[],
   kinds: [] as number[], targeted: [] as boolean[], caught: [] as boolean[], tryBody: [] as boolean[],
   /** Per frame: the index of a loop's header CHARGE edit (-1 for other frames). */
   headerEdit: [] as number[],
