@@ -4,7 +4,7 @@ import { encodeUtf8 } from '../text/index.js'
 import { Reader } from './reader.js'
 import { Writer } from './writer.js'
 import { writeSigned, writeUnsigned } from './leb128.js'
-import { rewriteFunction, type FunctionContext } from './function-rewriter.js'
+import { FunctionRewriter, type FunctionInfo } from './function-rewriter.js'
 import { Injector } from './injection.js'
 import { createMeterControl, METER_EXPORTS, MAX_FUEL, type MeterControl } from './meter-control.js'
 import { skipValueType } from './immediates.js'
@@ -99,7 +99,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   // The rewrite trusts the indices it copies: see validate.ts for why this comes first.
   validateModule(bytes)
 
-  const out = new Writer(bytes.length + (bytes.length >> 2) + 256)
+  const out = new Writer(bytes.length + (bytes.length >> 1) + (bytes.length >> 3) + 1024) // metered code grows ~1.5x
   out.copy(bytes, 0, 8)
 
   const types: FuncTypeRecord[] = []
@@ -112,7 +112,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   const exportedFunctions: [ExportDescriptor, number][] = [] // for their parameter names
   const localNames = new Map<number, string[]>() // the name section's, of exported functions
   let globalsWritten = false, exportsWritten = false
-  let ctx: FunctionContext | null = null
+  let sawCode = false
   let lastOrder = 0
   // The start section comes after the exports, so find it first (a walk over section headers).
   const deferredStart = options.deferStart ? findStartFunction(bytes) : null
@@ -333,13 +333,16 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         info.hasStart = true
         if (!options.deferStart) out.copy(bytes, sectionStart, end)
         break
-      case 10: { // code: rewrite every body
+      case 10: { // code: rewrite every body, straight into the output
         const count = s.u32()
         if (count !== funcTypes.length - importedFuncs) s.fail('function and code section counts differ', start)
-        const section = new Writer(size + (size >> 1) + (size >> 2) + 64)
-        section.u32(count)
+        sawCode = true
+        out.byte(10)
+        const sizeAt = out.reserveU32() // the section's size, once known
+        out.u32(count)
         const globals = { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, tableGrowDenied: fuelGlobal() + 2, depth: fuelGlobal() + 3 }
-        ctx = { index: 0, params: 0, resultBlockType: [], inject: new Injector(globals), stackDepth: settings.stackDepth, body: new Writer(1 << 16), profile: null, fast: settings.fast }
+        const rewriter = new FunctionRewriter(new Injector(globals), { stackDepth: settings.stackDepth, fast: settings.fast })
+        const fn: FunctionInfo = { index: 0, params: 0, resultBlockType: [], profile: null }
         const body = new Reader(bytes)
         for (let i = 0; i < count; i++) {
           const bodySize = s.u32()
@@ -347,16 +350,16 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           if (bodyEnd > end) s.fail('function body extends past its section')
           const typeIndex = funcTypes[importedFuncs + i]!
           const type = types[typeIndex] ?? s.fail(`function ${importedFuncs + i} has unknown type ${typeIndex}`)
-          ctx.index = importedFuncs + i
-          ctx.params = type.paramCount
-          ctx.resultBlockType = resultBlockTypes[typeIndex]!
-          ctx.profile = settings.profile ? { calls: fuelGlobal() + fixedGlobals() + 2 * i, fuel: fuelGlobal() + fixedGlobals() + 2 * i + 1 } : null
+          fn.index = importedFuncs + i
+          fn.params = type.paramCount
+          fn.resultBlockType = resultBlockTypes[typeIndex]!
+          fn.profile = settings.profile ? { calls: fuelGlobal() + fixedGlobals() + 2 * i, fuel: fuelGlobal() + fixedGlobals() + 2 * i + 1 } : null
           body.pos = s.pos
           body.end = bodyEnd
-          rewriteFunction(body, bodyEnd, ctx, section)
+          rewriter.rewrite(body, bodyEnd, fn, out)
           s.pos = bodyEnd
         }
-        writeSection(out, 10, section)
+        out.patchU32(sizeAt, out.length - sizeAt - 5)
         break
       }
       default:
@@ -372,7 +375,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
     const names = localNames.get(index)?.slice(0, entry.params.length)
     if (names && names.length === entry.params.length && names.every((n) => n !== undefined)) entry.paramNames = names
   }
-  if (ctx === null && funcTypes.length > importedFuncs) r.fail('function section without code section')
+  if (!sawCode && funcTypes.length > importedFuncs) r.fail('function section without code section')
   checkEngineLimit('moduleBytes', out.length, 'the module')
 
   return {
