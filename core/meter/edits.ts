@@ -30,6 +30,8 @@ export const Edit = {
   CAUGHT_LOOP_CHARGE: 12,
   /** the local copy of the counter to the global (arg: its segment) */
   STORE_FUEL: 13,
+  /** a cancelled edit (the header charge of a loop nothing branches to) */
+  NONE: 14,
 } as const
 
 export interface EmitContext {

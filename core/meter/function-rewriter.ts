@@ -64,6 +64,8 @@ export class FunctionRewriter {
   private readonly frames = new IntList() // kind | flags
   /** Per frame: the edit index of a loop's header charge (-1 for other frames). */
   private readonly headerEdit = new IntList()
+  /** Per frame: for a loop, the segment its `loop` instruction belongs to. */
+  private readonly loopOuterSegment = new IntList()
   private readonly body = new Writer(1 << 16)
   private readonly storeBefore: Uint8Array
   private readonly depthLimited: boolean
@@ -74,6 +76,14 @@ export class FunctionRewriter {
   private cost = 0
   /** The local copy of the counter was charged since the global was last written. A segment has one entry, so a linear scan tells it exactly. */
   private unstored = false
+  /**
+   * Code after an unconditional branch, return, throw or `unreachable` is dead up to the end
+   * (or else/catch) of the frame it is in: nothing is inserted there, so a run of dead
+   * instructions is not charged instruction by instruction (15x the bytes otherwise).
+   */
+  private dead = false
+  /** The control-stack height at which the dead code began. */
+  private deadFrames = 0
 
   constructor(private readonly inject: Injector, private readonly options: RewriterOptions) {
     this.storeBefore = options.fast ? STORE_BEFORE_FAST : STORE_BEFORE_EXACT
@@ -93,7 +103,8 @@ export class FunctionRewriter {
     const localsEnd = r.pos
     if (locals + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${fn.index}`, groupsStart)
     this.inject.forFunction(locals)
-    this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.frames.clear(); this.headerEdit.clear()
+    this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear()
+    this.dead = false
     this.tryDepth = 0
     this.segment = -1
     this.cost = 0
@@ -133,24 +144,26 @@ export class FunctionRewriter {
       if (storeBefore[op]) this.store(at)
       switch (op) {
         case 0x02: skipBlockType(r); this.push(BLOCK, false); break // block
-        case 0x03: // loop: the header pays each iteration
+        case 0x03: // loop: the header pays each iteration (see `endLoop` for a loop nothing branches to)
           skipBlockType(r); this.push(LOOP, false)
-          this.headerEdit.data[this.headerEdit.length - 1] = this.edits.length
+          this.headerEdit.data[this.headerEdit.length - 1] = this.dead ? -1 : this.edits.length
+          this.loopOuterSegment.data[this.loopOuterSegment.length - 1] = this.segment
           this.startSegment(r.pos)
           break
         case 0x04: skipBlockType(r); this.push(IF, false); this.startSegment(r.pos); break // if
         case 0x06: skipBlockType(r); this.push(TRY, true); break // try (legacy exception handling)
-        case 0x05: this.startSegment(r.pos); break // else
+        case 0x05: this.liveAt(this.frames.length); this.startSegment(r.pos); break // else
         case 0x07: // catch tag
         case 0x19: // catch_all
           if (op === 0x07) r.u32()
+          this.liveAt(this.frames.length)
           this.leaveTryBody() // a handler's own calls throw past this try
           if (depthLimited) this.insert(r.pos, Edit.RESTORE_FRAME)
           this.reload(r.pos) // the frames the exception unwound charged the global
           this.startSegment(r.pos)
           break
         case 0x18: // delegate label: ends the try
-          r.u32(); this.pop(); this.startSegment(r.pos); break
+          r.u32(); this.pop(); this.liveAt(this.frames.length + 1); this.startSegment(r.pos); break
         case 0x1f: { // try_table bt catch*: handlers branch to enclosing labels
           skipBlockType(r)
           const n = r.u32()
@@ -164,8 +177,11 @@ export class FunctionRewriter {
           break
         }
         case 0x0b: { // end
+          const headerEdit = this.headerEdit.top(), outer = this.loopOuterSegment.top()
           const frame = this.pop()
           const kind = frame & KIND_MASK
+          this.liveAt(this.frames.length + 1)
+          if (kind === LOOP && (frame & TARGETED) === 0 && headerEdit >= 0) this.endLoop(headerEdit, outer)
           if (kind === FUNCTION) {
             if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
             this.store(at)
@@ -186,17 +202,20 @@ export class FunctionRewriter {
         case 0xd5: // br_on_null
         case 0xd6: // br_on_non_null
           if (this.markTarget(r, r.u32(), false)) this.store(at)
+          if (op === 0x0c) this.die()
           this.startSegment(r.pos); break
         case 0x0e: { // br_table
           const n = r.u32()
           let leaves = false
           for (let i = 0; i <= n; i++) leaves = this.markTarget(r, r.u32(), false) || leaves
           if (leaves) this.store(at)
+          this.die()
           this.startSegment(r.pos)
           break
         }
         case 0x0f: // return
           if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
+          this.die()
           this.startSegment(r.pos); break
         case 0x12: // return_call f
         case 0x13: // return_call_indirect type table
@@ -204,13 +223,15 @@ export class FunctionRewriter {
           r.u32()
           if (op === 0x13) r.u32()
           if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
+          this.die()
           this.startSegment(r.pos); break
         case 0x00: // unreachable
         case 0x0a: // throw_ref
+          this.die()
           this.startSegment(r.pos); break
         case 0x08: // throw tag
         case 0x09: // rethrow label
-          r.u32(); this.startSegment(r.pos); break
+          r.u32(); this.die(); this.startSegment(r.pos); break
         case 0x10: // call f
         case 0x14: // call_ref type
         case 0x11: // call_indirect type table
@@ -268,6 +289,7 @@ export class FunctionRewriter {
   }
 
   private insert(pos: number, kind: number, arg = 0): void {
+    if (this.dead) return
     const edits = this.edits
     edits.push(pos); edits.push(kind); edits.push(arg)
   }
@@ -280,6 +302,37 @@ export class FunctionRewriter {
     this.cost = 0
     this.insert(pos, Edit.CHARGE, this.segment)
     this.unstored = true
+  }
+
+  /** What follows is dead code, up to the end of the current frame. */
+  private die(): void {
+    if (this.dead) return
+    this.dead = true
+    this.deadFrames = this.frames.length
+  }
+
+  /** Code is live again at a boundary of the frame at control-stack height `height`. */
+  private liveAt(height: number): void {
+    if (this.dead && height <= this.deadFrames) this.dead = false
+  }
+
+  /**
+   * The end of a loop nothing branches to: its header is entered once, by falling through
+   * from the segment its `loop` instruction belongs to, so the header's segment joins that
+   * one (the charge moves there; nested loops nobody branches to cost one charge, not one each).
+   */
+  private endLoop(headerEdit: number, outer: number): void {
+    const edits = this.edits.data, cost = this.segmentCost.data, stores = this.segmentStores.data
+    const header = edits[headerEdit + 2]!
+    edits[headerEdit + 1] = Edit.NONE
+    stores[outer] = stores[outer]! | stores[header]!
+    if (this.segment === header) { // still in it: carry on in the outer one
+      this.segment = outer
+      this.cost += cost[outer]!
+    } else {
+      cost[outer] = cost[outer]! + cost[header]!
+    }
+    cost[header] = -1 // joined: neither charged nor stored on its own
   }
 
   /** The global must be exact before the instruction at `pos`. */
@@ -304,13 +357,14 @@ export class FunctionRewriter {
     // A handler that branches to a loop lands on its header, which charges from this frame's
     // copy of the counter: reload it first (the unwound callees charged the global), or the
     // header's store would refund their fuel; and restore the call depth they left behind.
-    if (handler && (frames[index]! & KIND_MASK) === LOOP) this.edits.data[this.headerEdit.data[index]! + 1] = Edit.CAUGHT_LOOP_CHARGE
+    if (handler && (frames[index]! & KIND_MASK) === LOOP && this.headerEdit.data[index]! >= 0) this.edits.data[this.headerEdit.data[index]! + 1] = Edit.CAUGHT_LOOP_CHARGE
     return index === 0
   }
 
   private push(kind: number, tryBody: boolean): void {
     this.frames.push(tryBody ? kind | TRY_BODY : kind)
     this.headerEdit.push(-1)
+    this.loopOuterSegment.push(-1)
     if (tryBody) this.tryDepth++
   }
 
@@ -325,6 +379,7 @@ export class FunctionRewriter {
   private pop(): number {
     this.leaveTryBody()
     this.headerEdit.pop()
+    this.loopOuterSegment.pop()
     return this.frames.pop()
   }
 }
