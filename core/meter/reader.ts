@@ -55,6 +55,19 @@ export class Reader {
     return result
   }
 
+  /** An unsigned LEB128 of up to 64 bits as a number (exact below 2^53): memory and table limits. */
+  u64Number(): number {
+    let result = 0
+    let scale = 1
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte()
+      result += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) return result
+      scale *= 128
+    }
+    return this.fail('LEB128 integer too long')
+  }
+
   /** Skips a LEB128 of any width (signed or unsigned) without decoding it. */
   skipLeb(maxBytes = 10): void {
     const { bytes, end } = this
