@@ -2,7 +2,7 @@
 // Benchmark suite for wasm-sandbox. Run with `npm run bench` (build + this) or, after a build,
 // `node bench/run.mjs`. Sections:
 //   1. compute kernels (bench/kernels/*.wat, and bench/kernels-c/*.c compiled with clang -O2 when
-//      clang is installed): unmetered vs metered vs metered + stackDepth, interleaved rounds
+//      clang is installed): unmetered vs metered vs metered + stackDepth vs metering: 'fast', interleaved rounds
 //      (7, extended up to 13 while the machine is noisy), medians
 //   2. rewrite throughput of meter() on two large real-world modules
 //   3. Sandbox round trips vs a raw worker_threads postMessage round trip
@@ -282,10 +282,12 @@ async function benchKernel(k) {
   const plain = kernelBinary(k)
   const metered = meter(plain, { fuel: 'unlimited' })
   const deep = meter(plain, { fuel: 'unlimited', stackDepth: STACK_DEPTH })
+  const fast = meter(plain, { fuel: 'unlimited', metering: 'fast' })
   const variants = [
     { id: 'plain', instance: await instantiate(plain), ctl: null },
     { id: 'metered', instance: await instantiate(metered.bytes, metered.imports), result: metered },
     { id: 'depth', instance: await instantiate(deep.bytes, deep.imports), result: deep },
+    { id: 'fast', instance: await instantiate(fast.bytes, fast.imports), result: fast },
   ]
   for (const v of variants) {
     if (v.result) v.ctl = v.result.fuel(v.instance)
@@ -304,10 +306,11 @@ async function benchKernel(k) {
 
   for (let i = 0; i < WARMUP; i++) for (const v of variants) runOnce(v)
 
-  const times = { plain: [], metered: [], depth: [] }
-  const fuel = { metered: new Set(), depth: new Set() }
+  const times = { plain: [], metered: [], depth: [], fast: [] }
+  const fuel = { metered: new Set(), depth: new Set(), fast: new Set() }
   const results = new Set()
-  const noisy = () => Math.max(spread(times.plain), spread(times.metered), spread(times.depth)) > NOISY
+  const noise = () => Math.max(...Object.values(times).map(spread))
+  const noisy = () => noise() > NOISY
   let round = 0
   for (; round < ROUNDS || (round < MAX_ROUNDS && noisy()); round++) {
     // rotate the order each round so no variant always runs first (or right after another)
@@ -324,14 +327,15 @@ async function benchKernel(k) {
   if (k.expect !== undefined && checksum !== String(k.expect)) throw new Error(`${k.name}: checksum ${checksum}, expected ${k.expect}`)
   if (k.valid && !k.valid(Number(checksum))) throw new Error(`${k.name}: invalid checksum ${checksum}`)
   if (fuel.metered.size !== 1) throw new Error(`${k.name}: fuel used differs between runs: ${[...fuel.metered].join(', ')}`)
+  if (fuel.fast.size !== 1 || [...fuel.fast][0] !== [...fuel.metered][0]) throw new Error(`${k.name}: fast metering charged ${[...fuel.fast].join(', ')}, exact ${[...fuel.metered][0]}`)
   const fuelUsed = [...fuel.metered][0]
   const fuelDepth = [...fuel.depth][0]
-  const plainMs = median(times.plain), meteredMs = median(times.metered), depthMs = median(times.depth)
+  const plainMs = median(times.plain), meteredMs = median(times.metered), depthMs = median(times.depth), fastMs = median(times.fast)
   return {
     name: k.name, what: k.what, checksum, fuelUsed, fuelDepth, rounds: round,
-    plainMs, meteredMs, depthMs,
-    ratio: meteredMs / plainMs, ratioDepth: depthMs / plainMs,
-    noise: Math.max(spread(times.plain), spread(times.metered), spread(times.depth)),
+    plainMs, meteredMs, depthMs, fastMs,
+    ratio: meteredMs / plainMs, ratioDepth: depthMs / plainMs, ratioFast: fastMs / plainMs,
+    noise: noise(),
     fuelPerNs: Number(fuelUsed) / (plainMs * 1e6),
     growth: (metered.bytes.length / plain.length - 1) * 100,
   }
@@ -358,27 +362,29 @@ async function kernelTable(title, kernels) {
       const r = await benchKernel(k)
       out.push(r)
       rows.push([r.name, r.what, fmt(r.plainMs), fmt(r.meteredMs), `${fmt(r.ratio, 2)}x`, fmt(r.depthMs), `${fmt(r.ratioDepth, 2)}x`,
-        fmtFuel(r.fuelUsed), fmt(r.fuelPerNs, 2), `${fmt(r.noise, 0)}%`, r.rounds, r.checksum])
+        fmt(r.fastMs), `${fmt(r.ratioFast, 2)}x`, fmtFuel(r.fuelUsed), fmt(r.fuelPerNs, 2), `${fmt(r.noise, 0)}%`, r.rounds, r.checksum])
       process.stderr.write(`   (${k.name}: done)\n`) // progress, on stderr to keep stdout clean
     } catch (e) {
       fail(e.message)
-      rows.push([k.name, k.what, 'FAILED', '', '', '', '', '', '', '', '', ''])
+      rows.push([k.name, k.what, 'FAILED', '', '', '', '', '', '', '', '', '', '', ''])
     }
   }
   console.log()
-  table(['kernel', 'workload', 'plain ms', 'metered ms', 'ratio', '+depth ms', 'ratio', 'fuel/run', 'fuel/ns', 'noise', 'rounds', 'checksum (all agree)'],
-    rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
+  table(['kernel', 'workload', 'plain ms', 'metered ms', 'ratio', '+depth ms', 'ratio', 'fast ms', 'ratio', 'fuel/run', 'fuel/ns', 'noise', 'rounds', 'checksum (all agree)'],
+    rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
   if (out.length === 0) return null
   const gm = geomean(out.map((r) => r.ratio))
   const gmDepth = geomean(out.map((r) => r.ratioDepth))
-  console.log(`\n  geometric mean of ratios: metered ${fmt(gm, 2)}x   metered + stackDepth ${fmt(gmDepth, 2)}x   (${out.length} kernels)`)
+  const gmFast = geomean(out.map((r) => r.ratioFast))
+  console.log(`\n  geometric mean of ratios: metered ${fmt(gm, 2)}x   metered + stackDepth ${fmt(gmDepth, 2)}x   metering: 'fast' ${fmt(gmFast, 2)}x   (${out.length} kernels)`)
+  console.log("  metered = exact metering (the default); fast = metering: 'fast' (same fuel on success, the whole budget on a trap).")
   console.log('  fuel/ns = fuel of one run / unmetered ns: metered instructions the engine retires per ns unmetered.')
   console.log(`  noise = largest interquartile range / median of the three variants' timings; rounds go from ${ROUNDS} up to ${MAX_ROUNDS} while it is above ${NOISY}%.`)
   const depthFuel = out.filter((r) => r.fuelDepth !== r.fuelUsed)
   if (depthFuel.length) console.log(`  note: fuel differs with stackDepth for ${depthFuel.map((r) => `${r.name} (${r.fuelDepth})`).join(', ')}`)
   const worst = out.reduce((a, b) => (b.ratio > a.ratio ? b : a))
   const best = out.reduce((a, b) => (b.ratio < a.ratio ? b : a))
-  return { gm, gmDepth, worst, best, count: out.length }
+  return { gm, gmDepth, gmFast, worst, best, count: out.length }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -976,7 +982,7 @@ console.log(`wasm-sandbox benchmarks — ${env}`)
 for (const [what, k] of kernels ? [['WAT', kernels.wat], ['C (clang -O2)', kernels.c]] : []) {
   if (!k) continue
   console.log(`Fuel metering overhead, ${k.count} ${what} compute kernels (geometric mean of metered/unmetered time):`)
-  console.log(`  ${fmt(k.gm, 2)}x metered, ${fmt(k.gmDepth, 2)}x with stackDepth; range ${fmt(k.best.ratio, 2)}x (${k.best.name}) to ${fmt(k.worst.ratio, 2)}x (${k.worst.name})`)
+  console.log(`  ${fmt(k.gm, 2)}x metered, ${fmt(k.gmDepth, 2)}x with stackDepth, ${fmt(k.gmFast, 2)}x with metering: 'fast'; range ${fmt(k.best.ratio, 2)}x (${k.best.name}) to ${fmt(k.worst.ratio, 2)}x (${k.worst.name})`)
 }
 for (const r of rewrite) {
   console.log(`meter() rewrite of ${r.name} (${fmt(r.mb, 1)} MB): ${fmt(r.mbps, 1)} MB/s (validation ${fmt((r.validateMs / r.ms) * 100, 0)}% of it), output +${fmt(r.growth, 1)}% (+${fmt(r.growthDepth, 1)}% with stackDepth)`)
