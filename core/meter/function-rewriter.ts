@@ -142,6 +142,27 @@ export class FunctionRewriter {
       const op = code[r.pos++]!
       this.cost += STATIC_COST[op]!
       if (storeBefore[op]) this.store(at)
+      // The common cases first: numeric instructions (no immediate) and local/global access.
+      if (op >= 0x45 && op <= 0xc4) continue
+      if (op >= 0x20 && op <= 0x24) {
+        if (code[r.pos]! < 0x80 && r.pos < end) r.pos++
+        else r.u32()
+        continue
+      }
+      if ((op >= 0x28 && op <= 0x3e) || op === 0x41 || op === 0x42) { // loads, stores: memarg; constants
+        let p = r.pos
+        if (op <= 0x3e) { // a one-byte alignment without a memory index
+          const align = code[p]!
+          if (align >= 0x40 || p >= end) { skipMemarg(r); continue }
+          p++
+        }
+        // the offset or the constant: a LEB128 of up to 10 bytes
+        const limit = Math.min(end, p + 10)
+        while (p < limit && code[p]! & 0x80) p++
+        if (p >= limit) { r.pos = p; r.fail(p >= end ? 'unexpected end' : 'LEB128 integer too long') }
+        r.pos = p + 1
+        continue
+      }
       switch (op) {
         case 0x02: skipBlockType(r); this.push(BLOCK, false); break // block
         case 0x03: // loop: the header pays each iteration (see `endLoop` for a loop nothing branches to)
