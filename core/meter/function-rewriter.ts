@@ -359,7 +359,10 @@ export class FunctionRewriter {
   /** The global must be exact before the instruction at `pos`. */
   private store(pos: number): void {
     if (!this.unstored) return
-    this.insert(pos, Edit.STORE_FUEL, this.segment)
+    // Joined to the segment's charge when it has one: it does, once anything in it costs
+    // (the instruction that needs the store is counted already). Only a store before a
+    // function's final `end` can sit in a segment that costs nothing.
+    if (this.cost === 0) this.insert(pos, Edit.STORE_FUEL, this.segment)
     this.segmentStores.data[this.segment] = 1
     this.unstored = false
   }

@@ -61,6 +61,7 @@ export class Writer {
   u32(value: number): void {
     if (this.length + 10 > this.buf.length) this.reserve(10)
     const buf = this.buf
+    if (value < 0x80) { buf[this.length++] = value; return }
     while (value >= 0x80) {
       buf[this.length++] = (value % 0x80) | 0x80
       value = Math.floor(value / 0x80)
@@ -72,6 +73,8 @@ export class Writer {
   s64(value: number): void {
     if (this.length + 10 > this.buf.length) this.reserve(10)
     const buf = this.buf
+    if (value >= 0 && value < 0x40) { buf[this.length++] = value; return } // most charges
+    if (value >= 0 && value < 0x2000) { buf[this.length++] = (value & 0x7f) | 0x80; buf[this.length++] = value >> 7; return }
     for (;;) {
       const byte = ((value % 0x80) + 0x80) % 0x80
       value = Math.floor(value / 0x80)
