@@ -36,6 +36,10 @@ const TARGETED = 8
 const CAUGHT = 16
 /** Inside the frame's try body (legacy try before its first catch, or try_table). */
 const TRY_BODY = 32
+/** An `if` whose `else` has been seen. */
+const HAS_ELSE = 64
+/** Some path reaches the frame's end with the counter unstored in a way not linked (see `pending`). */
+const PENDING_UNKNOWN = 128
 
 const SCRATCH_LOCAL_COUNT = 4
 
@@ -64,8 +68,24 @@ export class FunctionRewriter {
   private readonly frames = new IntList() // kind | flags
   /** Per frame: the edit index of a loop's header charge (-1 for other frames). */
   private readonly headerEdit = new IntList()
-  /** Per frame: for a loop, the segment its `loop` instruction belongs to. */
+  /** Per frame: for a loop, the segment its `loop` instruction belongs to; for an `if`, the segment of the `if` when it left the counter unstored. */
   private readonly loopOuterSegment = new IntList()
+  /**
+   * Paths that reach a frame's end with the counter charged but not stored: per frame the
+   * head of a linked list (`linkSegment`, `linkNext`) of the segments they come from. If the
+   * code after the end observes the counter before charging anything (only the function's
+   * final `end` can), those segments store it with their charge instead of a store at the
+   * merge, which would also run on paths that had just reloaded it after a call.
+   */
+  private readonly frameLinks = new IntList()
+  private readonly linkSegment = new IntList()
+  private readonly linkNext = new IntList()
+  /** Per segment: the segment it was joined into (a loop header), or -1. */
+  private readonly joinedInto = new IntList()
+  /** Per segment: 1 when it started live (its charge is emitted). */
+  private readonly segmentLive = new IntList()
+  /** The links of the merge the current segment started at; -2 when it started elsewhere. */
+  private mergeLinks = -2
   private readonly body = new Writer(1 << 16)
   private readonly storeBefore: Uint8Array
   private readonly depthLimited: boolean
@@ -104,6 +124,7 @@ export class FunctionRewriter {
     if (locals + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${fn.index}`, groupsStart)
     this.inject.forFunction(locals)
     this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear()
+    this.frameLinks.clear(); this.linkSegment.clear(); this.linkNext.clear(); this.joinedInto.clear(); this.segmentLive.clear()
     this.dead = false
     this.tryDepth = 0
     this.segment = -1
@@ -171,9 +192,18 @@ export class FunctionRewriter {
           this.loopOuterSegment.data[this.loopOuterSegment.length - 1] = this.segment
           this.startSegment(r.pos)
           break
-        case 0x04: skipBlockType(r); this.push(IF, false); this.startSegment(r.pos); break // if
+        case 0x04: // if: without an else, the false path goes from here to the end
+          skipBlockType(r); this.push(IF, false)
+          this.loopOuterSegment.data[this.loopOuterSegment.length - 1] = this.unstored && !this.dead ? this.segment : -1
+          this.startSegment(r.pos)
+          break
         case 0x06: skipBlockType(r); this.push(TRY, true); break // try (legacy exception handling)
-        case 0x05: this.liveAt(this.frames.length); this.startSegment(r.pos); break // else
+        case 0x05: { // else
+          const top = this.frames.length - 1
+          this.pending(top) // the then arm falls through to the end
+          this.frames.data[top] = this.frames.data[top]! | HAS_ELSE
+          this.liveAt(this.frames.length); this.startSegment(r.pos); break
+        }
         case 0x07: // catch tag
         case 0x19: // catch_all
           if (op === 0x07) r.u32()
@@ -199,13 +229,17 @@ export class FunctionRewriter {
         }
         case 0x0b: { // end
           const headerEdit = this.headerEdit.top(), outer = this.loopOuterSegment.top()
+          const top = this.frames.length - 1
+          this.pending(top) // falling through to the end
+          if ((this.frames.data[top]! & (KIND_MASK | HAS_ELSE)) === IF && outer >= 0) this.link(top, outer) // the false path
+          const links = this.frameLinks.top()
           const frame = this.pop()
           const kind = frame & KIND_MASK
           this.liveAt(this.frames.length + 1)
           if (kind === LOOP && (frame & TARGETED) === 0 && headerEdit >= 0) this.endLoop(headerEdit, outer)
           if (kind === FUNCTION) {
             if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
-            this.store(at)
+            if (!(this.cost === 0 && this.storeOnIncomingPaths())) this.store(at)
             if (depthLimited) this.insert(at, Edit.END_AND_LEAVE)
             return
           }
@@ -215,6 +249,7 @@ export class FunctionRewriter {
               this.reload(r.pos)
             }
             this.startSegment(r.pos)
+            if (kind !== TRY && (frame & (CAUGHT | PENDING_UNKNOWN)) === 0) this.mergeLinks = links
           }
           break
         }
@@ -320,6 +355,9 @@ export class FunctionRewriter {
     this.segment = this.segmentCost.length
     this.segmentCost.push(0)
     this.segmentStores.push(0)
+    this.joinedInto.push(-1)
+    this.segmentLive.push(this.dead ? 0 : 1)
+    this.mergeLinks = -2
     this.cost = 0
     this.insert(pos, Edit.CHARGE, this.segment)
     this.unstored = true
@@ -347,6 +385,7 @@ export class FunctionRewriter {
     const header = edits[headerEdit + 2]!
     edits[headerEdit + 1] = Edit.NONE
     stores[outer] = stores[outer]! | stores[header]!
+    this.joinedInto.data[header] = outer
     if (this.segment === header) { // still in it: carry on in the outer one
       this.segment = outer
       this.cost += cost[outer]!
@@ -372,10 +411,47 @@ export class FunctionRewriter {
     this.unstored = false
   }
 
+  /** A path from here reaches the end of frame `index` (see `frameLinks`). */
+  private pending(index: number): void {
+    if (this.dead || !this.unstored) return
+    if (this.cost > 0) this.link(index, this.segment)
+    else this.frames.data[index] = this.frames.data[index]! | PENDING_UNKNOWN // nothing charged yet here: the state is this segment's entry's
+  }
+
+  private link(index: number, segment: number): void {
+    this.linkSegment.push(segment)
+    this.linkNext.push(this.frameLinks.data[index]!)
+    this.frameLinks.data[index] = this.linkSegment.length - 1
+  }
+
+  /**
+   * The current segment started at a merge and charges nothing before the function's end:
+   * joins a store to the charge of every segment whose path arrives there unstored.
+   * @returns false when that cannot be done (then the store goes at the end).
+   */
+  private storeOnIncomingPaths(): boolean {
+    if (this.mergeLinks === -2 || this.dead) return false
+    const segments = this.linkSegment.data, next = this.linkNext.data
+    for (let l = this.mergeLinks; l >= 0; l = next[l]!) {
+      const s = this.resolve(segments[l]!)
+      if (this.segmentLive.data[s] !== 1 || this.segmentCost.data[s]! <= 0) return false
+    }
+    for (let l = this.mergeLinks; l >= 0; l = next[l]!) this.segmentStores.data[this.resolve(segments[l]!)] = 1
+    this.unstored = false
+    return true
+  }
+
+  /** The segment whose charge a segment's cost went to. */
+  private resolve(segment: number): number {
+    while (this.joinedInto.data[segment]! >= 0) segment = this.joinedInto.data[segment]!
+    return segment
+  }
+
   /** Marks the frame a branch targets. @returns whether the branch leaves the function (targets its own label) */
   private markTarget(r: Reader, depth: number, handler: boolean): boolean {
     const index = this.frames.length - 1 - depth
     if (index < 0) r.fail(`branch depth ${depth} out of range`)
+    if (!handler && (this.frames.data[index]! & KIND_MASK) !== LOOP) this.pending(index)
     const frames = this.frames.data
     frames[index] = frames[index]! | (handler ? TARGETED | CAUGHT : TARGETED)
     // A handler that branches to a loop lands on its header, which charges from this frame's
@@ -389,6 +465,7 @@ export class FunctionRewriter {
     this.frames.push(tryBody ? kind | TRY_BODY : kind)
     this.headerEdit.push(-1)
     this.loopOuterSegment.push(-1)
+    this.frameLinks.push(-1)
     if (tryBody) this.tryDepth++
   }
 
@@ -404,6 +481,7 @@ export class FunctionRewriter {
     this.leaveTryBody()
     this.headerEdit.pop()
     this.loopOuterSegment.pop()
+    this.frameLinks.pop()
     return this.frames.pop()
   }
 }
