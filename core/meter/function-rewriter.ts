@@ -6,7 +6,9 @@ import type { Injector } from './injection.js'
 import { checkEngineLimit, ENGINE_LIMITS } from './engine-limits.js'
 import { prefixedCanTrap, STORE_BEFORE_EXACT, STORE_BEFORE_FAST } from './fuel-observers.js'
 import { IntList } from './int-list.js'
+import { UnstoredPaths } from './unstored-paths.js'
 import { Edit, emitEdits, type EmitContext } from './edits.js'
+import { SegmentLedger } from './segments.js'
 
 /** What the rewriter needs to know about the function whose body it rewrites. */
 export interface FunctionInfo {
@@ -60,52 +62,22 @@ const SCRATCH_LOCAL_COUNT = 4
  * end, so the pass records edits (position, kind, argument) and then splices them into a
  * copy of the body: one decoding pass, linear in the body size.
  */
-export class FunctionRewriter {
-  private readonly edits = new IntList(1024) // triples: position, kind, argument
-  private readonly segmentCost = new IntList()
-  /** Per segment: 1 when the global is stored somewhere in it (then with its charge). */
-  private readonly segmentStores = new IntList()
+export class FunctionRewriter extends SegmentLedger {
   private readonly frames = new IntList() // kind | flags
   /** Per frame: the edit index of a loop's header charge (-1 for other frames). */
   private readonly headerEdit = new IntList()
   /** Per frame: for a loop, the segment its `loop` instruction belongs to; for an `if`, the segment of the `if` when it left the counter unstored. */
   private readonly loopOuterSegment = new IntList()
-  /**
-   * Paths that reach a frame's end with the counter charged but not stored: per frame the
-   * head of a linked list (`linkSegment`, `linkNext`) of the segments they come from. If the
-   * code after the end observes the counter before charging anything (only the function's
-   * final `end` can), those segments store it with their charge instead of a store at the
-   * merge, which would also run on paths that had just reloaded it after a call.
-   */
-  private readonly frameLinks = new IntList()
-  private readonly linkSegment = new IntList()
-  private readonly linkNext = new IntList()
-  /** Per segment: the segment it was joined into (a loop header), or -1. */
-  private readonly joinedInto = new IntList()
-  /** Per segment: 1 when it started live (its charge is emitted). */
-  private readonly segmentLive = new IntList()
-  /** The links of the merge the current segment started at; -2 when it started elsewhere. */
-  private mergeLinks = -2
+  private readonly unstoredPaths = new UnstoredPaths()
   private readonly body = new Writer(1 << 16)
   private readonly storeBefore: Uint8Array
   private readonly depthLimited: boolean
 
   // Per body.
   private tryDepth = 0
-  private segment = -1
-  private cost = 0
-  /** The local copy of the counter was charged since the global was last written. A segment has one entry, so a linear scan tells it exactly. */
-  private unstored = false
-  /**
-   * Code after an unconditional branch, return, throw or `unreachable` is dead up to the end
-   * (or else/catch) of the frame it is in: nothing is inserted there, so a run of dead
-   * instructions is not charged instruction by instruction (15x the bytes otherwise).
-   */
-  private dead = false
-  /** The control-stack height at which the dead code began. */
-  private deadFrames = 0
 
   constructor(private readonly inject: Injector, private readonly options: RewriterOptions) {
+    super()
     this.storeBefore = options.fast ? STORE_BEFORE_FAST : STORE_BEFORE_EXACT
     this.depthLimited = options.stackDepth !== null
   }
@@ -123,13 +95,9 @@ export class FunctionRewriter {
     const localsEnd = r.pos
     if (locals + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${fn.index}`, groupsStart)
     this.inject.forFunction(locals)
-    this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear()
-    this.frameLinks.clear(); this.linkSegment.clear(); this.linkNext.clear(); this.joinedInto.clear(); this.segmentLive.clear()
-    this.dead = false
+    this.clearSegments()
+    this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear(); this.unstoredPaths.clear()
     this.tryDepth = 0
-    this.segment = -1
-    this.cost = 0
-    this.unstored = false
 
     this.push(FUNCTION, false)
     if (this.depthLimited) this.insert(r.pos, Edit.ENTER_FRAME)
@@ -232,14 +200,14 @@ export class FunctionRewriter {
           const top = this.frames.length - 1
           this.pending(top) // falling through to the end
           if ((this.frames.data[top]! & (KIND_MASK | HAS_ELSE)) === IF && outer >= 0) this.link(top, outer) // the false path
-          const links = this.frameLinks.top()
+          const links = this.unstoredPaths.topList()
           const frame = this.pop()
           const kind = frame & KIND_MASK
           this.liveAt(this.frames.length + 1)
           if (kind === LOOP && (frame & TARGETED) === 0 && headerEdit >= 0) this.endLoop(headerEdit, outer)
           if (kind === FUNCTION) {
             if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
-            if (!(this.cost === 0 && this.storeOnIncomingPaths())) this.store(at)
+            if (!(this.cost === 0 && this.storeOnIncomingPaths(this.unstoredPaths))) this.store(at)
             if (depthLimited) this.insert(at, Edit.END_AND_LEAVE)
             return
           }
@@ -258,20 +226,20 @@ export class FunctionRewriter {
         case 0xd5: // br_on_null
         case 0xd6: // br_on_non_null
           if (this.markTarget(r, r.u32(), false)) this.store(at)
-          if (op === 0x0c) this.die()
+          if (op === 0x0c) this.die(this.frames.length)
           this.startSegment(r.pos); break
         case 0x0e: { // br_table
           const n = r.u32()
           let leaves = false
           for (let i = 0; i <= n; i++) leaves = this.markTarget(r, r.u32(), false) || leaves
           if (leaves) this.store(at)
-          this.die()
+          this.die(this.frames.length)
           this.startSegment(r.pos)
           break
         }
         case 0x0f: // return
           if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
-          this.die()
+          this.die(this.frames.length)
           this.startSegment(r.pos); break
         case 0x12: // return_call f
         case 0x13: // return_call_indirect type table
@@ -279,15 +247,15 @@ export class FunctionRewriter {
           r.u32()
           if (op === 0x13) r.u32()
           if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
-          this.die()
+          this.die(this.frames.length)
           this.startSegment(r.pos); break
         case 0x00: // unreachable
         case 0x0a: // throw_ref
-          this.die()
+          this.die(this.frames.length)
           this.startSegment(r.pos); break
         case 0x08: // throw tag
         case 0x09: // rethrow label
-          r.u32(); this.die(); this.startSegment(r.pos); break
+          r.u32(); this.die(this.frames.length); this.startSegment(r.pos); break
         case 0x10: // call f
         case 0x14: // call_ref type
         case 0x11: // call_indirect type table
@@ -344,74 +312,7 @@ export class FunctionRewriter {
     }
   }
 
-  private insert(pos: number, kind: number, arg = 0): void {
-    if (this.dead) return
-    const edits = this.edits
-    edits.push(pos); edits.push(kind); edits.push(arg)
-  }
-
-  private startSegment(pos: number): void {
-    if (this.segment >= 0) this.segmentCost.data[this.segment] = this.cost
-    this.segment = this.segmentCost.length
-    this.segmentCost.push(0)
-    this.segmentStores.push(0)
-    this.joinedInto.push(-1)
-    this.segmentLive.push(this.dead ? 0 : 1)
-    this.mergeLinks = -2
-    this.cost = 0
-    this.insert(pos, Edit.CHARGE, this.segment)
-    this.unstored = true
-  }
-
-  /** What follows is dead code, up to the end of the current frame. */
-  private die(): void {
-    if (this.dead) return
-    this.dead = true
-    this.deadFrames = this.frames.length
-  }
-
-  /** Code is live again at a boundary of the frame at control-stack height `height`. */
-  private liveAt(height: number): void {
-    if (this.dead && height <= this.deadFrames) this.dead = false
-  }
-
-  /**
-   * The end of a loop nothing branches to: its header is entered once, by falling through
-   * from the segment its `loop` instruction belongs to, so the header's segment joins that
-   * one (the charge moves there; nested loops nobody branches to cost one charge, not one each).
-   */
-  private endLoop(headerEdit: number, outer: number): void {
-    const edits = this.edits.data, cost = this.segmentCost.data, stores = this.segmentStores.data
-    const header = edits[headerEdit + 2]!
-    edits[headerEdit + 1] = Edit.NONE
-    stores[outer] = stores[outer]! | stores[header]!
-    this.joinedInto.data[header] = outer
-    if (this.segment === header) { // still in it: carry on in the outer one
-      this.segment = outer
-      this.cost += cost[outer]!
-    } else {
-      cost[outer] = cost[outer]! + cost[header]!
-    }
-    cost[header] = -1 // joined: neither charged nor stored on its own
-  }
-
-  /** The global must be exact before the instruction at `pos`. */
-  private store(pos: number): void {
-    if (!this.unstored) return
-    // Joined to the segment's charge when it has one: it does, once anything in it costs
-    // (the instruction that needs the store is counted already). Only a store before a
-    // function's final `end` can sit in a segment that costs nothing.
-    if (this.cost === 0) this.insert(pos, Edit.STORE_FUEL, this.segment)
-    this.segmentStores.data[this.segment] = 1
-    this.unstored = false
-  }
-
-  private reload(pos: number): void {
-    this.insert(pos, Edit.RELOAD_FUEL)
-    this.unstored = false
-  }
-
-  /** A path from here reaches the end of frame `index` (see `frameLinks`). */
+  /** A path from here reaches the end of frame `index` (see `UnstoredPaths`). */
   private pending(index: number): void {
     if (this.dead || !this.unstored) return
     if (this.cost > 0) this.link(index, this.segment)
@@ -419,32 +320,7 @@ export class FunctionRewriter {
   }
 
   private link(index: number, segment: number): void {
-    this.linkSegment.push(segment)
-    this.linkNext.push(this.frameLinks.data[index]!)
-    this.frameLinks.data[index] = this.linkSegment.length - 1
-  }
-
-  /**
-   * The current segment started at a merge and charges nothing before the function's end:
-   * joins a store to the charge of every segment whose path arrives there unstored.
-   * @returns false when that cannot be done (then the store goes at the end).
-   */
-  private storeOnIncomingPaths(): boolean {
-    if (this.mergeLinks === -2 || this.dead) return false
-    const segments = this.linkSegment.data, next = this.linkNext.data
-    for (let l = this.mergeLinks; l >= 0; l = next[l]!) {
-      const s = this.resolve(segments[l]!)
-      if (this.segmentLive.data[s] !== 1 || this.segmentCost.data[s]! <= 0) return false
-    }
-    for (let l = this.mergeLinks; l >= 0; l = next[l]!) this.segmentStores.data[this.resolve(segments[l]!)] = 1
-    this.unstored = false
-    return true
-  }
-
-  /** The segment whose charge a segment's cost went to. */
-  private resolve(segment: number): number {
-    while (this.joinedInto.data[segment]! >= 0) segment = this.joinedInto.data[segment]!
-    return segment
+    this.unstoredPaths.add(index, segment)
   }
 
   /** Marks the frame a branch targets. @returns whether the branch leaves the function (targets its own label) */
@@ -465,7 +341,7 @@ export class FunctionRewriter {
     this.frames.push(tryBody ? kind | TRY_BODY : kind)
     this.headerEdit.push(-1)
     this.loopOuterSegment.push(-1)
-    this.frameLinks.push(-1)
+    this.unstoredPaths.pushFrame()
     if (tryBody) this.tryDepth++
   }
 
@@ -481,7 +357,7 @@ export class FunctionRewriter {
     this.leaveTryBody()
     this.headerEdit.pop()
     this.loopOuterSegment.pop()
-    this.frameLinks.pop()
+    this.unstoredPaths.popFrame()
     return this.frames.pop()
   }
 }
