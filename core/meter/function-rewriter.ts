@@ -155,7 +155,7 @@ export class FunctionRewriter extends SegmentLedger {
       switch (op) {
         case 0x02: skipBlockType(r); this.push(BLOCK, false); break // block
         case 0x03: // loop: the header pays each iteration (see `endLoop` for a loop nothing branches to)
-          skipBlockType(r); this.push(LOOP, false)
+          skipBlockType(r); this.push(LOOP, false); this.loopDepth++
           this.headerEdit.data[this.headerEdit.length - 1] = this.dead ? -1 : this.edits.length
           this.loopOuterSegment.data[this.loopOuterSegment.length - 1] = this.segment
           this.startSegment(r.pos)
@@ -203,6 +203,7 @@ export class FunctionRewriter extends SegmentLedger {
           const links = this.unstoredPaths.topList()
           const frame = this.pop()
           const kind = frame & KIND_MASK
+          if (kind === LOOP) this.loopDepth--
           this.liveAt(this.frames.length + 1)
           if (kind === LOOP && (frame & TARGETED) === 0 && headerEdit >= 0) this.endLoop(headerEdit, outer)
           if (kind === FUNCTION) {

@@ -19,6 +19,8 @@ export class SegmentLedger {
   /** The links (see `UnstoredPaths`) of the merge the current segment started at; -2 when it started elsewhere. */
   protected mergeLinks = -2
   protected segment = -1
+  /** Loops open around the current instruction. */
+  protected loopDepth = 0
   protected cost = 0
   /** The local copy of the counter was charged since the global was last written. A segment has one entry, so a linear scan tells it exactly. */
   protected unstored = false
@@ -34,6 +36,7 @@ export class SegmentLedger {
   protected clearSegments(): void {
     this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.joinedInto.clear(); this.segmentLive.clear()
     this.segment = -1
+    this.loopDepth = 0
     this.cost = 0
     this.unstored = false
     this.dead = false
@@ -50,7 +53,9 @@ export class SegmentLedger {
     if (this.segment >= 0) this.segmentCost.data[this.segment] = this.cost
     this.segment = this.segmentCost.length
     this.segmentCost.push(0)
-    this.segmentStores.push(0)
+    // Outside loops a segment runs once per call: its charge stores the counter (measured on
+    // V8: recursive fib 1.5x with these stores, 1.7x without); inside loops only where needed.
+    this.segmentStores.push(this.loopDepth === 0 ? 1 : 0)
     this.joinedInto.push(-1)
     this.segmentLive.push(this.dead ? 0 : 1)
     this.mergeLinks = -2
