@@ -5,7 +5,7 @@ import type { NormalizedPolicy, PolicyPreset, SandboxOptions, WasiOptions } from
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
-const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'onEvent'] as const
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'metering', 'onEvent'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
 
 /** Largest wasm32 memory: 65536 pages of 64 KiB. */
@@ -38,8 +38,14 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     networkAllow: parseNetwork(options.network),
     networkFetch: parseNetworkFetch(options.network),
     profile: parseBoolean(options.profile, 'profile') ?? false,
+    metering: parseMetering(options.metering),
     onEvent: parseHandler(options.onEvent),
   }
+}
+
+function parseMetering(value: unknown): 'exact' | 'fast' {
+  if (value === undefined || value === 'exact' || value === 'fast') return value ?? 'exact'
+  throw configError('metering', `expected 'exact' or 'fast', got ${JSON.stringify(value)}`, "use 'exact' (the default) or 'fast'")
 }
 
 function parseFuel(value: unknown): bigint | null {

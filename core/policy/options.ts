@@ -64,6 +64,12 @@ export interface SandboxOptions {
   /** Count calls and fuel per function. */
   profile?: boolean
   /**
+   * `'exact'` (default): a call's fuel is exact whether it returns or traps. `'fast'`:
+   * cheaper in loops that touch memory; exact when the call returns, the whole budget when
+   * it traps (see README, "How metering works").
+   */
+  metering?: 'exact' | 'fast'
+  /**
    * Called with every finished call and every audit event (denials, imports not granted,
    * quotas). Runs on the host thread; an exception it throws is ignored.
    */
@@ -85,5 +91,6 @@ export interface NormalizedPolicy {
   networkAllow: string[]
   networkFetch: NetworkFetch | null
   profile: boolean
+  metering: 'exact' | 'fast'
   onEvent: EventHandler | null
 }
