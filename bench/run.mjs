@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Benchmark suite for wasm-sandbox. Run with `npm run bench` (build + this) or, after a build,
 // `node bench/run.mjs`. Sections:
-//   1. compute kernels (bench/kernels/*.wat): unmetered vs metered vs metered + stackDepth,
-//      interleaved rounds (7, extended up to 13 while the machine is noisy), medians
+//   1. compute kernels (bench/kernels/*.wat, and bench/kernels-c/*.c compiled with clang -O2 when
+//      clang is installed): unmetered vs metered vs metered + stackDepth vs metering: 'fast', interleaved rounds
+//      (7, extended up to 13 while the machine is noisy), medians
 //   2. rewrite throughput of meter() on two large real-world modules
 //   3. Sandbox round trips and create vs raw worker postMessage / SharedArrayBuffer round trips, new Worker + compile
 //      (3-6: each figure as a ratio to a raw baseline measured in the same run, interleaved: bench/raw-baselines.mjs)
@@ -13,9 +14,10 @@
 //          --skip=kernels,rewrite,sandbox,rpc,wasi,pool (sections to leave out).
 // Exits 1 if a checksum disagrees or a kernel fails its self-check (or a pool call returns a wrong value).
 
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { Worker } from 'node:worker_threads'
@@ -147,6 +149,106 @@ const KERNELS = [
   },
 ]
 
+// C kernels (bench/kernels-c/*.c), compiled at bench time as a user would compile a guest, in
+// the style of held-out programs: clang -O2 decides the code shape, not us. Same n targets.
+const CLANG_FLAGS = ['--target=wasm32-unknown-unknown', '-O2', '-nostdlib', '-Wl,--no-entry', '-Wl,--export-dynamic']
+const C_KERNELS = [
+  {
+    name: 'fib', c: true, n: 35, what: 'recursive fib(35)',
+    expect: 9227465,
+    selfCheck: (run) => run(20) === 6765 || 'fib(20) !== 6765',
+  },
+  {
+    name: 'matmul', c: true, n: 200, what: '64x64 f64 matmul x200',
+    selfCheck: (run) => run(3) === matmulCReference(3) || 'differs from the JS reference',
+  },
+  {
+    name: 'qsort', c: true, n: 300_000, what: 'generic qsort (comparator call) 300k i32',
+    selfCheck: (run) => (run(1000) !== -1 && run(1) !== -1) || 'result not sorted',
+    valid: (r) => r !== -1,
+  },
+  {
+    name: 'sieve', c: true, n: 20, what: 'sieve below 2^20 x20',
+    expect: 82025 * 20,
+    selfCheck: (run) => run(1) === 82025 || 'not 82025 primes below 2^20',
+  },
+  {
+    name: 'strhash', c: true, n: 300, what: 'djb2 of 4096 strings into a hash table x300',
+    selfCheck: (run) => run(2) === strhashCReference(2) || 'differs from the JS reference',
+  },
+]
+
+/** clang's version line, or null when clang (or its wasm32 target) is missing. */
+function clangVersion() {
+  try {
+    return execFileSync('clang', ['--version'], { encoding: 'utf8' }).split('\n')[0].trim()
+  } catch {
+    return null
+  }
+}
+
+let cOut = null
+function compileC(source) {
+  cOut ??= mkdtempSync(join(os.tmpdir(), 'bench-kernels-c-'))
+  const file = join(cOut, `${basename(source, '.c')}.wasm`)
+  execFileSync('clang', [...CLANG_FLAGS, source, '-o', file])
+  return new Uint8Array(readFileSync(file))
+}
+process.once('exit', () => { if (cOut) rmSync(cOut, { recursive: true, force: true }) })
+
+/** JS twin of kernels-c/matmul.c (same operation order, so bit-identical). */
+function matmulCReference(reps) {
+  const N = 64
+  const A = new Float64Array(N * N), B = new Float64Array(N * N), C = new Float64Array(N * N)
+  for (let i = 0; i < N * N; i++) {
+    A[i] = ((i * 7 + 3) % 101) / 50 - 1
+    B[i] = ((i * 13 + 5) % 97) / 48 - 1
+  }
+  let total = 0
+  for (let r = 0; r < reps; r++) {
+    for (let i = 0; i < N; i++) {
+      for (let j = 0; j < N; j++) {
+        let acc = 0
+        for (let k = 0; k < N; k++) acc += A[i * N + k] * B[k * N + j]
+        C[i * N + j] = acc
+      }
+    }
+    for (let i = 0; i < N * N; i++) total += C[i]
+    A[r % (N * N)] += 1e-3
+  }
+  return new BigInt64Array(new Float64Array([total]).buffer)[0]
+}
+
+/** JS twin of kernels-c/strhash.c. */
+function strhashCReference(reps) {
+  const STRINGS = 4096, SLOTS = 8192
+  const xorshift = (x) => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; return x >>> 0 }
+  let x = 2463534242
+  const strings = []
+  for (let i = 0; i < STRINGS; i++) {
+    x = xorshift(x)
+    const len = 4 + (x % 40)
+    const s = []
+    for (let j = 0; j < len; j++) { x = xorshift(x); s.push(97 + (x % 16)) }
+    strings.push(s)
+  }
+  const keys = new Uint32Array(SLOTS), counts = new Uint32Array(SLOTS)
+  for (let r = 0; r < reps; r++) {
+    for (const s of strings) {
+      let h = 5381
+      for (const c of s) h = (Math.imul(h, 33) + c) >>> 0
+      h = (h | 1) >>> 0
+      let slot = h & (SLOTS - 1)
+      while (keys[slot] !== 0 && keys[slot] !== h) slot = (slot + 1) & (SLOTS - 1)
+      keys[slot] = h
+      counts[slot]++
+    }
+  }
+  let sum = 0
+  for (let i = 0; i < SLOTS; i++) sum = (Math.imul(sum, 31) + Math.imul(keys[i], counts[i])) >>> 0
+  return sum | 0
+}
+
 /** JS twin of matmul.wat (same operation order, so bit-identical). */
 function matmulReference(reps) {
   const A = new Float64Array(4096), B = new Float64Array(4096)
@@ -172,15 +274,22 @@ async function instantiate(bytes, imports = {}) {
   return WebAssembly.instantiate(module, imports)
 }
 
+/** The unmetered binary of a kernel: a WAT kernel through wabt, a C kernel through clang. */
+function kernelBinary(k) {
+  if (k.c) return compileC(join(here, 'kernels-c', `${k.name}.c`))
+  return wat2wasm(`${k.name}.wat`, readFileSync(join(here, 'kernels', `${k.name}.wat`), 'utf8'))
+}
+
 async function benchKernel(k) {
-  const text = readFileSync(join(here, 'kernels', `${k.name}.wat`), 'utf8')
-  const plain = wat2wasm(`${k.name}.wat`, text)
+  const plain = kernelBinary(k)
   const metered = meter(plain, { fuel: 'unlimited' })
   const deep = meter(plain, { fuel: 'unlimited', stackDepth: STACK_DEPTH })
+  const fast = meter(plain, { fuel: 'unlimited', metering: 'fast' })
   const variants = [
     { id: 'plain', instance: await instantiate(plain), ctl: null },
     { id: 'metered', instance: await instantiate(metered.bytes, metered.imports), result: metered },
     { id: 'depth', instance: await instantiate(deep.bytes, deep.imports), result: deep },
+    { id: 'fast', instance: await instantiate(fast.bytes, fast.imports), result: fast },
   ]
   for (const v of variants) {
     if (v.result) v.ctl = v.result.fuel(v.instance)
@@ -199,10 +308,11 @@ async function benchKernel(k) {
 
   for (let i = 0; i < WARMUP; i++) for (const v of variants) runOnce(v)
 
-  const times = { plain: [], metered: [], depth: [] }
-  const fuel = { metered: new Set(), depth: new Set() }
+  const times = { plain: [], metered: [], depth: [], fast: [] }
+  const fuel = { metered: new Set(), depth: new Set(), fast: new Set() }
   const results = new Set()
-  const noisy = () => Math.max(spread(times.plain), spread(times.metered), spread(times.depth)) > NOISY
+  const noise = () => Math.max(...Object.values(times).map(spread))
+  const noisy = () => noise() > NOISY
   let round = 0
   for (; round < ROUNDS || (round < MAX_ROUNDS && noisy()); round++) {
     // rotate the order each round so no variant always runs first (or right after another)
@@ -219,14 +329,15 @@ async function benchKernel(k) {
   if (k.expect !== undefined && checksum !== String(k.expect)) throw new Error(`${k.name}: checksum ${checksum}, expected ${k.expect}`)
   if (k.valid && !k.valid(Number(checksum))) throw new Error(`${k.name}: invalid checksum ${checksum}`)
   if (fuel.metered.size !== 1) throw new Error(`${k.name}: fuel used differs between runs: ${[...fuel.metered].join(', ')}`)
+  if (fuel.fast.size !== 1 || [...fuel.fast][0] !== [...fuel.metered][0]) throw new Error(`${k.name}: fast metering charged ${[...fuel.fast].join(', ')}, exact ${[...fuel.metered][0]}`)
   const fuelUsed = [...fuel.metered][0]
   const fuelDepth = [...fuel.depth][0]
-  const plainMs = median(times.plain), meteredMs = median(times.metered), depthMs = median(times.depth)
+  const plainMs = median(times.plain), meteredMs = median(times.metered), depthMs = median(times.depth), fastMs = median(times.fast)
   return {
     name: k.name, what: k.what, checksum, fuelUsed, fuelDepth, rounds: round,
-    plainMs, meteredMs, depthMs,
-    ratio: meteredMs / plainMs, ratioDepth: depthMs / plainMs,
-    noise: Math.max(spread(times.plain), spread(times.metered), spread(times.depth)),
+    plainMs, meteredMs, depthMs, fastMs,
+    ratio: meteredMs / plainMs, ratioDepth: depthMs / plainMs, ratioFast: fastMs / plainMs,
+    noise: noise(),
     fuelPerNs: Number(fuelUsed) / (plainMs * 1e6),
     growth: (metered.bytes.length / plain.length - 1) * 100,
   }
@@ -235,35 +346,47 @@ async function benchKernel(k) {
 async function sectionKernels() {
   console.log(`\n== 1. Compute kernels: unmetered vs meter() (fuel: 'unlimited') vs + stackDepth: ${STACK_DEPTH}`)
   console.log(`   median of ${ROUNDS}+ interleaved rounds after ${WARMUP} warm-up runs per variant; ratio = metered / unmetered`)
+  const wat = await kernelTable('WAT kernels (bench/kernels/*.wat)', KERNELS)
+  let c = null
+  const clang = clangVersion()
+  if (clang === null) console.log('\n  C kernels (bench/kernels-c/*.c): skipped, clang is not installed')
+  else c = await kernelTable(`C kernels (bench/kernels-c/*.c, ${CLANG_FLAGS.join(' ')}; ${clang})`, C_KERNELS)
+  return wat || c ? { wat, c } : null
+}
+
+async function kernelTable(title, kernels) {
+  console.log(`\n  ${title}`)
   const rows = []
   const out = []
-  for (const k of KERNELS) {
+  for (const k of kernels) {
     if (ONLY.length && !ONLY.includes(k.name)) continue
     try {
       const r = await benchKernel(k)
       out.push(r)
       rows.push([r.name, r.what, fmt(r.plainMs), fmt(r.meteredMs), `${fmt(r.ratio, 2)}x`, fmt(r.depthMs), `${fmt(r.ratioDepth, 2)}x`,
-        fmtFuel(r.fuelUsed), fmt(r.fuelPerNs, 2), `${fmt(r.noise, 0)}%`, r.rounds, r.checksum])
+        fmt(r.fastMs), `${fmt(r.ratioFast, 2)}x`, fmtFuel(r.fuelUsed), fmt(r.fuelPerNs, 2), `${fmt(r.noise, 0)}%`, r.rounds, r.checksum])
       process.stderr.write(`   (${k.name}: done)\n`) // progress, on stderr to keep stdout clean
     } catch (e) {
       fail(e.message)
-      rows.push([k.name, k.what, 'FAILED', '', '', '', '', '', '', '', '', ''])
+      rows.push([k.name, k.what, 'FAILED', '', '', '', '', '', '', '', '', '', '', ''])
     }
   }
   console.log()
-  table(['kernel', 'workload', 'plain ms', 'metered ms', 'ratio', '+depth ms', 'ratio', 'fuel/run', 'fuel/ns', 'noise', 'rounds', 'checksum (all agree)'],
-    rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
+  table(['kernel', 'workload', 'plain ms', 'metered ms', 'ratio', '+depth ms', 'ratio', 'fast ms', 'ratio', 'fuel/run', 'fuel/ns', 'noise', 'rounds', 'checksum (all agree)'],
+    rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
   if (out.length === 0) return null
   const gm = geomean(out.map((r) => r.ratio))
   const gmDepth = geomean(out.map((r) => r.ratioDepth))
-  console.log(`\n  geometric mean of ratios: metered ${fmt(gm, 2)}x   metered + stackDepth ${fmt(gmDepth, 2)}x   (${out.length} kernels)`)
+  const gmFast = geomean(out.map((r) => r.ratioFast))
+  console.log(`\n  geometric mean of ratios: metered ${fmt(gm, 2)}x   metered + stackDepth ${fmt(gmDepth, 2)}x   metering: 'fast' ${fmt(gmFast, 2)}x   (${out.length} kernels)`)
+  console.log("  metered = exact metering (the default); fast = metering: 'fast' (same fuel on success, the whole budget on a trap).")
   console.log('  fuel/ns = fuel of one run / unmetered ns: metered instructions the engine retires per ns unmetered.')
   console.log(`  noise = largest interquartile range / median of the three variants' timings; rounds go from ${ROUNDS} up to ${MAX_ROUNDS} while it is above ${NOISY}%.`)
   const depthFuel = out.filter((r) => r.fuelDepth !== r.fuelUsed)
   if (depthFuel.length) console.log(`  note: fuel differs with stackDepth for ${depthFuel.map((r) => `${r.name} (${r.fuelDepth})`).join(', ')}`)
   const worst = out.reduce((a, b) => (b.ratio > a.ratio ? b : a))
   const best = out.reduce((a, b) => (b.ratio < a.ratio ? b : a))
-  return { gm, gmDepth, worst, best, count: out.length }
+  return { gm, gmDepth, gmFast, worst, best, count: out.length }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -955,9 +1078,10 @@ console.log(`\n  total ${fmt(totalS, 1)} s; load average at end: ${os.loadavg().
 console.log('\n== Summary (paste into README)\n')
 console.log('```')
 console.log(`wasm-sandbox benchmarks — ${env}`)
-if (kernels) {
-  console.log(`Fuel metering overhead, ${kernels.count} compute kernels (geometric mean of metered/unmetered time):`)
-  console.log(`  ${fmt(kernels.gm, 2)}x metered, ${fmt(kernels.gmDepth, 2)}x with stackDepth; range ${fmt(kernels.best.ratio, 2)}x (${kernels.best.name}) to ${fmt(kernels.worst.ratio, 2)}x (${kernels.worst.name})`)
+for (const [what, k] of kernels ? [['WAT', kernels.wat], ['C (clang -O2)', kernels.c]] : []) {
+  if (!k) continue
+  console.log(`Fuel metering overhead, ${k.count} ${what} compute kernels (geometric mean of metered/unmetered time):`)
+  console.log(`  ${fmt(k.gm, 2)}x metered, ${fmt(k.gmDepth, 2)}x with stackDepth, ${fmt(k.gmFast, 2)}x with metering: 'fast'; range ${fmt(k.best.ratio, 2)}x (${k.best.name}) to ${fmt(k.worst.ratio, 2)}x (${k.worst.name})`)
 }
 for (const r of rewrite) {
   console.log(`meter() rewrite of ${r.name} (${fmt(r.mb, 1)} MB): ${fmt(r.mbps, 1)} MB/s (validation ${fmt((r.validateMs / r.ms) * 100, 0)}% of it), output +${fmt(r.growth, 1)}% (+${fmt(r.growthDepth, 1)}% with stackDepth)`)

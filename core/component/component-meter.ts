@@ -22,6 +22,7 @@ export function componentMeterControl(instances: { exports: object }[], fuel: bi
       return used > limit ? limit : used
     },
     exhausted: () => controls.some((c) => c.exhausted()) || sum() > limit,
+    noteTrap: (error) => { for (const c of controls) c.noteTrap(error) },
     limit: () => limit,
     stackExceeded: () => controls.some((c) => c.stackExceeded()),
     deniedGrowBytes: () => Math.max(0, ...controls.map((c) => c.deniedGrowBytes())),

@@ -115,6 +115,7 @@ export class GuestInstance {
       if (this.wasi?.exitCode != null) throw new WASIProcExit(this.wasi.exitCode) // the guest swallowed proc_exit
       return { ok: true, value, report: this.report() }
     } catch (error) {
+      this.control.noteTrap(error) // fast metering charges a trapped call its whole budget
       if (error instanceof WASIProcExit || this.wasi?.exitCode != null) {
         if (fn === '_start') return { ok: false, error: new SandboxError('TRAP', 'exited', { export: fn }), report: this.report() }
         const code = this.wasi?.exitCode ?? (error as WASIProcExit).code

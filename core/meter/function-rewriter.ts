@@ -1,48 +1,43 @@
-import { Reader } from './reader.js'
-import type { Writer } from './writer.js'
+import type { Reader } from './reader.js'
+import type { FunctionInfo } from './module-types.js'
+import { Writer } from './writer.js'
 import { STATIC_COST } from './cost-rules.js'
 import { skipBlockType, skipFcImmediates, skipFdImmediates, skipFeImmediates, skipMemarg, skipValueType } from './immediates.js'
 import type { Injector } from './injection.js'
-import { checkEngineLimit } from './engine-limits.js'
+import { checkEngineLimit, ENGINE_LIMITS } from './engine-limits.js'
+import { prefixedCanTrap, STORE_BEFORE_EXACT, STORE_BEFORE_FAST } from './fuel-observers.js'
+import { IntList } from './int-list.js'
+import { UnstoredPaths } from './unstored-paths.js'
+import { Edit, emitEdits, type EmitContext } from './edits.js'
+import { SegmentLedger } from './segments.js'
 
 /** What the rewriter needs to know about the function whose body it rewrites. */
-export interface FunctionContext {
-  /** Function index (imports first), for error messages. */
-  index: number
-  /** Number of parameters (locals are numbered after them). */
-  params: number
-  /** Block type bytes for the function's results (used to wrap the body for depth counting). */
-  resultBlockType: number[]
-  inject: Injector
+export interface RewriterOptions {
   /** Maximum call depth, or null when depth is not limited. */
   stackDepth: number | null
-  /** Scratch space for the rewritten body, reused across functions. */
-  body: Writer
-  /** Profile counter globals of this function, when profiling. */
-  profile: { calls: number; fuel: number } | null
+  /** Fast metering: the counter is not stored before instructions that can only trap (see `fuel-observers.ts`). */
+  fast: boolean
 }
 
-// Control frame kinds.
+// Control frame kinds, and flags kept with them in one entry of the control stack.
 const BLOCK = 0, LOOP = 1, IF = 2, TRY = 3, FUNCTION = 4
+const KIND_MASK = 7
+/** A forward branch targets the frame's end. */
+const TARGETED = 8
+/** A try_table handler branches to it (control then arrives from unwound callees). */
+const CAUGHT = 16
+/** Inside the frame's try body (legacy try before its first catch, or try_table). */
+const TRY_BODY = 32
+/** An `if` whose `else` has been seen. */
+const HAS_ELSE = 64
+/** Some path reaches the frame's end with the counter unstored in a way not linked (see `pending`). */
+const PENDING_UNKNOWN = 128
 
-// Edit kinds: what to insert at a position of the original body.
-const CHARGE = 0 // fuel for segment `arg`
-const RELOAD_FUEL = 1
-const DYNAMIC_MEMORY = 2 // bulk memory: 1 per 64 bytes
-const DYNAMIC_TABLE = 3 // bulk table: 1 per element
-const DYNAMIC_PAGES = 4 // memory.grow: 1024 per page
-const DENIED_MEMORY_GROW = 5 // arg: memory index
-const DENIED_TABLE_GROW = 6 // arg: table index
-const ENTER_FRAME = 7 // depth++ and the wrapping block
-const LEAVE_FRAME = 8
-const END_AND_LEAVE = 9 // the wrapping block's end, then depth--
-const RESTORE_FRAME = 10
-const COUNT_CALL = 11 // profiling: this function's call counter
-const CAUGHT_LOOP_CHARGE = 12 // a loop header a try_table handler branches to: restore, reload, then CHARGE
+const SCRATCH_LOCAL_COUNT = 4
 
 /**
- * Rewrites one function body (`r` positioned at its local declarations, ending at the body's
- * end) into `out` as a size-prefixed body.
+ * Rewrites function bodies; one instance serves a whole module and reuses its lists, so a
+ * body allocates nothing.
  *
  * Fuel is charged per metered segment: a maximal run of instructions that always execute
  * together. A segment starts at function entry, at a loop header (so every iteration pays),
@@ -53,261 +48,309 @@ const CAUGHT_LOOP_CHARGE = 12 // a loop header a try_table handler branches to: 
  * the overhead low. A call does not end a segment either, except inside a try body, where
  * the callee may throw to a handler in this function: there the code after the call is
  * charged after it returns. (Frames an exception unwinds have paid for the rest of their
- * current segment, as a trap's frame has.) The charge for a segment is only known at its end, so the pass records
- * edits (position, kind, argument) and then splices them into a copy of the body: one
- * decoding pass, linear in the body size.
+ * current segment, as a trap's frame has.) The charge for a segment is only known at its
+ * end, so the pass records edits (position, kind, argument) and then splices them into a
+ * copy of the body: one decoding pass, linear in the body size.
  */
-export function rewriteFunction(r: Reader, end: number, ctx: FunctionContext, out: Writer): void {
-  const code = r.bytes
-  // Local declarations: copied as they are, plus our scratch locals.
-  const groups = r.u32()
-  const groupsStart = r.pos
-  let locals = ctx.params
-  for (let i = 0; i < groups; i++) {
-    locals += r.u32()
-    skipValueType(r)
-  }
-  const localsEnd = r.pos
-  checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${ctx.index}`, groupsStart)
-  const inject = ctx.inject
-  inject.forFunction(locals)
-  const depthLimited = ctx.stackDepth !== null
+export class FunctionRewriter extends SegmentLedger {
+  private readonly frames = new IntList() // kind | flags
+  /** Per frame: the edit index of a loop's header charge (-1 for other frames). */
+  private readonly headerEdit = new IntList()
+  /** Per frame: for a loop, the segment its `loop` instruction belongs to; for an `if`, the segment of the `if` when it left the counter unstored. */
+  private readonly loopOuterSegment = new IntList()
+  private readonly unstoredPaths = new UnstoredPaths()
+  private readonly body = new Writer(1 << 16)
+  private readonly storeBefore: Uint8Array
+  private readonly depthLimited: boolean
 
-  // Scratch arrays, reused across functions.
-  const { editPos, editKind, editArg, segmentCost, kinds, targeted, caught, tryBody, headerEdit } = SCRATCH
-  editPos.length = editKind.length = editArg.length = segmentCost.length = 0
-  kinds.length = targeted.length = caught.length = tryBody.length = headerEdit.length = 0
-  kinds.push(FUNCTION); targeted.push(false); caught.push(false); tryBody.push(false); headerEdit.push(-1)
-  // How many enclosing try bodies (legacy try before its first catch, or try_table) there
-  // are: a call inside one may throw to a handler here, so it ends its segment.
-  let tryDepth = 0
-  let segment = -1
-  let cost = 0
-  const insert = (pos: number, kind: number, arg = 0): void => {
-    editPos.push(pos); editKind.push(kind); editArg.push(arg)
-  }
-  const startSegment = (pos: number): void => {
-    if (segment >= 0) segmentCost[segment] = cost
-    segment = segmentCost.length
-    segmentCost.push(0)
-    cost = 0
-    insert(pos, CHARGE, segment)
+  // Per body.
+  private tryDepth = 0
+
+  constructor(private readonly inject: Injector, private readonly options: RewriterOptions) {
+    super()
+    this.storeBefore = options.fast ? STORE_BEFORE_FAST : STORE_BEFORE_EXACT
+    this.depthLimited = options.stackDepth !== null
   }
 
-  // Control stack: kind, whether a forward branch targets its end, and whether a try_table
-  // handler does (control then arrives from an unwound callee).
-  const markTarget = (depth: number, handler = false): void => {
-    const index = kinds.length - 1 - depth
-    if (index < 0) r.fail(`branch depth ${depth} out of range`)
-    targeted[index] = true
-    if (handler) caught[index] = true
-    // A handler that branches to a loop lands on its header, which charges from this frame's
-    // copy of the counter: reload it first (the unwound callees charged the global), or the
-    // header's store would refund their fuel; and restore the call depth they left behind.
-    if (handler && kinds[index] === LOOP) editKind[headerEdit[index]!] = CAUGHT_LOOP_CHARGE
-  }
-  const push = (kind: number, body = false): void => {
-    kinds.push(kind); targeted.push(false); caught.push(false); tryBody.push(body); headerEdit.push(-1)
-    if (body) tryDepth++
-  }
-  /** Leaves the try body of the innermost frame, if it is in one. */
-  const leaveTryBody = (): void => {
-    if (tryBody[tryBody.length - 1]) { tryBody[tryBody.length - 1] = false; tryDepth-- }
-  }
-  const pop = (): void => { leaveTryBody(); kinds.pop(); targeted.pop(); caught.pop(); tryBody.pop(); headerEdit.pop() }
-
-  if (depthLimited) insert(r.pos, ENTER_FRAME)
-  insert(r.pos, RELOAD_FUEL)
-  if (ctx.profile) insert(r.pos, COUNT_CALL)
-  startSegment(r.pos)
-
-  for (;;) {
-    const at = r.pos
-    if (at >= end) r.fail('function body ends without end', at)
-    const op = code[r.pos++]!
-    cost += STATIC_COST[op]!
-    switch (op) {
-      case 0x02: skipBlockType(r); push(BLOCK); break // block
-      case 0x03: // loop: the header pays each iteration
-        skipBlockType(r); push(LOOP)
-        headerEdit[headerEdit.length - 1] = editPos.length
-        startSegment(r.pos)
-        break
-      case 0x04: skipBlockType(r); push(IF); startSegment(r.pos); break // if
-      case 0x06: skipBlockType(r); push(TRY, true); break // try (legacy exception handling)
-      case 0x05: startSegment(r.pos); break // else
-      case 0x07: // catch tag
-      case 0x19: // catch_all
-        if (op === 0x07) r.u32()
-        leaveTryBody() // a handler's own calls throw past this try
-        if (depthLimited) insert(r.pos, RESTORE_FRAME)
-        insert(r.pos, RELOAD_FUEL) // the frames the exception unwound charged the global
-        startSegment(r.pos)
-        break
-      case 0x18: // delegate label: ends the try
-        r.u32(); pop(); startSegment(r.pos); break
-      case 0x1f: { // try_table bt catch*: handlers branch to enclosing labels
-        skipBlockType(r)
-        const n = r.u32()
-        for (let i = 0; i < n; i++) {
-          const kind = r.byte()
-          if (kind <= 1) r.u32() // catch / catch_ref carry a tag
-          else if (kind > 3) r.fail(`unknown catch kind ${kind}`)
-          markTarget(r.u32(), true)
-        }
-        push(BLOCK, true)
-        break
-      }
-      case 0x0b: { // end
-        const kind = kinds[kinds.length - 1]!
-        const joins = targeted[targeted.length - 1]!
-        const handlerTarget = caught[caught.length - 1]!
-        pop()
-        if (kind === FUNCTION) {
-          if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
-          if (depthLimited) insert(at, END_AND_LEAVE)
-          segmentCost[segment] = cost
-          return emit()
-        }
-        if (kind === IF || kind === TRY || (kind === BLOCK && joins)) {
-          if (handlerTarget) { // a try_table handler lands here from unwound frames
-            if (depthLimited) insert(r.pos, RESTORE_FRAME)
-            insert(r.pos, RELOAD_FUEL)
-          }
-          startSegment(r.pos)
-        }
-        break
-      }
-      case 0x0c: // br
-      case 0x0d: // br_if
-      case 0xd5: // br_on_null
-      case 0xd6: // br_on_non_null
-        markTarget(r.u32()); startSegment(r.pos); break
-      case 0x0e: { // br_table
-        const n = r.u32()
-        for (let i = 0; i <= n; i++) markTarget(r.u32())
-        startSegment(r.pos)
-        break
-      }
-      case 0x0f: // return
-        if (depthLimited) insert(at, LEAVE_FRAME)
-        startSegment(r.pos); break
-      case 0x12: // return_call f
-      case 0x13: // return_call_indirect type table
-      case 0x15: // return_call_ref type
-        r.u32()
-        if (op === 0x13) r.u32()
-        if (depthLimited) insert(at, LEAVE_FRAME)
-        startSegment(r.pos); break
-      case 0x00: // unreachable
-      case 0x0a: // throw_ref
-        startSegment(r.pos); break
-      case 0x08: // throw tag
-      case 0x09: // rethrow label
-        r.u32(); startSegment(r.pos); break
-      case 0x10: // call f
-      case 0x14: // call_ref type
-      case 0x11: // call_indirect type table
-        r.u32()
-        if (op === 0x11) r.u32()
-        insert(r.pos, RELOAD_FUEL) // the callee charged the global
-        if (tryDepth > 0) startSegment(r.pos) // the callee may throw to a handler of ours
-        break
-      case 0x40: // memory.grow mem
-        insert(at, DYNAMIC_PAGES)
-        insert(r.pos + lebLength(code, r.pos), DENIED_MEMORY_GROW, r.u32())
-        break
-      case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0xd2:
-        r.u32(); break // one index
-      case 0x1c: { // select t*
-        const n = r.u32()
-        for (let i = 0; i < n; i++) skipValueType(r)
-        break
-      }
-      case 0x41: case 0x42: r.skipLeb(); break // i32/i64.const
-      case 0x43: r.skip(4); break // f32.const
-      case 0x44: r.skip(8); break // f64.const
-      case 0xd0: r.s33(); break // ref.null heaptype
-      case 0xfc: {
-        const sub = r.u32()
-        if (sub === 8 || sub === 10 || sub === 11) insert(at, DYNAMIC_MEMORY)
-        else if (sub === 12 || sub === 14 || sub === 17) insert(at, DYNAMIC_TABLE)
-        else if (sub === 15) { // table.grow t
-          insert(at, DYNAMIC_TABLE)
-          const table = new Reader(code, r.pos, end).u32()
-          skipFcImmediates(r, sub)
-          insert(r.pos, DENIED_TABLE_GROW, table)
-          break
-        }
-        skipFcImmediates(r, sub)
-        break
-      }
-      case 0xfd: skipFdImmediates(r, r.u32()); break
-      case 0xfe: skipFeImmediates(r, r.u32()); break
-      default:
-        if (op >= 0x28 && op <= 0x3e) skipMemarg(r)
-        else if (!((op >= 0x45 && op <= 0xc4) || op === 0x01 || op === 0x1a || op === 0x1b ||
-                   op === 0xd1 || op === 0xd3 || op === 0xd4)) {
-          r.fail(`unknown instruction 0x${op.toString(16)}`, at)
-        }
+  /** Rewrites the body at `r` (positioned at its local declarations, ending at `end`) into `out`, size-prefixed. */
+  rewrite(r: Reader, end: number, fn: FunctionInfo, out: Writer): void {
+    const code = r.bytes
+    const groups = r.u32()
+    const groupsStart = r.pos
+    let locals = fn.params
+    for (let i = 0; i < groups; i++) {
+      locals += r.u32()
+      skipValueType(r)
     }
-  }
+    const localsEnd = r.pos
+    if (locals + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${fn.index}`, groupsStart)
+    this.inject.forFunction(locals)
+    this.clearSegments()
+    this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear(); this.unstoredPaths.clear()
+    this.tryDepth = 0
 
-  function emit(): void {
-    const body = ctx.body
+    this.push(FUNCTION, false)
+    if (this.depthLimited) this.insert(r.pos, Edit.ENTER_FRAME)
+    this.reload(r.pos)
+    if (fn.profile) this.insert(r.pos, Edit.COUNT_CALL)
+    this.startSegment(r.pos)
+    this.scan(r, end)
+    this.segmentCost.data[this.segment] = this.cost
+
+    const body = this.body
     body.clear()
     // Local declarations: the original groups, plus our scratch locals (3 x i32, 1 x i64).
     body.u32(groups + 2)
     body.copy(code, groupsStart, localsEnd)
     body.bytes(SCRATCH_LOCALS)
-    let from = localsEnd
-    for (let i = 0; i < editPos.length; i++) {
-      const pos = editPos[i]!
-      if (pos > from) { body.copy(code, from, pos); from = pos }
-      const arg = editArg[i]!
-      switch (editKind[i]) {
-        case CAUGHT_LOOP_CHARGE:
-          if (depthLimited) inject.restoreFrame(body)
-          inject.loadFuel(body)
-          // falls through
-        case CHARGE:
-          if (segmentCost[arg]! > 0) {
-            inject.charge(body, segmentCost[arg]!)
-            if (ctx.profile) inject.addToGlobal(body, ctx.profile.fuel, segmentCost[arg]!)
+    const ctx: EmitContext = { inject: this.inject, fn, stackDepth: this.options.stackDepth, segmentCost: this.segmentCost.data, segmentStores: this.segmentStores.data }
+    emitEdits(code, localsEnd, end, this.edits, ctx, body)
+    if (body.length > ENGINE_LIMITS.functionBodyBytes) checkEngineLimit('functionBodyBytes', body.length, `function ${fn.index}`, localsEnd)
+    out.sized(body)
+  }
+
+  /** Decodes the instructions, recording edits, up to and including the body's final `end`. */
+  private scan(r: Reader, end: number): void {
+    const code = r.bytes
+    const storeBefore = this.storeBefore
+    const depthLimited = this.depthLimited
+    const fast = this.options.fast
+    for (;;) {
+      const at = r.pos
+      if (at >= end) r.fail('function body ends without end', at)
+      const op = code[r.pos++]!
+      this.cost += STATIC_COST[op]!
+      if (storeBefore[op]) this.store(at)
+      // The common cases first: numeric instructions (no immediate) and local/global access.
+      if (op >= 0x45 && op <= 0xc4) continue
+      if (op >= 0x20 && op <= 0x24) {
+        if (code[r.pos]! < 0x80 && r.pos < end) r.pos++
+        else r.u32()
+        continue
+      }
+      if ((op >= 0x28 && op <= 0x3e) || op === 0x41 || op === 0x42) { // loads, stores: memarg; constants
+        let p = r.pos
+        if (op <= 0x3e) { // a one-byte alignment without a memory index
+          const align = code[p]!
+          if (align >= 0x40 || p >= end) { skipMemarg(r); continue }
+          p++
+        }
+        // the offset or the constant: a LEB128 of up to 10 bytes
+        const limit = Math.min(end, p + 10)
+        while (p < limit && code[p]! & 0x80) p++
+        if (p >= limit) { r.pos = p; r.fail(p >= end ? 'unexpected end' : 'LEB128 integer too long') }
+        r.pos = p + 1
+        continue
+      }
+      switch (op) {
+        case 0x02: skipBlockType(r); this.push(BLOCK, false); break // block
+        case 0x03: // loop: the header pays each iteration (see `endLoop` for a loop nothing branches to)
+          skipBlockType(r); this.push(LOOP, false); this.loopDepth++
+          this.headerEdit.data[this.headerEdit.length - 1] = this.dead ? -1 : this.edits.length
+          this.loopOuterSegment.data[this.loopOuterSegment.length - 1] = this.segment
+          this.startSegment(r.pos)
+          break
+        case 0x04: // if: without an else, the false path goes from here to the end
+          skipBlockType(r); this.push(IF, false)
+          this.loopOuterSegment.data[this.loopOuterSegment.length - 1] = this.unstored && !this.dead ? this.segment : -1
+          this.startSegment(r.pos)
+          break
+        case 0x06: skipBlockType(r); this.push(TRY, true); break // try (legacy exception handling)
+        case 0x05: { // else
+          const top = this.frames.length - 1
+          this.pending(top) // the then arm falls through to the end
+          this.frames.data[top] = this.frames.data[top]! | HAS_ELSE
+          this.liveAt(this.frames.length); this.startSegment(r.pos); break
+        }
+        case 0x07: // catch tag
+        case 0x19: // catch_all
+          if (op === 0x07) r.u32()
+          this.liveAt(this.frames.length)
+          this.leaveTryBody() // a handler's own calls throw past this try
+          if (depthLimited) this.insert(r.pos, Edit.RESTORE_FRAME)
+          this.reload(r.pos) // the frames the exception unwound charged the global
+          this.startSegment(r.pos)
+          break
+        case 0x18: // delegate label: ends the try
+          r.u32(); this.pop(); this.liveAt(this.frames.length + 1); this.startSegment(r.pos); break
+        case 0x1f: { // try_table bt catch*: handlers branch to enclosing labels
+          skipBlockType(r)
+          const n = r.u32()
+          for (let i = 0; i < n; i++) {
+            const kind = r.byte()
+            if (kind <= 1) r.u32() // catch / catch_ref carry a tag
+            else if (kind > 3) r.fail(`unknown catch kind ${kind}`)
+            this.markTarget(r, r.u32(), true)
+          }
+          this.push(BLOCK, true)
+          break
+        }
+        case 0x0b: { // end
+          const headerEdit = this.headerEdit.top(), outer = this.loopOuterSegment.top()
+          const top = this.frames.length - 1
+          this.pending(top) // falling through to the end
+          if ((this.frames.data[top]! & (KIND_MASK | HAS_ELSE)) === IF && outer >= 0) this.link(top, outer) // the false path
+          const links = this.unstoredPaths.topList()
+          const frame = this.pop()
+          const kind = frame & KIND_MASK
+          if (kind === LOOP) this.loopDepth--
+          this.liveAt(this.frames.length + 1)
+          if (kind === LOOP && (frame & TARGETED) === 0 && headerEdit >= 0) this.endLoop(headerEdit, outer)
+          if (kind === FUNCTION) {
+            if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
+            if (!(this.cost === 0 && this.storeOnIncomingPaths(this.unstoredPaths))) this.store(at)
+            if (depthLimited) this.insert(at, Edit.END_AND_LEAVE)
+            return
+          }
+          if (kind === IF || kind === TRY || (kind === BLOCK && (frame & TARGETED) !== 0)) {
+            if (frame & CAUGHT) { // a try_table handler lands here from unwound frames
+              if (depthLimited) this.insert(r.pos, Edit.RESTORE_FRAME)
+              this.reload(r.pos)
+            }
+            this.startSegment(r.pos)
+            if (kind !== TRY && (frame & (CAUGHT | PENDING_UNKNOWN)) === 0) this.mergeLinks = links
           }
           break
-        case RELOAD_FUEL: inject.loadFuel(body); break
-        case DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
-        case DYNAMIC_TABLE: inject.dynamicCharge(body, 'tableElements'); break
-        case DYNAMIC_PAGES: inject.dynamicCharge(body, 'memoryPages'); break
-        case DENIED_MEMORY_GROW: inject.recordDeniedGrow(body, 'memory', arg); break
-        case DENIED_TABLE_GROW: inject.recordDeniedGrow(body, 'table', arg); break
-        case ENTER_FRAME: inject.enterFrame(body, ctx.stackDepth!); body.byte(0x02); body.bytes(ctx.resultBlockType); break
-        case COUNT_CALL: inject.addToGlobal(body, ctx.profile!.calls, 1); break
-        case LEAVE_FRAME: inject.leaveFrame(body); break
-        case END_AND_LEAVE: body.byte(0x0b); inject.leaveFrame(body); break
-        case RESTORE_FRAME: inject.restoreFrame(body); break
+        }
+        case 0x0c: // br
+        case 0x0d: // br_if
+        case 0xd5: // br_on_null
+        case 0xd6: // br_on_non_null
+          if (this.markTarget(r, r.u32(), false)) this.store(at)
+          if (op === 0x0c) this.die(this.frames.length)
+          this.startSegment(r.pos); break
+        case 0x0e: { // br_table
+          const n = r.u32()
+          let leaves = false
+          for (let i = 0; i <= n; i++) leaves = this.markTarget(r, r.u32(), false) || leaves
+          if (leaves) this.store(at)
+          this.die(this.frames.length)
+          this.startSegment(r.pos)
+          break
+        }
+        case 0x0f: // return
+          if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
+          this.die(this.frames.length)
+          this.startSegment(r.pos); break
+        case 0x12: // return_call f
+        case 0x13: // return_call_indirect type table
+        case 0x15: // return_call_ref type
+          r.u32()
+          if (op === 0x13) r.u32()
+          if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
+          this.die(this.frames.length)
+          this.startSegment(r.pos); break
+        case 0x00: // unreachable
+        case 0x0a: // throw_ref
+          this.die(this.frames.length)
+          this.startSegment(r.pos); break
+        case 0x08: // throw tag
+        case 0x09: // rethrow label
+          r.u32(); this.die(this.frames.length); this.startSegment(r.pos); break
+        case 0x10: // call f
+        case 0x14: // call_ref type
+        case 0x11: // call_indirect type table
+          r.u32()
+          if (op === 0x11) r.u32()
+          this.reload(r.pos) // the callee charged the global
+          if (this.tryDepth > 0) this.startSegment(r.pos) // the callee may throw to a handler of ours
+          break
+        case 0x40: { // memory.grow mem (dynamic charges store the counter themselves)
+          this.insert(at, Edit.DYNAMIC_PAGES); this.unstored = false
+          const memory = r.u32()
+          this.insert(r.pos, Edit.DENIED_MEMORY_GROW, memory)
+          break
+        }
+        case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0xd2:
+          r.u32(); break // one index
+        case 0x1c: { // select t*
+          const n = r.u32()
+          for (let i = 0; i < n; i++) skipValueType(r)
+          break
+        }
+        case 0x41: case 0x42: r.skipLeb(); break // i32/i64.const
+        case 0x43: r.skip(4); break // f32.const
+        case 0x44: r.skip(8); break // f64.const
+        case 0xd0: r.s33(); break // ref.null heaptype
+        case 0xfc: { // dynamic charges store the counter themselves
+          const sub = r.u32()
+          if (sub === 8 || sub === 10 || sub === 11) { this.insert(at, Edit.DYNAMIC_MEMORY); this.unstored = false }
+          else if (sub === 12 || sub === 14 || sub === 17) { this.insert(at, Edit.DYNAMIC_TABLE); this.unstored = false }
+          else if (sub === 15) { // table.grow t
+            this.insert(at, Edit.DYNAMIC_TABLE); this.unstored = false
+            const table = r.u32()
+            this.insert(r.pos, Edit.DENIED_TABLE_GROW, table)
+            break
+          }
+          if (!fast && prefixedCanTrap(op, sub)) this.store(at)
+          skipFcImmediates(r, sub)
+          break
+        }
+        case 0xfd: case 0xfe: {
+          const sub = r.u32()
+          if (!fast && prefixedCanTrap(op, sub)) this.store(at)
+          if (op === 0xfd) skipFdImmediates(r, sub)
+          else skipFeImmediates(r, sub)
+          break
+        }
+        default:
+          if (op >= 0x28 && op <= 0x3e) skipMemarg(r)
+          else if (!((op >= 0x45 && op <= 0xc4) || op === 0x01 || op === 0x1a || op === 0x1b ||
+                     op === 0xd1 || op === 0xd3 || op === 0xd4)) {
+            r.fail(`unknown instruction 0x${op.toString(16)}`, at)
+          }
       }
     }
-    body.copy(code, from, end)
-    checkEngineLimit('functionBodyBytes', body.length, `function ${ctx.index}`, localsEnd)
-    out.sized(body)
+  }
+
+  /** A path from here reaches the end of frame `index` (see `UnstoredPaths`). */
+  private pending(index: number): void {
+    if (this.dead || !this.unstored) return
+    if (this.cost > 0) this.link(index, this.segment)
+    else this.frames.data[index] = this.frames.data[index]! | PENDING_UNKNOWN // nothing charged yet here: the state is this segment's entry's
+  }
+
+  private link(index: number, segment: number): void {
+    this.unstoredPaths.add(index, segment)
+  }
+
+  /** Marks the frame a branch targets. @returns whether the branch leaves the function (targets its own label) */
+  private markTarget(r: Reader, depth: number, handler: boolean): boolean {
+    const index = this.frames.length - 1 - depth
+    if (index < 0) r.fail(`branch depth ${depth} out of range`)
+    if (!handler && (this.frames.data[index]! & KIND_MASK) !== LOOP) this.pending(index)
+    const frames = this.frames.data
+    frames[index] = frames[index]! | (handler ? TARGETED | CAUGHT : TARGETED)
+    // A handler that branches to a loop lands on its header, which charges from this frame's
+    // copy of the counter: reload it first (the unwound callees charged the global), or the
+    // header's store would refund their fuel; and restore the call depth they left behind.
+    if (handler && (frames[index]! & KIND_MASK) === LOOP && this.headerEdit.data[index]! >= 0) this.edits.data[this.headerEdit.data[index]! + 1] = Edit.CAUGHT_LOOP_CHARGE
+    return index === 0
+  }
+
+  private push(kind: number, tryBody: boolean): void {
+    this.frames.push(tryBody ? kind | TRY_BODY : kind)
+    this.headerEdit.push(-1)
+    this.loopOuterSegment.push(-1)
+    this.unstoredPaths.pushFrame()
+    if (tryBody) this.tryDepth++
+  }
+
+  /** Leaves the try body of the innermost frame, if it is in one. */
+  private leaveTryBody(): void {
+    const top = this.frames.length - 1
+    const frames = this.frames.data
+    if (frames[top]! & TRY_BODY) { frames[top] = frames[top]! & ~TRY_BODY; this.tryDepth-- }
+  }
+
+  /** @returns the frame popped (kind | flags) */
+  private pop(): number {
+    this.leaveTryBody()
+    this.headerEdit.pop()
+    this.loopOuterSegment.pop()
+    this.unstoredPaths.popFrame()
+    return this.frames.pop()
   }
 }
 
 const SCRATCH_LOCALS = [0x03, 0x7f, 0x01, 0x7e]
-const SCRATCH_LOCAL_COUNT = 4
-
-const SCRATCH = {
-  editPos: [] as number[], editKind: [] as number[], editArg: [] as number[], segmentCost: [] as number[],
-  kinds: [] as number[], targeted: [] as boolean[], caught: [] as boolean[], tryBody: [] as boolean[],
-  /** Per frame: the index of a loop's header CHARGE edit (-1 for other frames). */
-  headerEdit: [] as number[],
-}
-
-/** Byte length of the LEB128 at `pos`. */
-function lebLength(code: Uint8Array, pos: number): number {
-  let n = 1
-  while (code[pos + n - 1]! & 0x80) n++
-  return n
-}

@@ -1,4 +1,3 @@
-import { unsigned } from './leb128.js'
 import { DYNAMIC_SHIFT, type DynamicCharge } from './cost-rules.js'
 import type { Writer } from './writer.js'
 
@@ -10,12 +9,14 @@ import type { Writer } from './writer.js'
  * unreachable code.
  *
  * Each function keeps a copy of the counter in an i64 local: loaded on entry and after
- * every call (the callee charged the global), decremented in place, and stored back to the
- * global after every charge. The store keeps the global exact at every instant (so a trap
- * anywhere reports exactly the fuel charged), while nothing reads it back in a loop: a
- * loop's charge is a register subtraction, a compare, and a store that no load waits on.
- * Reading the global back each time made every loop iteration wait on store-to-load
- * forwarding: 1.87x geometric-mean overhead on the bench kernels against 1.24x this way.
+ * every call (the callee charged the global), decremented in place by each charge, and
+ * stored back to the global only where something can observe it (`storeFuel`): before a
+ * call, a return or a throw, and, in exact mode, before any instruction that can trap; a
+ * charge that exhausts the budget stores it on its own (cold) path before trapping. So the
+ * global is exact wherever it can be read, while a loop whose body cannot trap pays only a
+ * register subtraction and a compare. The store per charge this replaces was most of the
+ * overhead left (sieve 1.5x with it); reading the global back in loops instead of keeping a
+ * local was worse still (store-to-load forwarding on every iteration: 1.87x on the kernels).
  *
  * Byte templates are built once per module (globals) and per function (locals), so
  * emitting an insertion is a few short copies.
@@ -31,73 +32,111 @@ export interface InjectionGlobals {
   tableGrowDenied: number
 }
 
-const TRAP_IF_NEGATIVE = [0x42, 0x00, 0x53 /* i64.lt_s */, 0x04, 0x40, 0x00 /* unreachable */, 0x0b]
+/**
+ * An instruction sequence built in place (no allocation once made): the per-function
+ * templates are rebuilt for every body, whose scratch local indices differ.
+ */
+class Template {
+  readonly buf = new Uint8Array(48)
+  length = 0
+
+  reset(): this {
+    this.length = 0
+    return this
+  }
+
+  op(...bytes: number[]): this {
+    for (const b of bytes) this.buf[this.length++] = b
+    return this
+  }
+
+  /** One opcode and its unsigned LEB128 immediate. */
+  with(opcode: number, index: number): this {
+    this.buf[this.length++] = opcode
+    while (index >= 0x80) { this.buf[this.length++] = (index & 0x7f) | 0x80; index >>>= 7 }
+    this.buf[this.length++] = index
+    return this
+  }
+}
+
+const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, GLOBAL_GET = 0x23, GLOBAL_SET = 0x24
 
 export class Injector {
-  private readonly fuelGlobal: number[]
-  private readonly depthGlobal: number[]
-  private readonly growGlobal: number[]
-  private readonly tableGrowGlobal: number[]
-  // Per-function: encoded indices of the scratch locals.
-  private operand: number[] = []
-  private result: number[] = []
-  private savedDepth: number[] = []
-  private fuelLocal: number[] = []
-  /** `local.get f` : then the cost : then `i64.sub; local.tee f; global.set g; local.get f; check` */
-  private chargeHead: Uint8Array = new Uint8Array()
-  private chargeTail: Uint8Array = new Uint8Array()
-  private reload: Uint8Array = new Uint8Array()
+  // Per function: indices of the scratch locals.
+  private operand = 0
+  private result = 0
+  private savedDepth = 0
+  private fuelLocal = 0
+  /** `local.get f; i64.const` : then the cost : then a tail */
+  private readonly chargeHead = new Template()
+  /** `i64.sub; local.tee f; i64.const 0; i64.lt_s; if { local.get f; global.set g; unreachable }` */
+  private readonly chargeTail = new Template()
+  /** `i64.sub; local.tee f; global.set g; local.get f; i64.const 0; i64.lt_s; if { unreachable }` */
+  private readonly chargeStoreTail = new Template()
+  private readonly reload = new Template()
+  private readonly store = new Template()
 
-  constructor(globals: InjectionGlobals) {
-    this.fuelGlobal = unsigned(globals.fuel)
-    this.depthGlobal = unsigned(globals.depth)
-    this.growGlobal = unsigned(globals.growDenied)
-    this.tableGrowGlobal = unsigned(globals.tableGrowDenied)
-  }
+  constructor(private readonly globals: InjectionGlobals) {}
 
   /** Scratch locals start at `base`: operand, result, savedDepth (i32), fuel (i64). */
   forFunction(base: number): void {
-    this.operand = unsigned(base)
-    this.result = unsigned(base + 1)
-    this.savedDepth = unsigned(base + 2)
-    this.fuelLocal = unsigned(base + 3)
-    this.chargeHead = Uint8Array.from([0x20, ...this.fuelLocal, 0x42])
-    this.chargeTail = Uint8Array.from([0x7d, ...this.storeFuel()])
-    this.reload = Uint8Array.from([0x23, ...this.fuelGlobal, 0x21, ...this.fuelLocal])
+    this.operand = base
+    this.result = base + 1
+    this.savedDepth = base + 2
+    const f = this.fuelLocal = base + 3
+    const g = this.globals.fuel
+    this.chargeHead.reset().with(LOCAL_GET, f).op(0x42)
+    this.chargeTail.reset().op(0x7d).with(LOCAL_TEE, f).op(0x42, 0x00, 0x53 /* i64.lt_s */, 0x04, 0x40)
+      .with(LOCAL_GET, f).with(GLOBAL_SET, g).op(0x00 /* unreachable */, 0x0b)
+    this.chargeStoreTail.reset().op(0x7d)
+    this.storeAndCheck(this.chargeStoreTail)
+    this.reload.reset().with(GLOBAL_GET, g).with(LOCAL_SET, f)
+    this.store.reset().with(LOCAL_GET, f).with(GLOBAL_SET, g)
   }
 
   /** Stores the new count (on the stack) to the local and the global, then checks it. */
-  private storeFuel(): number[] {
-    return [0x22, ...this.fuelLocal, 0x24, ...this.fuelGlobal, 0x20, ...this.fuelLocal, ...TRAP_IF_NEGATIVE]
+  private storeAndCheck(t: Template): Template {
+    return t.with(LOCAL_TEE, this.fuelLocal).with(GLOBAL_SET, this.globals.fuel).with(LOCAL_GET, this.fuelLocal)
+      .op(0x42, 0x00, 0x53 /* i64.lt_s */, 0x04, 0x40, 0x00 /* unreachable */, 0x0b)
   }
 
-  /** `global.fuel = local.fuel -= cost; if (local.fuel < 0) unreachable` */
-  charge(out: Writer, cost: number): void {
-    out.bytes(this.chargeHead)
+  /**
+   * `local.fuel -= cost; if (local.fuel < 0) { global.fuel = local.fuel; unreachable }`, and
+   * with `store`, `global.fuel = local.fuel` on the common path too.
+   */
+  charge(out: Writer, cost: number, store: boolean): void {
+    out.template(this.chargeHead)
     out.s64(cost)
-    out.bytes(this.chargeTail)
+    out.template(store ? this.chargeStoreTail : this.chargeTail)
+  }
+
+  /** `global.fuel = local.fuel`: before anything that can observe the global. */
+  storeFuel(out: Writer): void {
+    out.template(this.store)
   }
 
   /** Profiling: `global += amount` on an i64 counter. */
   addToGlobal(out: Writer, global: number, amount: number): void {
-    out.byte(0x23); out.u32(global)
+    out.byte(GLOBAL_GET); out.u32(global)
     out.byte(0x42); out.s64(amount)
     out.byte(0x7c) // i64.add
-    out.byte(0x24); out.u32(global)
+    out.byte(GLOBAL_SET); out.u32(global)
   }
 
   /** `local.fuel = global.fuel`: on entry, and after anything that may have charged. */
   loadFuel(out: Writer): void {
-    out.bytes(this.reload)
+    out.template(this.reload)
   }
+
+  private readonly scratch = new Template()
 
   /** Charges from the i32 operand on top of the stack, leaving it there. */
   dynamicCharge(out: Writer, kind: DynamicCharge): void {
     const shift = DYNAMIC_SHIFT[kind]
-    out.bytes([0x22, ...this.operand, 0x20, ...this.fuelLocal, 0x20, ...this.operand, 0xad /* i64.extend_i32_u */])
-    if (shift > 0) out.bytes([0x42, shift, 0x86]) // i64.shl
-    if (shift < 0) out.bytes([0x42, -shift, 0x88]) // i64.shr_u
-    out.bytes([0x7d, ...this.storeFuel()])
+    const t = this.scratch.reset().with(LOCAL_TEE, this.operand).with(LOCAL_GET, this.fuelLocal).with(LOCAL_GET, this.operand).op(0xad /* i64.extend_i32_u */)
+    if (shift > 0) t.op(0x42, shift, 0x86) // i64.shl
+    if (shift < 0) t.op(0x42, -shift, 0x88) // i64.shr_u
+    out.template(this.storeAndCheck(t.op(0x7d)))
   }
 
   /**
@@ -106,27 +145,30 @@ export class Injector {
    * limit it really was.
    */
   recordDeniedGrow(out: Writer, target: 'memory' | 'table', index: number): void {
-    out.bytes([0x22, ...this.result, 0x41, 0x7f, 0x46 /* i32.eq -1 */, 0x04, 0x40])
-    out.bytes(target === 'memory' ? [0x3f] : [0xfc, 16]) // memory.size / table.size
-    out.u32(index)
-    out.bytes([0xad, 0x20, ...this.operand, 0xad, 0x7c]) // (size + n) as i64
-    out.bytes([0x24, ...(target === 'memory' ? this.growGlobal : this.tableGrowGlobal), 0x0b, 0x20, ...this.result])
+    const t = this.scratch.reset().with(LOCAL_TEE, this.result).op(0x41, 0x7f, 0x46 /* i32.eq -1 */, 0x04, 0x40)
+    if (target === 'memory') t.with(0x3f, index) // memory.size
+    else t.op(0xfc).with(16, index) // table.size
+    t.op(0xad).with(LOCAL_GET, this.operand).op(0xad, 0x7c) // (size + n) as i64
+    t.with(GLOBAL_SET, target === 'memory' ? this.globals.growDenied : this.globals.tableGrowDenied).op(0x0b).with(LOCAL_GET, this.result)
+    out.template(t)
   }
 
   /** Function entry: `depth += 1; if (depth > limit) unreachable`, remembering the new depth. */
   enterFrame(out: Writer, limit: number): void {
-    out.bytes([0x23, ...this.depthGlobal, 0x41, 0x01, 0x6a, 0x22, ...this.savedDepth, 0x24, ...this.depthGlobal, 0x20, ...this.savedDepth, 0x41])
+    const depth = this.globals.depth
+    out.template(this.scratch.reset().with(GLOBAL_GET, depth).op(0x41, 0x01, 0x6a).with(LOCAL_TEE, this.savedDepth).with(GLOBAL_SET, depth)
+      .with(LOCAL_GET, this.savedDepth).op(0x41))
     out.s64(limit)
-    out.bytes([0x4b, 0x04, 0x40, 0x00, 0x0b]) // i32.gt_u; if unreachable end
+    out.template(this.scratch.reset().op(0x4b, 0x04, 0x40, 0x00, 0x0b)) // i32.gt_u; if unreachable end
   }
 
   /** Function exit (fallthrough, `return`, before a tail call): `depth = saved - 1`. */
   leaveFrame(out: Writer): void {
-    out.bytes([0x20, ...this.savedDepth, 0x41, 0x01, 0x6b, 0x24, ...this.depthGlobal])
+    out.template(this.scratch.reset().with(LOCAL_GET, this.savedDepth).op(0x41, 0x01, 0x6b).with(GLOBAL_SET, this.globals.depth))
   }
 
   /** Entering an exception handler: the frames the exception unwound are gone. */
   restoreFrame(out: Writer): void {
-    out.bytes([0x20, ...this.savedDepth, 0x24, ...this.depthGlobal])
+    out.template(this.scratch.reset().with(LOCAL_GET, this.savedDepth).with(GLOBAL_SET, this.globals.depth))
   }
 }

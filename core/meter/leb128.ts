@@ -27,10 +27,3 @@ export function writeSigned(out: number[], value: number | bigint): void {
     out.push(byte | 0x80)
   }
 }
-
-/** Unsigned LEB128 of `value` as a fresh array. */
-export function unsigned(value: number): number[] {
-  const out: number[] = []
-  writeUnsigned(out, value)
-  return out
-}

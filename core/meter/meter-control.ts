@@ -12,6 +12,8 @@ export const METER_EXPORTS = {
   depth: '__wasm_sandbox_depth',
   memory: '__wasm_sandbox_memory',
   start: '__wasm_sandbox_start',
+  /** Fast metering (`metering: 'fast'`): the fuel global exported again under this name, as a mark. */
+  fast: '__wasm_sandbox_fast_fuel',
   profileCalls: '__wasm_sandbox_profile_calls_',
   profileFuel: '__wasm_sandbox_profile_fuel_',
 } as const
@@ -27,6 +29,12 @@ export interface FuelControl {
   used(): bigint
   /** Whether the budget ran out: the last trap, if any, was the meter's. */
   exhausted(): boolean
+  /**
+   * Tells the meter that the call just made ended in `error`. With `metering: 'fast'` a wasm
+   * trap (a `WebAssembly.RuntimeError`) charges the whole budget: the counter was not kept
+   * exact up to the trapping instruction. Anything else, and exact metering, changes nothing.
+   */
+  noteTrap(error: unknown): void
 }
 
 /** {@link FuelControl} plus the other limit state the meter keeps. */
@@ -54,6 +62,7 @@ export function fuelBudget(value: bigint | number): bigint {
 
 export function createMeterControl(instance: { exports: object }, initialFuel: bigint, stackDepth: number | null): MeterControl {
   const exports = instance.exports as Record<string, unknown>
+  const fast = METER_EXPORTS.fast in exports
   const fuel = exports[METER_EXPORTS.fuel] as GlobalLike | undefined
   const growDenied = exports[METER_EXPORTS.growDenied] as GlobalLike
   const tableGrowDenied = exports[METER_EXPORTS.tableGrowDenied] as GlobalLike
@@ -78,6 +87,10 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
       return used > limit ? limit : used < 0n ? 0n : used
     },
     exhausted: () => remaining() < 0n,
+    noteTrap(error) {
+      // 0 left: used() is the whole budget, and exhausted() still tells a fuel trap apart.
+      if (fast && (error as Error | null)?.name === 'RuntimeError' && remaining() > 0n) fuel.value = 0n
+    },
     limit: () => limit,
     stackExceeded: () => depth !== undefined && stackDepth !== null && (depth.value as number) > stackDepth,
     deniedGrowBytes: () => Number(growDenied.value as bigint) * 65536,

@@ -59,3 +59,15 @@ export function valueTypeName(byte: number): ValueTypeName {
     default: return 'ref'
   }
 }
+
+/** What the rewriter needs to know of one function body. */
+export interface FunctionInfo {
+  /** Function index (imports first), for error messages. */
+  index: number
+  /** Number of parameters (locals are numbered after them). */
+  params: number
+  /** Block type bytes for the function's results (used to wrap the body for depth counting). */
+  resultBlockType: number[]
+  /** Profile counter globals of this function, when profiling. */
+  profile: { calls: number; fuel: number } | null
+}

@@ -40,19 +40,35 @@ export class Reader {
   }
 
   private u32Long(): number {
+    // Shifts and adds, no `**`: this runs for every multi-byte index, offset and constant.
+    const { bytes, end } = this
+    let pos = this.pos
     let result = 0
-    let shift = 0
-    for (;;) {
-      const b = this.byte()
-      result += (b & 0x7f) * 2 ** shift
-      if ((b & 0x80) === 0) break
-      shift += 7
-      if (shift > 28) {
-        if (shift > 35) this.fail('LEB128 integer too long')
+    for (let shift = 0; shift < 35; shift += 7) {
+      if (pos >= end) { this.pos = pos; this.fail('unexpected end') }
+      const b = bytes[pos++]!
+      result += shift < 28 ? (b & 0x7f) << shift : (b & 0x7f) * 0x10000000
+      if ((b & 0x80) === 0) {
+        if (result > 0xffffffff) this.fail('LEB128 integer too large')
+        this.pos = pos
+        return result
       }
     }
-    if (result > 0xffffffff) this.fail('LEB128 integer too large')
-    return result
+    this.pos = pos
+    return this.fail('LEB128 integer too long')
+  }
+
+  /** An unsigned LEB128 of up to 64 bits as a number (exact below 2^53): memory and table limits. */
+  u64Number(): number {
+    let result = 0
+    let scale = 1
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte()
+      result += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) return result
+      scale *= 128
+    }
+    return this.fail('LEB128 integer too long')
   }
 
   /** Skips a LEB128 of any width (signed or unsigned) without decoding it. */

@@ -37,12 +37,22 @@ export class Writer {
     this.length += n
   }
 
+  /** Appends a prepared instruction sequence (see `injection.ts`). */
+  template(t: { buf: Uint8Array; length: number }): void {
+    const n = t.length
+    if (this.length + n > this.buf.length) this.reserve(n)
+    const buf = this.buf, src = t.buf
+    let at = this.length
+    for (let i = 0; i < n; i++) buf[at++] = src[i]!
+    this.length = at
+  }
+
   /** Copies `source[start, end)`. */
   copy(source: Uint8Array, start: number, end: number): void {
     const n = end - start
     if (this.length + n > this.buf.length) this.reserve(n)
     const buf = this.buf
-    if (n > 32) buf.set(source.subarray(start, end), this.length)
+    if (n > 96) buf.set(source.subarray(start, end), this.length) // a view costs more than a short loop
     else for (let i = 0, at = this.length; i < n; i++) buf[at + i] = source[start + i]! // no view allocated
     this.length += n
   }
@@ -51,6 +61,7 @@ export class Writer {
   u32(value: number): void {
     if (this.length + 10 > this.buf.length) this.reserve(10)
     const buf = this.buf
+    if (value < 0x80) { buf[this.length++] = value; return }
     while (value >= 0x80) {
       buf[this.length++] = (value % 0x80) | 0x80
       value = Math.floor(value / 0x80)
@@ -62,6 +73,8 @@ export class Writer {
   s64(value: number): void {
     if (this.length + 10 > this.buf.length) this.reserve(10)
     const buf = this.buf
+    if (value >= 0 && value < 0x40) { buf[this.length++] = value; return } // most charges
+    if (value >= 0 && value < 0x2000) { buf[this.length++] = (value & 0x7f) | 0x80; buf[this.length++] = value >> 7; return }
     for (;;) {
       const byte = ((value % 0x80) + 0x80) % 0x80
       value = Math.floor(value / 0x80)
@@ -69,6 +82,21 @@ export class Writer {
       buf[this.length++] = done ? byte : byte | 0x80
       if (done) return
     }
+  }
+
+  /** Leaves room for a u32 written later by `patchU32`; @returns where. */
+  reserveU32(): number {
+    if (this.length + 5 > this.buf.length) this.reserve(5)
+    const at = this.length
+    this.length += 5
+    return at
+  }
+
+  /** Writes `value` as a 5-byte (padded) LEB128 at `at`, which `reserveU32` returned. */
+  patchU32(at: number, value: number): void {
+    const buf = this.buf
+    for (let i = 0; i < 4; i++) { buf[at + i] = (value & 0x7f) | 0x80; value >>>= 7 }
+    buf[at + 4] = value & 0x7f
   }
 
   /** A section or body: its byte length as u32, then its bytes. */

@@ -3,7 +3,7 @@ import type { NetworkFetch, NormalizedPolicy, PolicyPreset, SandboxOptions, Wasi
 import { DEFAULT_POLICY, PRESETS } from './presets.js'
 import { parseBytes, parseDuration } from './units.js'
 
-const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'onEvent', 'cacheDir'] as const
+const OPTION_KEYS = ['policy', 'fuel', 'memory', 'timeout', 'stackDepth', 'tableElements', 'maxReplyBytes', 'imports', 'wasi', 'network', 'profile', 'isolation', 'metering', 'onEvent', 'cacheDir'] as const
 const WASI_KEYS = ['args', 'env', 'stdin', 'preopens', 'clock', 'random'] as const
 
 /** The largest fuel budget: what the meter's i64 counter holds (its MAX_FUEL). */
@@ -40,6 +40,7 @@ export function normalizeOptions(options: SandboxOptions = {}): NormalizedPolicy
     networkFetch: parseNetworkFetch(options.network),
     profile: parseBoolean(options.profile, 'profile') ?? false,
     isolation: parseIsolation(options.isolation),
+    metering: parseMetering(options.metering),
     onEvent: parseHandler(options.onEvent),
     cacheDir: parseCacheDir(options.cacheDir),
   }
@@ -60,6 +61,11 @@ function checkInline(policy: NormalizedPolicy, options: SandboxOptions): void {
   if (options.timeout !== undefined) {
     throw configError('timeout', "an inline sandbox runs on the caller's thread, where nothing can stop a call: its fuel budget bounds it instead", "drop `timeout` and size `fuel`, or use isolation: 'worker' for a preemptive timeout")
   }
+}
+
+function parseMetering(value: unknown): 'exact' | 'fast' {
+  if (value === undefined || value === 'exact' || value === 'fast') return value ?? 'exact'
+  throw configError('metering', `expected 'exact' or 'fast', got ${JSON.stringify(value)}`, "use 'exact' (the default) or 'fast'")
 }
 
 function parseFuel(value: unknown): bigint | null {

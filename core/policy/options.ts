@@ -79,6 +79,12 @@ export interface SandboxOptions {
    */
   isolation?: 'worker' | 'inline'
   /**
+   * `'exact'` (default): a call's fuel is exact whether it returns or traps. `'fast'`:
+   * cheaper in loops that touch memory; exact when the call returns, the whole budget when
+   * it traps (see README, "How metering works").
+   */
+  metering?: 'exact' | 'fast'
+  /**
    * Called with every finished call and every audit event (denials, imports not granted,
    * quotas). Runs on the host thread; an exception it throws is ignored.
    */
@@ -109,6 +115,7 @@ export interface NormalizedPolicy {
   networkFetch: NetworkFetch | null
   profile: boolean
   isolation: 'worker' | 'inline'
+  metering: 'exact' | 'fast'
   onEvent: EventHandler | null
   /** The persistent compile cache's directory, or null for none. */
   cacheDir: string | null

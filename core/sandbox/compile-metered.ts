@@ -24,6 +24,7 @@ export function meterOptionsOf(policy: NormalizedPolicy): MeterOptions {
     fuel: policy.fuel ?? 'unlimited', stackDepth: policy.stackDepth, memory: policy.memoryBytes, tableElements: policy.tableElements,
     deferStart: true,
     profile: policy.profile,
+    ...(policy.metering === 'fast' ? { metering: 'fast' as const } : {}), // exact adds nothing to the cache key
   }
 }
 

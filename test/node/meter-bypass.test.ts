@@ -125,8 +125,10 @@ describe('accounting around the meter', () => {
     const importsCounter = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 2, 23, 1, 1, 97, ...name('__wasm_sandbox_fuel'), 3, 0x7e, 1])
     expect(() => meter(importsCounter)).toThrow(expect.objectContaining({ code: 'INVALID_MODULE' }))
     const memory = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1])
-    expect(() => meter(memory, { memory: '8GB' })).toThrow(expect.objectContaining({ code: 'CONFIG', field: 'memory' }))
-    expect(WebAssembly.validate(meter(memory, { memory: '4GB' }).bytes)).toBe(true)
+    expect(() => meter(memory, { memory: 8 * 2 ** 30 })).toThrow(expect.objectContaining({ code: 'CONFIG', field: 'memory' }))
+    expect(WebAssembly.validate(meter(memory, { memory: 4 * 2 ** 30 }).bytes)).toBe(true)
+    // meter() takes bytes: unit strings are the sandbox options' (parseBytes converts them)
+    expect(() => meter(memory, { memory: '4GB' as unknown as number })).toThrow(expect.objectContaining({ code: 'CONFIG', field: 'memory' }))
   })
 })
 
@@ -144,10 +146,11 @@ describe('engine limits crossed by the rewrite are typed errors naming the limit
   })
 
   it('a function body the rewrite would grow past the engine limit is INVALID_MODULE', async () => {
-    // 2.5M one-instruction loops: 7.5 MB of code, each loop a segment the meter charges.
-    const loops = 1_900_000
-    const body = new Uint8Array(loops * 4)
-    for (let i = 0; i < loops; i++) body.set([0x03, 0x40, 0x01, 0x0b], i * 4)
+    // 1M loops that branch to themselves once: 7 MB of code, each loop two segments the meter
+    // charges (a loop nothing branches to is not charged apart: it runs once).
+    const loops = 1_000_000
+    const body = new Uint8Array(loops * 7)
+    for (let i = 0; i < loops; i++) body.set([0x03, 0x40, 0x41, 0x00, 0x0d, 0x00, 0x0b], i * 7)
     const bytes = module(body)
     expect(WebAssembly.validate(bytes)).toBe(true)
     const error = await rejectsWith(Sandbox.create(bytes), 'INVALID_MODULE')

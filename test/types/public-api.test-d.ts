@@ -48,7 +48,7 @@ async function api(): Promise<void> {
     }
   }
 
-  const metered: MeterResult = meter(bytes, { fuel: 1000, stackDepth: 10, memory: '1MB', tableElements: 10 })
+  const metered: MeterResult = meter(bytes, { fuel: 1000, stackDepth: 10, memory: 1_048_576, tableElements: 10 })
   const instance = await WebAssembly.instantiate(metered.bytes as Uint8Array<ArrayBuffer>, metered.imports as WebAssembly.Imports)
   const fuel: FuelControl = metered.fuel(instance.instance)
   fuel.set(10n)

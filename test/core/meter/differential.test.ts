@@ -17,7 +17,7 @@ const MAX_TUPLES: Record<string, number> = { 'simd.wat': 96 }
 
 const VARIANTS = {
   fuel: { fuel: 'unlimited' as const },
-  limits: { fuel: 'unlimited' as const, stackDepth: 1_000_000, memory: '4GB', tableElements: 1_000_000 },
+  limits: { fuel: 'unlimited' as const, stackDepth: 1_000_000, memory: 4 * 2 ** 30, tableElements: 1_000_000 },
   deferStart: { fuel: 0, deferStart: true },
 }
 

@@ -309,3 +309,47 @@ describe('exceptions', () => {
     expect(l.ctl.exhausted()).toBe(false)
   })
 })
+
+describe("metering: 'fast'", () => {
+  const text = `(module (memory 1)
+    (func (export "sum") (param $n i32) (result i32) (local $i i32) (local $acc i32)
+      (loop $l
+        (local.set $acc (i32.add (local.get $acc) (i32.load (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+      (local.get $acc))
+    (func (export "trap_after") (param $n i32) (result i32)
+      (drop (call 0 (local.get $n)))
+      (i32.load (i32.const -4))))`
+  let exact: Loaded, fast: Loaded
+  beforeAll(async () => {
+    exact = await load(text)
+    fast = await load(text, { fuel: 'unlimited', metering: 'fast' })
+  })
+
+  it('charges a call that returns exactly what exact metering does', () => {
+    for (const n of [0, 1, 7, 100]) expect(cost(fast, 'sum', n), `n = ${n}`).toBe(cost(exact, 'sum', n))
+  })
+
+  it('runs out at the same budget, to the last unit', () => {
+    const used = cost(exact, 'sum', 50)
+    fast.ctl.set(used)
+    expect(fast.exports.sum!(50)).toBe(0)
+    fast.ctl.set(used - 1n)
+    expect(outcome(() => fast.exports.sum!(50))).toEqual({ trap: { cls: 'RuntimeError', message: 'unreachable' } })
+    expect(fast.ctl.exhausted()).toBe(true)
+    expect(fast.ctl.used()).toBe(used - 1n)
+  })
+
+  it('charges a trapped call its whole budget once the host notes the trap; exact metering reports what ran', () => {
+    exact.ctl.set(10_000n)
+    expect(outcome(() => exact.exports.trap_after!(20))).toEqual({ trap: { cls: 'RuntimeError', message: 'memory access out of bounds' } })
+    expect(exact.ctl.used()).toBe(cost(exact, 'sum', 20) + 5n) // local.get, call, drop, const, load; the callee apart
+    fast.ctl.set(10_000n)
+    let error: unknown
+    try { fast.exports.trap_after!(20) } catch (e) { error = e }
+    fast.ctl.noteTrap(error)
+    expect(fast.ctl.used()).toBe(10_000n)
+    expect(fast.ctl.exhausted()).toBe(false) // still told apart from running out
+  })
+})

@@ -2,7 +2,8 @@
  * Random programs (test/core/meter/generate.ts, seeded) run unmetered and metered. For every
  * call: same result or same trap; the same fuel on a second fresh instance and with call
  * depth counting on; a budget of exactly the fuel used completes with the same outcome, and
- * one unit less runs out (exhausted() true, trap 'unreachable').
+ * one unit less runs out (exhausted() true, trap 'unreachable'). With `metering: 'fast'`: the
+ * same outcomes, the same fuel for every call that returns, the whole budget for one that traps.
  */
 import { describe, expect, it } from 'vitest'
 import { meter, type MeterResult } from 'wasm-sandbox/core'
@@ -40,7 +41,14 @@ function run(module: WebAssembly.Module, m: MeterResult | null, calls: Call[], b
     const c = calls[i]!
     ;(ex.steps as WebAssembly.Global).value = STEPS
     ctl?.set(budget(i))
-    res.outcomes.push(outcome(() => (ex[c.fn] as (...a: unknown[]) => unknown)(...c.args)))
+    res.outcomes.push(outcome(() => {
+      try {
+        return (ex[c.fn] as (...a: unknown[]) => unknown)(...c.args)
+      } catch (error) {
+        ctl?.noteTrap(error) // as the sandbox does
+        throw error
+      }
+    }))
     if (ctl) { res.used.push(ctl.used()); res.exhausted.push(ctl.exhausted()) }
   }
   res.memory = hashBytes(new Uint8Array((ex.mem as WebAssembly.Memory).buffer))
@@ -82,6 +90,14 @@ describe('generated programs: metered == unmetered, fuel exact and deterministic
       const dd = run(depthMetered, md, calls)
       expect(dd.outcomes, ctx).toEqual(ref.outcomes)
       expect(dd.used, ctx).toEqual(a.used)
+
+      // fast metering: exact when the call returns, the whole budget when it traps
+      const mf = meter(bytes, { fuel: 'unlimited', metering: 'fast' })
+      const fast = run(new WebAssembly.Module(mf.bytes as BufferSource), mf, calls)
+      expect(fast.outcomes, ctx).toEqual(ref.outcomes)
+      const wasmTrap = (o: Outcome) => 'trap' in o && o.trap.cls === 'RuntimeError'
+      expect(fast.used, ctx).toEqual(a.used.map((u, i) => (wasmTrap(ref.outcomes[i]!) ? MAX_FUEL : u)))
+      expect(fast.exhausted.every((x) => !x), ctx).toBe(true)
 
       // a budget of exactly what was used completes with the same outcome
       const exact = run(metered, m, calls, (i) => a.used[i]!)

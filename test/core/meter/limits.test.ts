@@ -32,7 +32,7 @@ const GROW = `(func (export "grow") (param i32) (result i32) (memory.grow (local
 describe('memory cap', () => {
   it('clamps an unbounded memory: growth past the cap returns -1 and is recorded', async () => {
     const text = `(module (memory (export "m") 1) ${GROW})`
-    const l = await load(text, { memory: '256KB' })
+    const l = await load(text, { memory: 4 * PAGE })
     l.ctl.set(MAX_FUEL)
     expect(l.exports.grow(3)).toBe(1)
     expect(l.ctl.memoryBytes()).toBe(4 * PAGE)
@@ -54,7 +54,7 @@ describe('memory cap', () => {
   })
 
   it('keeps a declared maximum below the cap, and lowers one above it', async () => {
-    const low = await load(`(module (memory 1 2) ${GROW})`, { memory: '1MB' })
+    const low = await load(`(module (memory 1 2) ${GROW})`, { memory: 16 * PAGE })
     expect(low.exports.grow(1)).toBe(1)
     expect(low.exports.grow(1)).toBe(-1)
     expect(low.ctl.deniedGrowBytes()).toBe(3 * PAGE)
@@ -65,25 +65,25 @@ describe('memory cap', () => {
   })
 
   it('growing by zero pages at the cap succeeds and records nothing', async () => {
-    const l = await load(`(module (memory 1 1) ${GROW})`, { memory: '64KB' })
+    const l = await load(`(module (memory 1 1) ${GROW})`, { memory: PAGE })
     expect(l.exports.grow(0)).toBe(1)
     expect(l.ctl.deniedGrowBytes()).toBe(0)
   })
 
   it('refuses a declaration above the cap with MEMORY_LIMIT, limit and used', async () => {
     const bytes = await wat(`(module (memory 5 10))`)
-    const e = sandboxError(() => meter(bytes, { memory: '256KB' }))
+    const e = sandboxError(() => meter(bytes, { memory: 4 * PAGE }))
     expect(e.code).toBe('MEMORY_LIMIT')
     expect(e.limit).toBe(4 * PAGE)
     expect(e.used).toBe(5 * PAGE)
     expect(e.kind).toBe('memory')
     // exactly at the cap is fine
-    expect(WebAssembly.validate(meter(await wat(`(module (memory 4))`), { memory: '256KB' }).bytes)).toBe(true)
+    expect(WebAssembly.validate(meter(await wat(`(module (memory 4))`), { memory: 4 * PAGE }).bytes)).toBe(true)
   })
 
   it('clamps imported memory declarations too', async () => {
     const text = `(module (import "env" "mem" (memory 1)) ${GROW})`
-    const m = meter(await wat(text), { fuel: 'unlimited', memory: '256KB' })
+    const m = meter(await wat(text), { fuel: 'unlimited', memory: 4 * PAGE })
     // the import now demands a memory whose maximum is within the cap
     const unbounded = new WebAssembly.Memory({ initial: 1 })
     await expect(WebAssembly.instantiate(m.bytes, { env: { mem: unbounded } })).rejects.toThrow(WebAssembly.LinkError)
@@ -102,11 +102,11 @@ describe('memory cap', () => {
 
   it('refuses an imported declaration above the cap, and clamps shared imports', async () => {
     const big = await wat(`(module (import "env" "mem" (memory 8)))`)
-    const e = sandboxError(() => meter(big, { memory: '256KB' }))
+    const e = sandboxError(() => meter(big, { memory: 4 * PAGE }))
     expect(e.code).toBe('MEMORY_LIMIT')
     expect(e.limit).toBe(4 * PAGE)
     expect(e.used).toBe(8 * PAGE)
-    const shared = meter(await wat(`(module (import "env" "mem" (memory 1 16 shared)) ${GROW})`), { fuel: 'unlimited', memory: '128KB' })
+    const shared = meter(await wat(`(module (import "env" "mem" (memory 1 16 shared)) ${GROW})`), { fuel: 'unlimited', memory: 2 * PAGE })
     const mem16 = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true } as WebAssembly.MemoryDescriptor)
     await expect(WebAssembly.instantiate(shared.bytes, { env: { mem: mem16 } })).rejects.toThrow(WebAssembly.LinkError)
     const mem2 = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true } as WebAssembly.MemoryDescriptor)

@@ -107,7 +107,7 @@ async function runSql(bytes: Uint8Array, metered: ReturnType<typeof meter> | nul
 describe('sql.js (SQLite, Emscripten)', () => {
   const variants: Record<string, MeterOptions> = {
     fuel: { fuel: 'unlimited' },
-    limits: { fuel: 'unlimited', stackDepth: 5000, memory: '256MB', tableElements: 100_000 },
+    limits: { fuel: 'unlimited', stackDepth: 5000, memory: 256 * 2 ** 20, tableElements: 100_000 },
   }
 
   it('metered SQL gives the same results as unmetered, and the same fuel on fresh instances', async () => {
@@ -153,11 +153,11 @@ describe('esbuild-wasm (Go, 14 MB)', () => {
   it('meters into a valid module, deterministically', () => {
     const bytes = readFileSync(join(REPO_ROOT, 'node_modules/esbuild-wasm/esbuild.wasm'))
     expect(bytes.length).toBeGreaterThan(10_000_000)
-    const a = meter(bytes, { fuel: 'unlimited', stackDepth: 10_000, memory: '1GB' })
+    const a = meter(bytes, { fuel: 'unlimited', stackDepth: 10_000, memory: 2 ** 30 })
     expect(a.bytes.length).toBeGreaterThan(bytes.length)
     expect(WebAssembly.validate(a.bytes)).toBe(true)
     expect(a.info.exports.length).toBeGreaterThan(0)
-    const b = meter(bytes, { fuel: 'unlimited', stackDepth: 10_000, memory: '1GB' })
+    const b = meter(bytes, { fuel: 'unlimited', stackDepth: 10_000, memory: 2 ** 30 })
     expect(Buffer.from(b.bytes).equals(Buffer.from(a.bytes))).toBe(true)
     const plain = meter(bytes, { fuel: 'unlimited' })
     expect(WebAssembly.validate(plain.bytes)).toBe(true)

@@ -1,0 +1,84 @@
+import type { Writer } from './writer.js'
+import type { Injector } from './injection.js'
+import type { IntList } from './int-list.js'
+import type { FunctionInfo } from './module-types.js'
+
+/** Edit kinds: what the rewriter inserts at a position of the original body. */
+export const Edit = {
+  /** fuel for segment `arg` */
+  CHARGE: 0,
+  RELOAD_FUEL: 1,
+  /** bulk memory: 1 per 64 bytes */
+  DYNAMIC_MEMORY: 2,
+  /** bulk table: 1 per element */
+  DYNAMIC_TABLE: 3,
+  /** memory.grow: 1024 per page */
+  DYNAMIC_PAGES: 4,
+  /** arg: memory index */
+  DENIED_MEMORY_GROW: 5,
+  /** arg: table index */
+  DENIED_TABLE_GROW: 6,
+  /** depth++ and the wrapping block */
+  ENTER_FRAME: 7,
+  LEAVE_FRAME: 8,
+  /** the wrapping block's end, then depth-- */
+  END_AND_LEAVE: 9,
+  RESTORE_FRAME: 10,
+  /** profiling: this function's call counter */
+  COUNT_CALL: 11,
+  /** a loop header a try_table handler branches to: restore, reload, then CHARGE */
+  CAUGHT_LOOP_CHARGE: 12,
+  /** the local copy of the counter to the global (arg: its segment) */
+  STORE_FUEL: 13,
+  /** a cancelled edit (the header charge of a loop nothing branches to) */
+  NONE: 14,
+} as const
+
+export interface EmitContext {
+  inject: Injector
+  fn: FunctionInfo
+  stackDepth: number | null
+  segmentCost: Int32Array
+  segmentStores: Int32Array
+}
+
+/**
+ * Splices the edits (position, kind, argument triples, in position order) into a copy of
+ * `code[from, end)`: the runs between edits are copied as they are.
+ */
+export function emitEdits(code: Uint8Array, from: number, end: number, edits: IntList, ctx: EmitContext, body: Writer): void {
+  const { inject, fn, segmentCost, segmentStores } = ctx
+  const list = edits.data
+  for (let i = 0; i < edits.length; i += 3) {
+    const pos = list[i]!
+    if (pos > from) { body.copy(code, from, pos); from = pos }
+    const arg = list[i + 2]!
+    switch (list[i + 1]) {
+      case Edit.CAUGHT_LOOP_CHARGE:
+        if (ctx.stackDepth !== null) inject.restoreFrame(body)
+        inject.loadFuel(body)
+        // falls through
+      case Edit.CHARGE:
+        if (segmentCost[arg]! > 0) {
+          // A segment's store (at most one) joins its charge: the local does not change in
+          // between, and the global is written once either way.
+          inject.charge(body, segmentCost[arg]!, segmentStores[arg] === 1)
+          if (fn.profile) inject.addToGlobal(body, fn.profile.fuel, segmentCost[arg]!)
+        }
+        break
+      case Edit.STORE_FUEL: if (segmentCost[arg] === 0) inject.storeFuel(body); break
+      case Edit.RELOAD_FUEL: inject.loadFuel(body); break
+      case Edit.DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
+      case Edit.DYNAMIC_TABLE: inject.dynamicCharge(body, 'tableElements'); break
+      case Edit.DYNAMIC_PAGES: inject.dynamicCharge(body, 'memoryPages'); break
+      case Edit.DENIED_MEMORY_GROW: inject.recordDeniedGrow(body, 'memory', arg); break
+      case Edit.DENIED_TABLE_GROW: inject.recordDeniedGrow(body, 'table', arg); break
+      case Edit.ENTER_FRAME: inject.enterFrame(body, ctx.stackDepth!); body.byte(0x02); body.bytes(fn.resultBlockType); break
+      case Edit.COUNT_CALL: inject.addToGlobal(body, fn.profile!.calls, 1); break
+      case Edit.LEAVE_FRAME: inject.leaveFrame(body); break
+      case Edit.END_AND_LEAVE: body.byte(0x0b); inject.leaveFrame(body); break
+      case Edit.RESTORE_FRAME: inject.restoreFrame(body); break
+    }
+  }
+  body.copy(code, from, end)
+}
