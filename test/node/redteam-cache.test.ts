@@ -113,7 +113,7 @@ describe('red team, compile cache: attacks that succeed (findings)', () => {
   it.fails('DOCUMENTED LIMIT: an entry re-signed by someone who can write the directory as you, metered with a weaker memory cap, is refused', async () => {
     const { key, bytes, dir } = await firstEntry()
     // The same module metered with a 16 MiB cap instead of the policy's 128 KiB.
-    const weaker = meter(await wat(MODULE), { fuel: 'unlimited', stackDepth: 1000, memory: '16MB', tableElements: 10_000, deferStart: true }).bytes
+    const weaker = meter(await wat(MODULE), { fuel: 'unlimited', stackDepth: 1000, memory: 16 * 2 ** 20, tableElements: 10_000, deferStart: true }).bytes
     writeFileSync(join(dir, `${key}.wsc`), encodeEntry(key, headerOf(bytes).meta, { 'metered.wasm': weaker }), { mode: 0o600 })
     const out = (await child(dir, 'grow', [100]))!
     expect(out.result).toEqual({ ok: true, value: -1 }) // 100 pages past the 2-page cap: refused
@@ -197,7 +197,7 @@ describe('red team, compile cache: defenses that held', () => {
     const { key, bytes } = await firstEntry()
     const open = freshDir('open-target', 0o777)
     // A valid entry sits there, but re-signed with a weaker cap: it must not be read.
-    const weaker = meter(await wat(MODULE), { fuel: 'unlimited', stackDepth: 1000, memory: '16MB', tableElements: 10_000, deferStart: true }).bytes
+    const weaker = meter(await wat(MODULE), { fuel: 'unlimited', stackDepth: 1000, memory: 16 * 2 ** 20, tableElements: 10_000, deferStart: true }).bytes
     writeFileSync(join(open, `${key}.wsc`), encodeEntry(key, headerOf(bytes).meta, { 'metered.wasm': weaker }), { mode: 0o600 })
     const link = join(base, 'link-to-open')
     symlinkSync(open, link)
