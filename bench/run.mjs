@@ -37,7 +37,7 @@ const WARMUP = QUICK ? 2 : 3            // untimed runs per variant first (Lifto
 const REWRITE_RUNS = QUICK ? 2 : 5
 const CREATE_RUNS = QUICK ? 3 : 10
 const CALLS = QUICK ? 300 : 2000
-const CALL_WARMUP = QUICK ? 50 : 200
+const CALL_WARMUP = QUICK ? 300 : 3000   // untimed calls per variant first: the call path reaches its optimized tier after a few thousand
 const STACK_DEPTH = 10000
 const OP_TIMEOUT_MS = 15000             // guards section 3 against a half-finished adapter hanging
 
