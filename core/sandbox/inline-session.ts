@@ -26,9 +26,9 @@ export class InlineSession implements SandboxSession, Transport {
   private running = ''
   /** A call is running (this thread is inside the guest, or in one of its host functions). */
   private inCall = false
-  private readonly makeHost: GuestHostFactory
-
+  /** The adapter's guest engine, told that the guest shares the caller's thread. */
   private readonly engine: GuestEngine
+  private readonly makeHost: GuestHostFactory
 
   constructor(
     engine: GuestEngine,
