@@ -4,7 +4,8 @@ import { Command, type Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type Endpoint, type HostImport, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { decodeUtf8 } from '../text/index.js'
 import { fromWireJson } from '../protocol/wire-json.js'
-import { checkRange } from './bytes-abi.js'
+import { guestAlloc, guestMemorySize, guestRange } from './guest-memory.js'
+import { toWasmValue } from './host-result.js'
 import { decodeFetchResult, type FetchRequest, type FetchResult } from '../protocol/fetch.js'
 
 /** What the stubs need from the running guest. */
@@ -74,7 +75,7 @@ export class HostImports {
       if (command === Command.RETURN) {
         const value = mailbox.value()
         mailbox.done()
-        return coerce(value, results[0])
+        return toWasmValue(value, results[0])
       }
       if (command === Command.THROW) {
         const message = decodeUtf8(mailbox.data.slice(0, mailbox.b))
@@ -137,26 +138,19 @@ export class HostImports {
     }
     try {
       const exports = this.hooks.exports()
-      const memory = exports.memory as { buffer: ArrayBuffer } | undefined
-      const size = memory?.buffer.byteLength ?? 0
       switch (command) {
         case Command.READ:
-          checkRange('ctx.read', 'the range', a, b, size)
-          value = new Uint8Array(memory!.buffer, a, b).slice() // a plain copy, even of a shared memory (transferable)
+          value = guestRange('ctx.read', exports, a, b).slice() // a plain copy, even of a shared memory (transferable)
           transfer = [(value as Uint8Array).buffer]
           break
         case Command.WRITE:
-          checkRange('ctx.write', 'the range', a, b, size)
-          new Uint8Array(memory!.buffer, a, b).set(mailbox.data.subarray(0, b))
+          guestRange('ctx.write', exports, a, b).set(mailbox.data.subarray(0, b))
           break
-        case Command.ALLOC: {
-          if (typeof exports.alloc !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'ctx.alloc needs the guest to export alloc(len) -> ptr', { export: 'alloc' })
-          value = guestCode(() => (exports.alloc as (len: number) => number)(a) >>> 0)
-          checkRange('alloc', 'alloc() returned a buffer', value as number, a, (exports.memory as { buffer: ArrayBuffer }).buffer.byteLength)
+        case Command.ALLOC:
+          value = guestAlloc(exports, a, guestCode)
           break
-        }
         case Command.MEMORY_SIZE:
-          value = size
+          value = guestMemorySize(exports)
           break
         case Command.CALL: {
           const request = decodeCall(mailbox.data.subarray(0, b))
@@ -175,12 +169,6 @@ export class HostImports {
     release()
     this.endpoint.post({ v: PROTOCOL_VERSION, id: this.hooks.callId(), type: 'mailbox', ok: true, value }, transfer)
   }
-}
-
-function coerce(value: number | bigint | undefined, type: string | undefined): unknown {
-  if (type === undefined) return undefined
-  if (type === 'i64') return typeof value === 'bigint' ? value : BigInt(Math.trunc(Number(value ?? 0)))
-  return typeof value === 'bigint' ? Number(value) : value ?? 0
 }
 
 function decodeCall(bytes: Uint8Array): { fn: string; args: unknown[] } {

@@ -1,9 +1,9 @@
-import { SandboxError } from '../errors/index.js'
 import type { HostImport } from '../protocol/messages.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
-import { checkRange } from './bytes-abi.js'
+import { callExport, guestAlloc, guestMemorySize, guestRange } from './guest-memory.js'
 import type { GuestHost } from './guest-instance.js'
 import { HostFailure } from './host-imports.js'
+import { hostResult, packedPointer, toWasmValue } from './host-result.js'
 
 type HostFunction = (...args: any[]) => unknown
 
@@ -39,26 +39,15 @@ export class InlineHost implements GuestHost {
     /** The export whose call is running. */
     exportName: () => string,
   ) {
-    const memory = (): ArrayBuffer => (exports().memory as { buffer: ArrayBuffer } | undefined)?.buffer ?? new ArrayBuffer(0)
-    const view = (what: string, ptr: number, len: number) => {
-      checkRange(what, 'the range', ptr, len, memory().byteLength)
-      return new Uint8Array(memory(), ptr, len)
-    }
-    const alloc = (len: number): number => {
-      const f = exports().alloc
-      if (typeof f !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'ctx.alloc needs the guest to export alloc(len) -> ptr', { export: 'alloc' })
-      const ptr = (f as (len: number) => number)(len) >>> 0
-      checkRange('alloc', 'alloc() returned a buffer', ptr, len, memory().byteLength)
-      return ptr
-    }
+    const alloc = (len: number): number => guestAlloc(exports(), len)
     const write = (ptr: number, data: Uint8Array | string) => {
       const bytes = typeof data === 'string' ? encodeUtf8(data) : data
-      view('ctx.write', ptr, bytes.length).set(bytes)
+      guestRange('ctx.write', exports(), ptr, bytes.length).set(bytes)
     }
     this.ctx = {
       get export() { return exportName() },
-      read: (ptr, len) => view('ctx.read', ptr, len).slice(),
-      readString: (ptr, len) => decodeUtf8(view('ctx.read', ptr, len).slice()),
+      read: (ptr, len) => guestRange('ctx.read', exports(), ptr, len).slice(),
+      readString: (ptr, len) => decodeUtf8(guestRange('ctx.read', exports(), ptr, len).slice()),
       write,
       alloc,
       allocBytes: (data) => {
@@ -67,12 +56,8 @@ export class InlineHost implements GuestHost {
         write(ptr, bytes)
         return { ptr, len: bytes.length }
       },
-      memorySize: () => memory().byteLength,
-      call: (fn, ...args) => {
-        const f = exports()[fn]
-        if (typeof f !== 'function') throw new SandboxError('NO_SUCH_EXPORT', `ctx.call: the module has no exported function ${JSON.stringify(fn)}`, { export: fn })
-        return f(...args)
-      },
+      memorySize: () => guestMemorySize(exports()),
+      call: (fn, ...args) => callExport(exports(), fn, args),
     }
   }
 
@@ -107,17 +92,9 @@ export class InlineHost implements GuestHost {
     }
   }
 
-  /** A host function's result as the guest receives it (bytes and strings via `alloc`). */
+  /** A host function's result as the guest receives it (see `hostResult`). */
   private toWasm(result: unknown, resultType: string | undefined): unknown {
-    if (result instanceof Uint8Array || typeof result === 'string') {
-      if (resultType !== 'i64') throw new TypeError(`a host function returning ${typeof result === 'string' ? 'a string' : 'bytes'} must be imported with an i64 result ((ptr << 32) | len)`)
-      const { ptr, len } = this.ctx.allocBytes(result)
-      return (BigInt(ptr) << 32n) | BigInt(len)
-    }
-    if (resultType === undefined) return undefined
-    const value = typeof result === 'boolean' ? (result ? 1 : 0) : result ?? 0
-    if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError(`a host function returned ${typeof result}; return a number, bigint, string or Uint8Array`)
-    if (resultType === 'i64') return typeof value === 'bigint' ? value : BigInt(Math.trunc(value))
-    return typeof value === 'bigint' ? Number(value) : value
+    const answer = hostResult(result, resultType)
+    return 'bytes' in answer ? packedPointer(this.ctx.allocBytes(answer.bytes)) : toWasmValue(answer.value, resultType)
   }
 }

@@ -5,6 +5,7 @@ import { Mailbox } from '../protocol/mailbox.js'
 import { PROTOCOL_VERSION, type CallRequest, type CommandResult, type Endpoint, type GuestSettings, type HostMessage, type WorkerMessage } from '../protocol/messages.js'
 import { HTTP_HANDLER } from '../component/component-guest.js'
 import { HostImports } from './host-imports.js'
+import { callExport } from './guest-memory.js'
 import { classifyError } from './classify-error.js'
 import { GuestInstance, missingExport, type GuestEngine, type GuestHostFactory, type Outcome } from './guest-instance.js'
 
@@ -36,11 +37,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   const makeHost: GuestHostFactory = (settings, exports) => new HostImports(settings.component ? [] : settings.hostImports, mailbox, endpoint, {
     exports,
     callId: () => currentId,
-    nestedCall: (fn, args) => {
-      const f = exports()[fn]
-      if (typeof f !== 'function') throw missingExport(fn, 'ctx.call: the module')
-      return f(...args)
-    },
+    nestedCall: (fn, args) => callExport(exports(), fn, args),
     channel: () => (inChannelCall ? channel : null),
   })
 

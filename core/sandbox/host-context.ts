@@ -1,5 +1,6 @@
 import { SandboxError } from '../errors/index.js'
 import { toWireJson } from '../protocol/wire-json.js'
+import { hostResult, packedPointer } from '../guest/host-result.js'
 import { Command, MAILBOX_DATA_BYTES, type Mailbox } from '../protocol/mailbox.js'
 import { encodeUtf8, decodeUtf8 } from '../text/index.js'
 
@@ -134,15 +135,8 @@ export class HostCallSession implements HostContext {
 
   /** Ends the host call with a value (numbers/bigints directly; bytes/strings via alloc). */
   async finish(result: unknown, resultType: string | undefined): Promise<void> {
-    let value: number | bigint | undefined
-    if (result instanceof Uint8Array || typeof result === 'string') {
-      if (resultType !== 'i64') throw new TypeError(`a host function returning ${typeof result === 'string' ? 'a string' : 'bytes'} must be imported with an i64 result ((ptr << 32) | len)`)
-      const { ptr, len } = await this.allocBytes(result)
-      value = (BigInt(ptr) << 32n) | BigInt(len)
-    } else if (typeof result === 'number' || typeof result === 'bigint') value = result
-    else if (typeof result === 'boolean') value = result ? 1 : 0
-    else if (result === undefined || result === null) value = resultType === undefined ? undefined : 0
-    else throw new TypeError(`a host function returned ${typeof result}; return a number, bigint, string or Uint8Array`)
+    const answer = hostResult(result, resultType)
+    const value = 'bytes' in answer ? packedPointer(await this.allocBytes(answer.bytes)) : answer.value
     await this.chain
     this.mailbox.setValue(value)
     this.mailbox.send(Command.RETURN)

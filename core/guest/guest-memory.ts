@@ -1,0 +1,43 @@
+import { SandboxError } from '../errors/index.js'
+import { checkRange } from './bytes-abi.js'
+import { missingExport } from './guest-instance.js'
+
+// What a host function's `ctx` does to the guest, the same from a worker's mailbox
+// (host-imports.ts) and inline (inline-host.ts): every access checked against its memory.
+
+type Exports = Record<string, unknown>
+
+function memoryOf(exports: Exports): ArrayBuffer {
+  return (exports.memory as { buffer: ArrayBuffer } | undefined)?.buffer ?? new ArrayBuffer(0)
+}
+
+/** The guest's memory size in bytes (0 without one). */
+export function guestMemorySize(exports: Exports): number {
+  return memoryOf(exports).byteLength
+}
+
+/** A view of `len` bytes at `ptr` of the guest's memory, for `what` (out of range: TRAP). */
+export function guestRange(what: string, exports: Exports, ptr: number, len: number): Uint8Array {
+  const memory = memoryOf(exports)
+  checkRange(what, 'the range', ptr, len, memory.byteLength)
+  return new Uint8Array(memory, ptr, len)
+}
+
+/**
+ * `len` bytes from the guest's `alloc`, checked against its memory. `enter` runs the guest
+ * code (a worker marks it nested first: it may call imports of its own).
+ */
+export function guestAlloc(exports: Exports, len: number, enter: <T>(run: () => T) => T = (run) => run()): number {
+  const alloc = exports.alloc
+  if (typeof alloc !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'ctx.alloc needs the guest to export alloc(len) -> ptr', { export: 'alloc' })
+  const ptr = enter(() => (alloc as (len: number) => number)(len) >>> 0)
+  checkRange('alloc', 'alloc() returned a buffer', ptr, len, memoryOf(exports).byteLength)
+  return ptr
+}
+
+/** `ctx.call`: another export of the same instance, re-entrantly, under the running call's budget. */
+export function callExport(exports: Exports, fn: string, args: unknown[]): unknown {
+  const f = exports[fn]
+  if (typeof f !== 'function') throw missingExport(fn, 'ctx.call: the module')
+  return f(...args)
+}
