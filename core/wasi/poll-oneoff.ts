@@ -5,18 +5,13 @@ import { OUT_OF_FUEL, type WasiFuel } from './wasi-fuel.js'
 /** Bytes of one subscription in `poll_oneoff`'s input (what the caller charges for reading them). */
 export const SUBSCRIPTION_BYTES = 48
 
-/** Whether any of the `count` subscriptions at `inPtr` waits on a clock. */
-export function hasClockSubscription(view: DataView, inPtr: number, count: number): boolean {
-  for (let i = 0; i < count; i++) if (view.getUint8(inPtr + i * SUBSCRIPTION_BYTES + 8) === 0) return true
-  return false
-}
-
 /**
  * poll_oneoff: fd subscriptions are always ready (files and pipes never block here); clock
- * subscriptions sleep until the earliest deadline. A sleep on the caller's thread (an inline
- * sandbox) is paid for in fuel before it starts (see `WasiFuel`).
+ * subscriptions sleep until the earliest deadline; without clocks granted, the first one is
+ * answered by `denyClock` (its errno). A sleep on the caller's thread (an inline sandbox) is
+ * paid for in fuel before it starts (see `WasiFuel`).
  */
-export function pollOneoff(view: DataView, inPtr: number, outPtr: number, count: number, neventsPtr: number, fuel: WasiFuel, onCallerThread: boolean): number {
+export function pollOneoff(view: DataView, inPtr: number, outPtr: number, count: number, neventsPtr: number, fuel: WasiFuel, onCallerThread: boolean, denyClock: (() => number) | null): number {
   if (count === 0) return Errno.INVAL
   let sleepNs: bigint | null = null
   let clockUserdata = 0n
@@ -35,6 +30,7 @@ export function pollOneoff(view: DataView, inPtr: number, outPtr: number, count:
     const userdata = view.getBigUint64(at, true)
     const type = view.getUint8(at + 8)
     if (type === 0) { // clock
+      if (denyClock) return denyClock()
       const timeout = view.getBigUint64(at + 24, true)
       const absolute = (view.getUint16(at + 40, true) & 1) !== 0
       const clockId = view.getUint32(at + 16, true)

@@ -10,7 +10,7 @@ import { memoryTree } from './memory-tree.js'
 import { writeFilestat } from './node-times.js'
 import { OutputCapture } from './output-capture.js'
 import { iovecBytes, MAX_IOVECS, OUT_OF_FUEL, WasiFuel } from './wasi-fuel.js'
-import { hasClockSubscription, pollOneoff, SUBSCRIPTION_BYTES } from './poll-oneoff.js'
+import { pollOneoff, SUBSCRIPTION_BYTES } from './poll-oneoff.js'
 import type { CommandOptions, WasiSettings } from '../protocol/wasi-settings.js'
 
 /** What the runtime adds to WASI: Node can mount host directories. */
@@ -185,8 +185,8 @@ export class WasiHost {
     }
     layer.poll_oneoff = (inPtr: number, outPtr: number, count: number, neventsPtr: number) => {
       if (!this.fuel.chargeBytes((count >>> 0) * SUBSCRIPTION_BYTES)) throw OUT_OF_FUEL() // reading them is work too
-      if (!this.settings.clock && hasClockSubscription(this.view(), inPtr, count)) return deny('clock', 'poll_oneoff', Errno.NOTCAPABLE, 'clocks are not granted (wasi.clock)')
-      return pollOneoff(this.view(), inPtr, outPtr, count, neventsPtr, this.fuel, this.onCallerThread)
+      const denyClock = this.settings.clock ? null : () => deny('clock', 'poll_oneoff', Errno.NOTCAPABLE, 'clocks are not granted (wasi.clock)')
+      return pollOneoff(this.view(), inPtr, outPtr, count, neventsPtr, this.fuel, this.onCallerThread, denyClock)
     }
 
     // Sockets (preview1 has no connect: only pre-opened sockets, and none are granted), so
