@@ -1,32 +1,17 @@
 import { SandboxError, type Usage } from '../errors/index.js'
 import { RING_SLOTS, type CallChannel, type RingOutcome } from '../protocol/call-channel.js'
-import type { CallReport, WorkerMessage } from '../protocol/messages.js'
+import type { CallReport } from '../protocol/messages.js'
+import type { Live, WorkerLink } from './live-worker.js'
+import type { Platform } from './platform.js'
 import { timeoutError } from './call-guard.js'
 import { StopSignal } from './stop-signal.js'
 
-/** What the pipeline needs of a live worker. */
-export interface PipelineWorker {
-  channel: CallChannel | null
-  /** Callbacks by call id, for messages about a call (or the reason the worker stopped). */
-  pending: Map<number, (reply: Extract<WorkerMessage, { type: 'ready' | 'result' | 'error' }> | SandboxError) => void>
-  dead: boolean
-}
-
-/** What the pipeline needs of its sandbox. */
-export interface PipelineHost<W extends PipelineWorker> {
-  /** The live worker, starting one if there is none (rejects once the sandbox is closed). */
-  worker(): Promise<W>
-  nextId(): number
+/** What the pipeline needs of its sandbox besides the worker: where usage goes, and what follows a failed call. */
+export interface PipelineHooks {
   /** Records a finished call's usage (also on its error) and returns it. */
   record(fn: string, report: CallReport | undefined, wallMs: number, error?: SandboxError): Usage
-  /** Runs a host function the guest asked for through the channel. */
-  serveHostCall(live: W, index: number, args: unknown[]): Promise<void>
   /** Called after a call failed, before the next runs: replaces a faulted instance if the sandbox wants that. */
   afterFailure(): Promise<void>
-  /** Stops the worker, settling what waits on it with `reason`. */
-  kill(reason: SandboxError, live: W): void
-  setTimer(callback: () => void, ms: number): unknown
-  clearTimer(handle: unknown): void
 }
 
 /** A pipelined bytes call. */
@@ -46,8 +31,8 @@ interface Ticket {
 }
 
 /** The ring of one worker: which ticket sits in which slot. */
-interface Ring<W> {
-  live: W
+interface Ring {
+  live: Live
   channel: CallChannel
   slots: (Ticket | null)[]
   /** The next slot to fill, and the oldest slot in use. */
@@ -75,17 +60,21 @@ interface Ring<W> {
  * call until this side has dealt with it (a pool replaces the instance), and calls that
  * had not run when a worker was stopped run on a fresh one.
  */
-export class CallPipeline<W extends PipelineWorker> {
+export class CallPipeline {
   /** Calls waiting for a slot (or for a fresh worker), in order. */
   private readonly waiting: Ticket[] = []
-  private ring: Ring<W> | null = null
+  private ring: Ring | null = null
   /** Calls not yet settled. */
   private inFlight = 0
   private drainWaiters: (() => void)[] = []
   private timer: unknown = null
   private settling = false
 
-  constructor(private readonly host: PipelineHost<W>) {}
+  constructor(
+    private readonly link: WorkerLink,
+    private readonly hooks: PipelineHooks,
+    private readonly timers: Pick<Platform, 'setTimer' | 'clearTimer'>,
+  ) {}
 
   /** Whether no call is in the pipeline. */
   idle(): boolean {
@@ -99,7 +88,7 @@ export class CallPipeline<W extends PipelineWorker> {
   }
 
   /** Adds a call for `live` (whose channel has a ring); resolves with its output. */
-  add(live: W, fn: string, index: number, input: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  add(live: Live, fn: string, index: number, input: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
       this.waiting.push({ fn, index, input, timeoutMs, callId: 0, resolve, reject, byMessage: null, onMessage: null })
       this.inFlight++
@@ -110,7 +99,7 @@ export class CallPipeline<W extends PipelineWorker> {
     })
   }
 
-  private newRing(live: W): Ring<W> {
+  private newRing(live: Live): Ring {
     return { live, channel: live.channel!, slots: new Array(RING_SLOTS).fill(null), head: 0, tail: 0, killed: null, stopped: new StopSignal(), timedOut: null, failed: false }
   }
 
@@ -120,7 +109,7 @@ export class CallPipeline<W extends PipelineWorker> {
     if (!ring || ring.live.dead) return
     while (this.waiting.length > 0 && ring.slots[ring.head] === null) { // slots free up in order, as `take` frees them
       const ticket = this.waiting.shift()!
-      const callId = ticket.callId = this.host.nextId()
+      const callId = ticket.callId = this.link.nextId()
       ring.live.pending.set(callId, (reply) => {
         if (reply instanceof SandboxError) { // the worker stopped (its channel wakes `settle`)
           ring.killed ??= reply
@@ -145,7 +134,7 @@ export class CallPipeline<W extends PipelineWorker> {
         if (!ring) { // the worker was stopped: the calls left run on a fresh one
           if (this.inFlight === 0) break
           try {
-            this.ring = this.newRing(await this.host.worker())
+            this.ring = this.newRing(await this.link.worker())
           } catch (error) {
             for (const ticket of this.waiting.splice(0)) this.finish(ticket, () => ticket.reject(error))
             break
@@ -167,13 +156,13 @@ export class CallPipeline<W extends PipelineWorker> {
         }
         if (ring.failed) { // the worker halted after it: let the sandbox deal with it first
           ring.failed = false
-          await this.host.afterFailure().catch(() => {}) // a replacement that fails stops the worker: handled above
+          await this.hooks.afterFailure().catch(() => {}) // a replacement that fails stops the worker: handled above
           ring.channel.resume()
           continue
         }
         if (ring.channel.hostCallPending()) {
           const call = ring.channel.takeHostCall()
-          await ring.stopped.race(this.host.serveHostCall(ring.live, call.index, call.args))
+          await ring.stopped.race(this.link.serveHostCall(ring.live, call.index, call.args))
           continue
         }
         if (this.inFlight === 0) break
@@ -183,28 +172,28 @@ export class CallPipeline<W extends PipelineWorker> {
     } catch (error) { // a bug: fail what is left rather than leave it hanging
       const ring = this.ring
       this.ring = null
-      if (ring) this.host.kill(new SandboxError('INTERNAL', 'the call pipeline failed', { cause: error }), ring.live)
+      if (ring) void this.link.kill(new SandboxError('INTERNAL', 'the call pipeline failed', { cause: error }), ring.live)
       for (const ticket of [...(ring?.slots ?? []), ...this.waiting.splice(0)]) if (ticket) this.finish(ticket, () => ticket.reject(error))
     } finally {
       this.settling = false
-      this.host.clearTimer(this.timer)
+      if (this.timer !== null) this.timers.clearTimer(this.timer)
       this.timer = null
     }
   }
 
   /** Settles a finished call (an `onEvent` that throws fails the call, as it would alone). */
-  private async settleOne(ring: Ring<W>, ticket: Ticket, outcome: RingOutcome): Promise<void> {
+  private async settleOne(ring: Ring, ticket: Ticket, outcome: RingOutcome): Promise<void> {
     if (!outcome.ok) ring.failed = true
     try {
       // An output by message was posted before the call was marked finished: it is on its way.
       const output = !outcome.ok ? null : outcome.output ?? ticket.byMessage ?? (await ring.stopped.race(new Promise<Uint8Array | null>((resolve) => { ticket.onMessage = () => resolve(ticket.byMessage) })) ?? null)
       if (output) {
-        this.host.record(ticket.fn, outcome.report, outcome.wallMs)
+        this.hooks.record(ticket.fn, outcome.report, outcome.wallMs)
         this.finish(ticket, () => ticket.resolve(output), ring)
         return
       }
       const error = outcome.ok ? ring.killed! : SandboxError.from(outcome.error)
-      error.usage = this.host.record(ticket.fn, outcome.report, outcome.wallMs, error)
+      error.usage = this.hooks.record(ticket.fn, outcome.report, outcome.wallMs, error)
       this.finish(ticket, () => ticket.reject(error), ring)
     } catch (error) {
       this.finish(ticket, () => ticket.reject(error), ring)
@@ -215,7 +204,7 @@ export class CallPipeline<W extends PipelineWorker> {
    * After the worker stopped: the call it was running fails with the reason; those it had
    * not started wait for a fresh worker, ahead of the others.
    */
-  private afterStop(ring: Ring<W>): void {
+  private afterStop(ring: Ring): void {
     const running = ring.channel.running()
     const blamed = ring.timedOut ?? running?.slot ?? null
     const notRun: Ticket[] = []
@@ -227,7 +216,7 @@ export class CallPipeline<W extends PipelineWorker> {
         const error = ring.killed ?? new SandboxError('INTERNAL', 'the sandbox worker stopped')
         this.finish(ticket, () => {
           try {
-            error.usage = this.host.record(ticket.fn, undefined, running ? Math.max(0, Date.now() - running.since) : 0, error)
+            error.usage = this.hooks.record(ticket.fn, undefined, running ? Math.max(0, Date.now() - running.since) : 0, error)
             ticket.reject(error)
           } catch (thrown) {
             ticket.reject(thrown)
@@ -239,7 +228,7 @@ export class CallPipeline<W extends PipelineWorker> {
     this.ring = null
   }
 
-  private finish(ticket: Ticket, settle: () => void, ring?: Ring<W>): void {
+  private finish(ticket: Ticket, settle: () => void, ring?: Ring): void {
     ring?.live.pending.delete(ticket.callId)
     settle()
     if (--this.inFlight === 0) for (const resolve of this.drainWaiters.splice(0)) resolve()
@@ -260,14 +249,14 @@ export class CallPipeline<W extends PipelineWorker> {
       if (!running || !ticket) return this.armTimer() // between calls: look again a timeout later
       const ranMs = Date.now() - running.since
       if (ranMs < ticket.timeoutMs) {
-        this.timer = this.host.setTimer(check, ticket.timeoutMs - ranMs)
+        this.timer = this.timers.setTimer(check, ticket.timeoutMs - ranMs)
         return
       }
       ring.timedOut = running.slot
-      this.host.kill(timeoutError(ticket.fn, ticket.timeoutMs, ranMs), ring.live)
+      void this.link.kill(timeoutError(ticket.fn, ticket.timeoutMs, ranMs), ring.live)
     }
     let shortest = Infinity
     for (const t of [...(this.ring?.slots ?? []), ...this.waiting]) if (t && t.timeoutMs < shortest) shortest = t.timeoutMs
-    if (shortest !== Infinity) this.timer = this.host.setTimer(check, shortest)
+    if (shortest !== Infinity) this.timer = this.timers.setTimer(check, shortest)
   }
 }

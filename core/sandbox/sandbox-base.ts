@@ -23,7 +23,6 @@ import type { SandboxSession } from './sandbox-session.js'
 import type { BatchCall, BatchResult, CommandOutput, ProfileEntry, ReloadReport, SandboxOwner } from './sandbox-types.js'
 import type { CallOutcome } from './transport.js'
 import { UsageRecorder } from './usage-recorder.js'
-import type { Live } from './live-worker.js'
 import { WorkerSession } from './worker-session.js'
 
 /** Errors after which the instance may be half-way through something (see `replaceAfterFaults`). */
@@ -49,7 +48,7 @@ export class SandboxBase {
   /** Calls queued or running. */
   private active = 0
   /** Bytes calls the worker runs back to back (see `CallPipeline`); null inline. */
-  private readonly pipeline: CallPipeline<Live> | null = null
+  private readonly pipeline: CallPipeline | null = null
   /** See `replaceAfterFaults`. */
   private faultsReplace = false
   /** A call failed with a guest fault: the instance is replaced before the next. */
@@ -69,16 +68,10 @@ export class SandboxBase {
     }
     const session = new WorkerSession(platform, policy, prepared, this.recorder)
     this.session = session
-    this.pipeline = new CallPipeline<Live>({
-      worker: () => session.worker(),
-      nextId: () => session.nextId(),
+    this.pipeline = new CallPipeline(session, {
       record: (fn, report, wallMs, error) => this.record(fn, report, wallMs, error),
-      serveHostCall: (live, index, args) => session.serveHostCall(live, index, args),
       afterFailure: () => this.beforeCall(),
-      kill: (reason, live) => void session.kill(reason, live),
-      setTimer: (callback, ms) => platform.setTimer(callback, ms),
-      clearTimer: (handle) => { if (handle !== null) platform.clearTimer(handle) },
-    })
+    }, platform)
   }
 
   /**
