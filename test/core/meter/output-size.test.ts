@@ -7,21 +7,10 @@
  */
 import { describe, expect, it } from 'vitest'
 import { meter } from 'wasm-sandbox/core'
-
-function leb(n: number): number[] {
-  const out: number[] = []
-  do {
-    let b = n & 0x7f
-    n >>>= 7
-    if (n) b |= 0x80
-    out.push(b)
-  } while (n)
-  return out
-}
+import { leb, section } from '../../support/wasm-bytes.js'
 
 /** A module of one `(func (param i32))` per body (instructions, without locals or the final end). */
 function moduleOf(bodies: number[][]): Uint8Array {
-  const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content]
   let code: number[] = leb(bodies.length)
   for (const b of bodies) code = code.concat(leb(b.length + 2), [0x00], b, [0x0b]) // no locals
   return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00].concat(
