@@ -1,5 +1,5 @@
 import { SandboxError } from '../errors/index.js'
-import type { MeterControl } from '../meter/meter-control.js'
+import { isEngineStackOverflow, type MeterControl } from '../meter/meter-control.js'
 import type { GuestSettings } from '../protocol/messages.js'
 
 /**
@@ -19,7 +19,7 @@ export function classifyError(error: unknown, control: MeterControl | null, sett
     })
   }
   const message = error instanceof Error ? error.message : String(error)
-  if (control?.stackExceeded() || (error instanceof RangeError && /call stack/i.test(message))) {
+  if (control?.stackExceeded() || isEngineStackOverflow(error)) {
     const native = !control?.stackExceeded()
     return new SandboxError('STACK_OVERFLOW', native
       ? `the engine's call stack ran out ${where} before the stackDepth limit of ${settings.stackDepth}`

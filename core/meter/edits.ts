@@ -18,10 +18,10 @@ export const Edit = {
   DENIED_MEMORY_GROW: 5,
   /** arg: table index */
   DENIED_TABLE_GROW: 6,
-  /** depth++ and the wrapping block */
+  /** depth++ (when depth is limited) and the block wrapping the body */
   ENTER_FRAME: 7,
   LEAVE_FRAME: 8,
-  /** the wrapping block's end, then depth-- */
+  /** the wrapping block's end, then depth-- and a passing function's counter */
   END_AND_LEAVE: 9,
   RESTORE_FRAME: 10,
   /** profiling: this function's call counter */
@@ -32,6 +32,14 @@ export const Edit = {
   STORE_FUEL: 13,
   /** a cancelled edit (the header charge of a loop nothing branches to) */
   NONE: 14,
+  /** `local.get` of a passing function's local moved up one (arg: the new index), replacing the old immediate */
+  RENUMBER_LOCAL: 15,
+  /** the local copy of the counter onto the stack: the last argument of a passing call, the last result of a passing function */
+  PUSH_FUEL: 16,
+  /** the counter a passing call returned (its last result) into the local */
+  TAKE_FUEL: 17,
+  /** the local copy of the counter to the global, here (not joined to the segment's charge) */
+  STORE_FUEL_HERE: 18,
 } as const
 
 export interface EmitContext {
@@ -67,16 +75,26 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
         }
         break
       case Edit.STORE_FUEL: if (segmentCost[arg] === 0) inject.storeFuel(body); break
+      case Edit.STORE_FUEL_HERE: inject.storeFuel(body); break
+      case Edit.RENUMBER_LOCAL: body.u32(arg); while (code[from]! & 0x80) from++; from++; break // the new index, past the old
+      case Edit.PUSH_FUEL: inject.pushFuel(body); break
+      case Edit.TAKE_FUEL: inject.takeFuel(body); break
       case Edit.RELOAD_FUEL: inject.loadFuel(body); break
       case Edit.DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
       case Edit.DYNAMIC_TABLE: inject.dynamicCharge(body, 'tableElements'); break
       case Edit.DYNAMIC_PAGES: inject.dynamicCharge(body, 'memoryPages'); break
       case Edit.DENIED_MEMORY_GROW: inject.recordDeniedGrow(body, 'memory', arg); break
       case Edit.DENIED_TABLE_GROW: inject.recordDeniedGrow(body, 'table', arg); break
-      case Edit.ENTER_FRAME: inject.enterFrame(body, ctx.stackDepth!); body.byte(0x02); body.bytes(fn.resultBlockType); break
+      case Edit.ENTER_FRAME: // the depth check, and the block wrapping the body
+        if (ctx.stackDepth !== null) inject.enterFrame(body, ctx.stackDepth, fn.passing)
+        body.byte(0x02); body.bytes(fn.resultBlockType); break
       case Edit.COUNT_CALL: inject.addToGlobal(body, fn.profile!.calls, 1); break
       case Edit.LEAVE_FRAME: inject.leaveFrame(body); break
-      case Edit.END_AND_LEAVE: body.byte(0x0b); inject.leaveFrame(body); break
+      case Edit.END_AND_LEAVE:
+        body.byte(0x0b)
+        if (ctx.stackDepth !== null) inject.leaveFrame(body)
+        if (fn.passing) inject.pushFuel(body)
+        break
       case Edit.RESTORE_FRAME: inject.restoreFrame(body); break
     }
   }

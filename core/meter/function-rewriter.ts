@@ -17,7 +17,12 @@ export interface RewriterOptions {
   stackDepth: number | null
   /** Fast metering: the counter is not stored before instructions that can only trap (see `fuel-observers.ts`). */
   fast: boolean
+  /** Per function index: 1 when it takes and returns the counter (`fuel-passing.ts`); null when none does. */
+  passing: Uint8Array | null
 }
+
+/** A tail call the fuel-passing plan cannot keep (see `meter()`, which then meters without it). */
+export class PassingNotPossible extends Error {}
 
 // Control frame kinds, and flags kept with them in one entry of the control stack.
 const BLOCK = 0, LOOP = 1, IF = 2, TRY = 3, FUNCTION = 4
@@ -60,15 +65,22 @@ export class FunctionRewriter extends SegmentLedger {
   private readonly loopOuterSegment = new IntList()
   private readonly unstoredPaths = new UnstoredPaths()
   private readonly body = new Writer(1 << 16)
+  /** Where the counter must be stored; `call` decides per callee, and passing functions do not store to return. */
   private readonly storeBefore: Uint8Array
+  private readonly storeBeforeInPassing: Uint8Array
   private readonly depthLimited: boolean
 
   // Per body.
   private tryDepth = 0
+  /** This body takes and returns the counter. */
+  private passingBody = false
 
   constructor(private readonly inject: Injector, private readonly options: RewriterOptions) {
     super()
-    this.storeBefore = options.fast ? STORE_BEFORE_FAST : STORE_BEFORE_EXACT
+    this.storeBefore = (options.fast ? STORE_BEFORE_FAST : STORE_BEFORE_EXACT).slice()
+    this.storeBefore[CALL] = 0
+    this.storeBeforeInPassing = this.storeBefore.slice()
+    this.storeBeforeInPassing[RETURN] = 0
     this.depthLimited = options.stackDepth !== null
   }
 
@@ -83,18 +95,24 @@ export class FunctionRewriter extends SegmentLedger {
       skipValueType(r)
     }
     const localsEnd = r.pos
+    // A passing function's counter is the parameter after its own: its declared locals move up one.
+    const passing = fn.passing
+    if (passing) locals++
     if (locals + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${fn.index}`, groupsStart)
-    this.inject.forFunction(locals)
-    this.clearSegments()
+    this.inject.forFunction(locals, passing ? fn.params : locals + 3)
+    this.clearSegments(!passing)
     this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear(); this.unstoredPaths.clear()
     this.tryDepth = 0
+    this.passingBody = passing
 
     this.push(FUNCTION, false)
-    if (this.depthLimited) this.insert(r.pos, Edit.ENTER_FRAME)
-    this.reload(r.pos)
+    // A passing body is wrapped in a block, so branches to the function's label keep their
+    // types; its end then adds the counter to the results (`END_AND_LEAVE`).
+    if (this.depthLimited || passing) this.insert(r.pos, Edit.ENTER_FRAME)
+    if (!passing) this.reload(r.pos)
     if (fn.profile) this.insert(r.pos, Edit.COUNT_CALL)
     this.startSegment(r.pos)
-    this.scan(r, end)
+    this.scan(r, end, passing ? fn.params : Number.MAX_SAFE_INTEGER)
     this.segmentCost.data[this.segment] = this.cost
 
     const body = this.body
@@ -109,10 +127,14 @@ export class FunctionRewriter extends SegmentLedger {
     out.sized(body)
   }
 
-  /** Decodes the instructions, recording edits, up to and including the body's final `end`. */
-  private scan(r: Reader, end: number): void {
+  /**
+   * Decodes the instructions, recording edits, up to and including the body's final `end`.
+   * Local indices from `renumberFrom` on move up one (a passing body's).
+   */
+  private scan(r: Reader, end: number, renumberFrom: number): void {
     const code = r.bytes
-    const storeBefore = this.storeBefore
+    const storeBefore = this.passingBody ? this.storeBeforeInPassing : this.storeBefore
+    const passing = this.options.passing
     const depthLimited = this.depthLimited
     const fast = this.options.fast
     for (;;) {
@@ -124,8 +146,9 @@ export class FunctionRewriter extends SegmentLedger {
       // The common cases first: numeric instructions (no immediate) and local/global access.
       if (op >= 0x45 && op <= 0xc4) continue
       if (op >= 0x20 && op <= 0x24) {
-        if (code[r.pos]! < 0x80 && r.pos < end) r.pos++
-        else r.u32()
+        const immediate = r.pos
+        const index = code[immediate]! < 0x80 && immediate < end ? code[r.pos++]! : r.u32()
+        if (index >= renumberFrom && op <= 0x22) this.always(immediate, Edit.RENUMBER_LOCAL, index + 1)
         continue
       }
       if ((op >= 0x28 && op <= 0x3e) || op === 0x41 || op === 0x42) { // loads, stores: memarg; constants
@@ -198,6 +221,7 @@ export class FunctionRewriter extends SegmentLedger {
           if (kind === LOOP && (frame & TARGETED) === 0 && headerEdit >= 0) this.endLoop(headerEdit, outer)
           if (kind === FUNCTION) {
             if (r.pos !== end) r.fail('code after the end of a function body', r.pos)
+            if (this.passingBody) { this.insert(at, Edit.END_AND_LEAVE); return } // returns the counter: nothing to store
             if (!(this.cost === 0 && this.storeOnIncomingPaths(this.unstoredPaths))) this.store(at)
             if (depthLimited) this.insert(at, Edit.END_AND_LEAVE)
             return
@@ -216,30 +240,36 @@ export class FunctionRewriter extends SegmentLedger {
         case 0x0d: // br_if
         case 0xd5: // br_on_null
         case 0xd6: // br_on_non_null
-          if (this.markTarget(r, r.u32(), false)) this.store(at)
+          if (this.markTarget(r, r.u32(), false) && !this.passingBody) this.store(at)
           if (op === 0x0c) this.die(this.frames.length)
           this.startSegment(r.pos); break
         case 0x0e: { // br_table
           const n = r.u32()
           let leaves = false
           for (let i = 0; i <= n; i++) leaves = this.markTarget(r, r.u32(), false) || leaves
-          if (leaves) this.store(at)
+          if (leaves && !this.passingBody) this.store(at)
           this.die(this.frames.length)
           this.startSegment(r.pos)
           break
         }
         case 0x0f: // return
           if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
+          if (this.passingBody) this.always(at, Edit.PUSH_FUEL)
           this.die(this.frames.length)
           this.startSegment(r.pos); break
         case 0x12: // return_call f
         case 0x13: // return_call_indirect type table
-        case 0x15: // return_call_ref type
-          r.u32()
+        case 0x15: { // return_call_ref type
+          const target = r.u32() // the function, or the type
           if (op === 0x13) r.u32()
+          // A tail call returns the callee's results as the caller's: both must pass the
+          // counter or neither. Not worth the bookkeeping (tail calls are rare): the module is
+          // metered again without passing.
+          if (passing !== null && (this.passingBody || (op === 0x12 && passing[target] === 1))) throw new PassingNotPossible()
           if (depthLimited) this.insert(at, Edit.LEAVE_FRAME)
           this.die(this.frames.length)
           this.startSegment(r.pos); break
+        }
         case 0x00: // unreachable
         case 0x0a: // throw_ref
           this.die(this.frames.length)
@@ -247,7 +277,19 @@ export class FunctionRewriter extends SegmentLedger {
         case 0x08: // throw tag
         case 0x09: // rethrow label
           r.u32(); this.die(this.frames.length); this.startSegment(r.pos); break
-        case 0x10: // call f
+        case 0x10: { // call f
+          const callee = r.u32()
+          if (passing !== null && passing[callee] === 1) { // the counter goes in as the last argument and comes back as the last result
+            this.always(at, Edit.PUSH_FUEL)
+            this.always(r.pos, Edit.TAKE_FUEL)
+            this.passedCounter()
+          } else {
+            this.store(at)
+            this.reload(r.pos) // the callee charged the global
+          }
+          if (this.tryDepth > 0) this.startSegment(r.pos) // the callee may throw to a handler of ours
+          break
+        }
         case 0x14: // call_ref type
         case 0x11: // call_indirect type table
           r.u32()
@@ -354,3 +396,4 @@ export class FunctionRewriter extends SegmentLedger {
 }
 
 const SCRATCH_LOCALS = [0x03, 0x7f, 0x01, 0x7e]
+const CALL = 0x10, RETURN = 0x0f

@@ -75,15 +75,20 @@ export class Injector {
   private readonly chargeStoreTail = new Template()
   private readonly reload = new Template()
   private readonly store = new Template()
+  private readonly push = new Template()
+  private readonly take = new Template()
 
   constructor(private readonly globals: InjectionGlobals) {}
 
-  /** Scratch locals start at `base`: operand, result, savedDepth (i32), fuel (i64). */
-  forFunction(base: number): void {
+  /**
+   * Scratch locals start at `base`: operand, result, savedDepth (i32), fuel (i64). The copy
+   * of the counter is `fuelLocal`: that fuel local, or a passing function's parameter.
+   */
+  forFunction(base: number, fuelLocal: number): void {
     this.operand = base
     this.result = base + 1
     this.savedDepth = base + 2
-    const f = this.fuelLocal = base + 3
+    const f = this.fuelLocal = fuelLocal
     const g = this.globals.fuel
     this.chargeHead.reset().with(LOCAL_GET, f).op(0x42)
     this.chargeTail.reset().op(0x7d).with(LOCAL_TEE, f).op(0x42, 0x00, 0x53 /* i64.lt_s */, 0x04, 0x40)
@@ -92,6 +97,8 @@ export class Injector {
     this.storeAndCheck(this.chargeStoreTail)
     this.reload.reset().with(GLOBAL_GET, g).with(LOCAL_SET, f)
     this.store.reset().with(LOCAL_GET, f).with(GLOBAL_SET, g)
+    this.push.reset().with(LOCAL_GET, f)
+    this.take.reset().with(LOCAL_SET, f)
   }
 
   /** Stores the new count (on the stack) to the local and the global, then checks it. */
@@ -121,6 +128,16 @@ export class Injector {
     out.byte(0x42); out.s64(amount)
     out.byte(0x7c) // i64.add
     out.byte(GLOBAL_SET); out.u32(global)
+  }
+
+  /** `local.get fuel`: the counter as a passing call's last argument or a passing function's last result. */
+  pushFuel(out: Writer): void {
+    out.template(this.push)
+  }
+
+  /** `local.set fuel`: the counter a passing call returned. */
+  takeFuel(out: Writer): void {
+    out.template(this.take)
   }
 
   /** `local.fuel = global.fuel`: on entry, and after anything that may have charged. */
@@ -153,13 +170,19 @@ export class Injector {
     out.template(t)
   }
 
-  /** Function entry: `depth += 1; if (depth > limit) unreachable`, remembering the new depth. */
-  enterFrame(out: Writer, limit: number): void {
+  /**
+   * Function entry: `depth += 1; if (depth > limit) unreachable`, remembering the new depth.
+   * With `storeOnTrap` (a passing function, whose caller did not store the counter) the trap
+   * stores it first, so the fuel of the trapped call is exact.
+   */
+  enterFrame(out: Writer, limit: number, storeOnTrap: boolean): void {
     const depth = this.globals.depth
     out.template(this.scratch.reset().with(GLOBAL_GET, depth).op(0x41, 0x01, 0x6a).with(LOCAL_TEE, this.savedDepth).with(GLOBAL_SET, depth)
       .with(LOCAL_GET, this.savedDepth).op(0x41))
     out.s64(limit)
-    out.template(this.scratch.reset().op(0x4b, 0x04, 0x40, 0x00, 0x0b)) // i32.gt_u; if unreachable end
+    out.template(this.scratch.reset().op(0x4b, 0x04, 0x40)) // i32.gt_u; if
+    if (storeOnTrap) out.template(this.store)
+    out.template(this.scratch.reset().op(0x00, 0x0b)) // unreachable end
   }
 
   /** Function exit (fallthrough, `return`, before a tail call): `depth = saved - 1`. */

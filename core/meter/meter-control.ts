@@ -32,7 +32,11 @@ export interface FuelControl {
   /**
    * Tells the meter that the call just made ended in `error`. With `metering: 'fast'` a wasm
    * trap (a `WebAssembly.RuntimeError`) charges the whole budget: the counter was not kept
-   * exact up to the trapping instruction. Anything else, and exact metering, changes nothing.
+   * exact up to the trapping instruction. In both modes so does the engine's own stack
+   * overflow: functions that pass the counter as a parameter (`fuel-passing.ts`) had not
+   * stored it when the engine gave up, and how deep an engine gets differs between engines
+   * and threads anyway, so no exact figure there would be the same everywhere. (The
+   * `stackDepth` limit is exact.) Anything else changes nothing.
    */
   noteTrap(error: unknown): void
 }
@@ -52,6 +56,12 @@ export interface MeterControl extends FuelControl {
 }
 
 interface GlobalLike { value: unknown }
+
+/** V8's RangeError and SpiderMonkey's InternalError for a call stack that ran out. */
+export function isEngineStackOverflow(error: unknown): boolean {
+  const e = error as Error | null
+  return (e?.name === 'RangeError' || e?.name === 'InternalError') && /call stack|recursion/i.test(String(e.message))
+}
 
 /** A budget as the i64 counter holds it; anything else is CONFIG rather than a wrapped counter. */
 export function fuelBudget(value: bigint | number): bigint {
@@ -89,7 +99,7 @@ export function createMeterControl(instance: { exports: object }, initialFuel: b
     exhausted: () => remaining() < 0n,
     noteTrap(error) {
       // 0 left: used() is the whole budget, and exhausted() still tells a fuel trap apart.
-      if (fast && (error as Error | null)?.name === 'RuntimeError' && remaining() > 0n) fuel.value = 0n
+      if ((isEngineStackOverflow(error) || (fast && (error as Error | null)?.name === 'RuntimeError')) && remaining() > 0n) fuel.value = 0n
     },
     limit: () => limit,
     stackExceeded: () => depth !== undefined && stackDepth !== null && (depth.value as number) > stackDepth,

@@ -2,7 +2,7 @@ import { SandboxError } from '../errors/index.js'
 import { Reader } from './reader.js'
 import { Writer } from './writer.js'
 import { writeSigned, writeUnsigned } from './leb128.js'
-import { normalizeMeterOptions, type MeterOptions } from './meter-options.js'
+import { normalizeMeterOptions, type MeterOptions, type MeterSettings } from './meter-options.js'
 import {
   findStartFunction, nameBytes, readFuncType, readNameSection, rewriteLimits, sameBytes, SECTION, SECTION_ORDER, signature, signed,
   writeSection, type FuncTypeRecord,
@@ -14,6 +14,8 @@ import { createMeterControl, METER_EXPORTS, type MeterControl } from './meter-co
 import { skipValueType } from './immediates.js'
 import { validateModule } from './validate.js'
 import { checkEngineLimit } from './engine-limits.js'
+import { planFuelPassing, type FuelPassingPlan } from './fuel-passing.js'
+import { PassingNotPossible } from './function-rewriter.js'
 import { EXTERN_KINDS, type ExportDescriptor, type ImportDescriptor, type ModuleInfo } from './module-types.js'
 
 export interface MeterResult {
@@ -33,6 +35,7 @@ const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
 const PAGE = 65536
 /** The limits flag of a shared memory (threads). */
 const SHARED_LIMITS = 0x02
+const I64 = 0x7e
 
 /**
  * Instruments a module for metering: fuel per metered segment (see `function-rewriter.ts`),
@@ -40,6 +43,7 @@ const SHARED_LIMITS = 0x02
  * `memory.grow`s. Pure and synchronous; one pass over the input, copying untouched sections
  * as byte ranges, so it runs in time linear in the module size. Function, global and type
  * indices of the original are preserved: the meter only appends (globals, exports, types).
+ * Internal functions may take the fuel counter as a parameter (see `fuel-passing.ts`).
  *
  * @throws SandboxError `INVALID_MODULE` for malformed input (with the byte offset),
  *   `MEMORY_LIMIT` when a memory or table is declared larger than its cap, `CONFIG` for bad
@@ -58,6 +62,17 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   if (version.join() !== '1,0,0,0') r.fail(`unsupported binary version ${version.join('.')}`, 4)
   // The rewrite trusts the indices it copies: see validate.ts for why this comes first.
   validateModule(bytes)
+  const plan = planFuelPassing(bytes)
+  try {
+    return rewriteModule(bytes, options, settings, plan)
+  } catch (error) {
+    if (!(error instanceof PassingNotPossible)) throw error
+    return rewriteModule(bytes, options, settings, null) // a tail call the plan cannot keep: rare, so found late
+  }
+}
+
+function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: MeterSettings, plan: FuelPassingPlan | null): MeterResult {
+  const r = new Reader(bytes, 8)
 
   // Metered code grows 1.4-2x: room for twice the input, which costs nothing until written
   // (fresh pages), saves the copy a grown buffer takes.
@@ -66,6 +81,8 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
 
   const types: FuncTypeRecord[] = []
   const resultBlockTypes: number[][] = []
+  /** Per type index: the type of a passing function of that type (`fuel-passing.ts`), or -1. */
+  const passingTypes: number[] = []
   const funcTypes: number[] = [] // type index of every function, imports first
   let importedFuncs = 0, importedGlobals = 0, definedGlobals = 0, memories = 0
   const info: ModuleInfo = { imports: [], exports: [], memoryInitialBytes: null, hasStart: false, functionNames: new Map() }
@@ -154,8 +171,9 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         for (let i = 0; i < count; i++) types.push(readFuncType(s))
         const extra: number[] = []
         let next = count
-        for (const t of types) {
-          if (t.resultCount <= 1 || settings.stackDepth === null) {
+        for (const [i, t] of types.entries()) {
+          const passes = plan?.types.has(i) === true
+          if (t.resultCount <= 1 || (settings.stackDepth === null && !passes)) {
             resultBlockTypes.push(t.resultCount === 0 ? [0x40] : t.resultBytes)
             continue
           }
@@ -164,6 +182,13 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           const bt: number[] = []
           writeSigned(bt, index)
           resultBlockTypes.push(bt)
+        }
+        // Passing functions: the same parameters and results, each followed by the counter.
+        for (const [i, t] of types.entries()) {
+          passingTypes.push(plan?.types.has(i) ? next++ : -1)
+          if (passingTypes[i]! < 0) continue
+          extra.push(0x60); writeUnsigned(extra, t.paramCount + 1); extra.push(...t.paramBytes, I64)
+          writeUnsigned(extra, t.resultCount + 1); extra.push(...t.resultBytes, I64)
         }
         if (next === count) { out.copy(bytes, sectionStart, end); break }
         checkEngineLimit('types', next, 'the module', sectionStart)
@@ -217,10 +242,17 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         writeSection(out, SECTION.import, section)
         break
       }
-      case SECTION.function: { // functions: their type indices
+      case SECTION.function: { // functions: their type indices (passing functions get theirs)
         const count = s.u32()
         for (let i = 0; i < count; i++) funcTypes.push(s.u32())
-        out.copy(bytes, sectionStart, end)
+        if (!plan) { out.copy(bytes, sectionStart, end); break }
+        const section = new Writer(size + count + 8)
+        section.u32(count)
+        for (let i = 0; i < count; i++) {
+          const t = funcTypes[importedFuncs + i]!
+          section.u32(plan.passing[importedFuncs + i] ? passingTypes[t]! : t)
+        }
+        writeSection(out, SECTION.function, section)
         break
       }
       case SECTION.table: { // tables: clamp maxima
@@ -305,8 +337,8 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
         const sizeAt = out.reserveU32() // the section's size, once known
         out.u32(count)
         const globals = { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, tableGrowDenied: fuelGlobal() + 2, depth: fuelGlobal() + 3 }
-        const rewriter = new FunctionRewriter(new Injector(globals), { stackDepth: settings.stackDepth, fast: settings.fast })
-        const fn: FunctionInfo = { index: 0, params: 0, resultBlockType: [], profile: null }
+        const rewriter = new FunctionRewriter(new Injector(globals), { stackDepth: settings.stackDepth, fast: settings.fast, passing: plan?.passing ?? null })
+        const fn: FunctionInfo = { index: 0, params: 0, resultBlockType: [], profile: null, passing: false }
         const body = new Reader(bytes)
         for (let i = 0; i < count; i++) {
           const bodySize = s.u32()
@@ -317,6 +349,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
           fn.index = importedFuncs + i
           fn.params = type.paramCount
           fn.resultBlockType = resultBlockTypes[typeIndex]!
+          fn.passing = plan?.passing[fn.index] === 1
           fn.profile = settings.profile ? { calls: fuelGlobal() + fixedGlobals() + 2 * i, fuel: fuelGlobal() + fixedGlobals() + 2 * i + 1 } : null
           body.pos = s.pos
           body.end = bodyEnd

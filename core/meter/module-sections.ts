@@ -28,6 +28,8 @@ const PAGE = 65536
 
 export interface FuncTypeRecord extends FunctionType {
   paramCount: number
+  /** Raw bytes of the parameter types. */
+  paramBytes: number[]
   /** Raw bytes of the result types, for building block types. */
   resultBytes: number[]
   resultCount: number
@@ -38,12 +40,14 @@ export function readFuncType(s: Reader): FuncTypeRecord {
   if (form !== 0x60) s.fail(form === 0x4e || form === 0x50 || form === 0x4f ? 'GC proposal types are not supported' : `unknown type form 0x${form.toString(16)}`, s.pos - 1)
   const params: FunctionType['params'] = []
   const paramCount = s.u32()
+  const paramStart = s.pos
   for (let i = 0; i < paramCount; i++) { params.push(valueTypeName(s.bytes[s.pos]!)); skipValueType(s) }
+  const paramEnd = s.pos
   const resultCount = s.u32()
   const resultStart = s.pos
   const results: FunctionType['results'] = []
   for (let i = 0; i < resultCount; i++) { results.push(valueTypeName(s.bytes[s.pos]!)); skipValueType(s) }
-  return { params, results, paramCount, resultCount, resultBytes: Array.from(s.bytes.subarray(resultStart, s.pos)) }
+  return { params, results, paramCount, resultCount, paramBytes: Array.from(s.bytes.subarray(paramStart, paramEnd)), resultBytes: Array.from(s.bytes.subarray(resultStart, s.pos)) }
 }
 
 export function signature(types: FuncTypeRecord[], index: number, s: Reader): FunctionType {

@@ -70,4 +70,6 @@ export interface FunctionInfo {
   resultBlockType: number[]
   /** Profile counter globals of this function, when profiling. */
   profile: { calls: number; fuel: number } | null
+  /** It takes and returns the fuel counter (`fuel-passing.ts`). */
+  passing: boolean
 }

@@ -16,6 +16,12 @@ export class SegmentLedger {
   protected readonly joinedInto = new IntList()
   /** Per segment: 1 when it started live (its charge is emitted). */
   protected readonly segmentLive = new IntList()
+  /** Per segment: 1 when a call in it passed the counter (after which the local is not what its charge left). */
+  protected readonly segmentPasses = new IntList()
+  /** A call passed the counter since the current segment's charge: a store can no longer join that charge. */
+  protected passed = false
+  /** Segments outside loops store the counter with their charge (see `startSegment`). */
+  private storeOutsideLoops = true
   /** The links (see `UnstoredPaths`) of the merge the current segment started at; -2 when it started elsewhere. */
   protected mergeLinks = -2
   protected segment = -1
@@ -33,8 +39,9 @@ export class SegmentLedger {
   /** The control-stack height at which the dead code began. */
   protected deadFrames = 0
 
-  protected clearSegments(): void {
-    this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.joinedInto.clear(); this.segmentLive.clear()
+  protected clearSegments(storeOutsideLoops: boolean): void {
+    this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.joinedInto.clear(); this.segmentLive.clear(); this.segmentPasses.clear()
+    this.storeOutsideLoops = storeOutsideLoops
     this.segment = -1
     this.loopDepth = 0
     this.cost = 0
@@ -49,13 +56,22 @@ export class SegmentLedger {
     edits.push(pos); edits.push(kind); edits.push(arg)
   }
 
+  /** An edit the output needs even in dead code, which is validated too (it changes types or indices). */
+  protected always(pos: number, kind: number, arg = 0): void {
+    const edits = this.edits
+    edits.push(pos); edits.push(kind); edits.push(arg)
+  }
+
   protected startSegment(pos: number): void {
     if (this.segment >= 0) this.segmentCost.data[this.segment] = this.cost
     this.segment = this.segmentCost.length
     this.segmentCost.push(0)
     // Outside loops a segment runs once per call: its charge stores the counter (measured on
     // V8: recursive fib 1.5x with these stores, 1.7x without); inside loops only where needed.
-    this.segmentStores.push(this.loopDepth === 0 ? 1 : 0)
+    // A function that returns the counter (`fuel-passing.ts`) stores it only where needed.
+    this.segmentStores.push(this.loopDepth === 0 && this.storeOutsideLoops ? 1 : 0)
+    this.segmentPasses.push(0)
+    this.passed = false
     this.joinedInto.push(-1)
     this.segmentLive.push(this.dead ? 0 : 1)
     this.mergeLinks = -2
@@ -84,6 +100,9 @@ export class SegmentLedger {
   protected endLoop(headerEdit: number, outer: number): void {
     const edits = this.edits.data, cost = this.segmentCost.data, stores = this.segmentStores.data
     const header = edits[headerEdit + 2]!
+    // The header's stores would move to the outer charge, before a call that passed the counter.
+    if (this.segmentPasses.data[outer]) return
+    this.segmentPasses.data[outer] = this.segmentPasses.data[header]!
     edits[headerEdit + 1] = Edit.NONE
     stores[outer] = stores[outer]! | stores[header]!
     this.joinedInto.data[header] = outer
@@ -99,6 +118,11 @@ export class SegmentLedger {
   /** The global must be exact before the instruction at `pos`. */
   protected store(pos: number): void {
     if (!this.unstored) return
+    if (this.passed) { // the local moved since the charge: store it here
+      this.insert(pos, Edit.STORE_FUEL_HERE)
+      this.unstored = false
+      return
+    }
     // Joined to the segment's charge when it has one: it does, once anything in it costs
     // (the instruction that needs the store is counted already). Only a store before a
     // function's final `end` can sit in a segment that costs nothing.
@@ -112,6 +136,13 @@ export class SegmentLedger {
     this.unstored = false
   }
 
+  /** A call passed the counter and took back the callee's: the global is behind it. */
+  protected passedCounter(): void {
+    this.unstored = true
+    this.passed = true
+    this.segmentPasses.data[this.segment] = 1
+  }
+
   /**
    * The current segment started at a merge and charges nothing before the function's end:
    * joins a store to the charge of every segment whose path arrives there unstored.
@@ -119,7 +150,10 @@ export class SegmentLedger {
    */
   protected storeOnIncomingPaths(paths: UnstoredPaths): boolean {
     if (this.mergeLinks === -2 || this.dead) return false
-    const charged = (segment: number) => this.segmentLive.data[this.resolve(segment)] === 1 && this.segmentCost.data[this.resolve(segment)]! > 0
+    const charged = (segment: number) => {
+      const s = this.resolve(segment)
+      return this.segmentLive.data[s] === 1 && this.segmentCost.data[s]! > 0 && this.segmentPasses.data[s] === 0
+    }
     if (!paths.every(this.mergeLinks, charged)) return false
     paths.every(this.mergeLinks, (segment) => { this.segmentStores.data[this.resolve(segment)] = 1; return true })
     this.unstored = false

@@ -5,6 +5,10 @@
  * memory loads/stores of every width, memory.fill/copy/grow, i32 and i64 arithmetic
  * including div/rem (which can trap), and `unreachable` in some branches.
  *
+ * Some functions (never the first) are internal: not exported and not in the table, so the
+ * meter passes the fuel counter to them as a parameter (core/meter/fuel-passing.ts); a
+ * call_indirect to their empty table slot traps.
+ *
  * Termination: calls only go to functions with a higher index (a DAG), and every loop is
  * guarded by its own counter local plus a global step budget (`steps`, set by the host
  * before each call) that every iteration decrements; a branch to a loop header passes the
@@ -14,7 +18,7 @@ import { prng } from './helpers.js'
 
 type T = 'i32' | 'i64'
 
-export interface GeneratedFunction { name: string; params: T[]; result: T }
+export interface GeneratedFunction { name: string; params: T[]; result: T; internal: boolean }
 export interface GeneratedProgram { seed: number; wat: string; functions: GeneratedFunction[] }
 
 interface Label { name: string; result: T | null }
@@ -45,10 +49,11 @@ export function generateProgram(seed: number): GeneratedProgram {
 
   const nfuncs = 2 + int(5)
   const functions: GeneratedFunction[] = []
+  const internalRand = prng(seed * 31 + 5) // its own stream: the programs' code is what it was before internal functions
   for (let i = 0; i < nfuncs; i++) {
     const params: T[] = []
     for (let k = int(4); k > 0; k--) params.push(type())
-    functions.push({ name: `f${i}`, params, result: type() })
+    functions.push({ name: `f${i}`, params, result: type(), internal: i > 0 && internalRand() < 0.5 })
   }
   const globals: Local[] = [
     { name: '$g0', type: 'i32' }, { name: '$g1', type: 'i64' }, { name: '$g2', type: 'i32' }, { name: '$g3', type: 'i64' },
@@ -258,12 +263,13 @@ export function generateProgram(seed: number): GeneratedProgram {
     const body = `${stmts(3, 4)} ${expr(f.result, 3)}`
     const params = f.params.map((t, i) => `(param $p${i} ${t})`).join(' ')
     const decl = [...extra.map((l) => `(local ${l.name} ${l.type})`), ...counters.map((c) => `(local ${c} i32)`)].join(' ')
-    return `  (func $${f.name} (export "${f.name}") ${params} (result ${f.result}) ${decl}\n    ${body})\n`
+    return `  (func $${f.name} ${f.internal ? '' : `(export "${f.name}")`} ${params} (result ${f.result}) ${decl}\n    ${body})\n`
   }
 
   let text = `(module\n  (memory (export "mem") 1 2)\n  (global $steps (export "steps") (mut i32) (i32.const 0))\n`
   for (const g of globals) text += `  (global ${g.name} (mut ${g.type}) (${g.type}.const ${int(1000) - 500}))\n`
-  text += `  (table ${nfuncs} funcref)\n  (elem (i32.const 0) ${functions.map((f) => `$${f.name}`).join(' ')})\n`
+  text += `  (table ${nfuncs} funcref)\n`
+  functions.forEach((f, i) => { if (!f.internal) text += `  (elem (i32.const ${i}) $${f.name})\n` })
   text += `  (data (i32.const 0) "${Array.from({ length: 64 }, () => `\\${int(256).toString(16).padStart(2, '0')}`).join('')}")\n`
   for (let i = 0; i < nfuncs; i++) text += genFunction(i)
   text += ')\n'

@@ -22,7 +22,7 @@ function plan(p: GeneratedProgram): Call[] {
   const rand = prng(p.seed ^ 0x5eed)
   const calls: Call[] = []
   for (let k = 0; k < CALLS_PER_FUNCTION; k++) {
-    for (const f of p.functions) {
+    for (const f of p.functions.filter((f) => !f.internal)) {
       calls.push({ fn: f.name, args: f.params.map((t) => ARGS[t]![Math.floor(rand() * ARGS[t]!.length)]!) })
     }
   }

@@ -1,0 +1,160 @@
+import { Reader } from './reader.js'
+import { SECTION } from './module-sections.js'
+import { skipValueType } from './immediates.js'
+
+/**
+ * Which functions take the fuel counter as an extra parameter and give it back as an extra
+ * result, instead of through the global.
+ *
+ * A call through the global costs a store before it, a load at the callee's entry and a load
+ * after it returns; in call-heavy code that is most of the metering overhead (recursive fib:
+ * 1.45x with the global, 1.06x passing the counter, measured on V8). Only a function no one
+ * outside the module can reach can change its signature: one that is not exported, not the
+ * start function, and not in any element segment or `ref.func` of a global (so never in a
+ * table, never called indirectly). Calls to it pass the counter; every other call stores it
+ * and reloads it as before. Passing functions renumber their locals (the counter is the
+ * parameter after the original ones), so the rewrite has more to do in them: it is limited
+ * to bodies of at most {@link MAX_PASSING_BODY} bytes, where calls cost the most relative to
+ * the work.
+ *
+ * Read from the module before it is rewritten: the type and function sections, which change
+ * for passing functions, come before the exports and elements that decide which ones pass.
+ */
+export interface FuelPassingPlan {
+  /** Per function index (imports first): 1 when it passes the counter. */
+  passing: Uint8Array
+  /** Type indices some passing function has. */
+  types: Set<number>
+}
+
+/** Bodies above this many bytes keep the counter in the global (see above). */
+export const MAX_PASSING_BODY = 2048
+
+/** The most parameters, and results, a function may have in every JavaScript engine. */
+const MAX_SIGNATURE = 1000
+
+/** @returns the plan, or null when no function can pass the counter. */
+export function planFuelPassing(bytes: Uint8Array): FuelPassingPlan | null {
+  try {
+    return plan(bytes)
+  } catch {
+    return null // malformed input is reported by the rewrite itself, with its offset
+  }
+}
+
+function plan(bytes: Uint8Array): FuelPassingPlan | null {
+  const r = new Reader(bytes, 8)
+  let importedFuncs = 0
+  let funcTypes: number[] = []
+  const escaping = new Set<number>()
+  /** Types with no room for one more parameter or result (the JS API allows 1000 of each). */
+  const full = new Set<number>()
+  let codeStart = -1
+  while (!r.done) {
+    const id = r.byte()
+    const size = r.u32()
+    const s = new Reader(bytes, r.pos, r.pos + size)
+    r.skip(size)
+    switch (id) {
+      case SECTION.type:
+        for (let i = 0, n = s.u32(); i < n; i++) {
+          if (s.byte() !== 0x60) return null // GC types: not metered anyway
+          const params = s.u32()
+          for (let k = 0; k < params; k++) skipValueType(s)
+          const results = s.u32()
+          for (let k = 0; k < results; k++) skipValueType(s)
+          if (params >= MAX_SIGNATURE || results >= MAX_SIGNATURE) full.add(i)
+        }
+        break
+      case SECTION.import:
+        for (let n = s.u32(); n > 0; n--) {
+          s.skip(s.u32()); s.skip(s.u32())
+          const kind = s.byte()
+          if (kind === 0) { s.u32(); importedFuncs++ } // function
+          else if (kind === 1) { skipValueType(s); skipLimits(s) } // table
+          else if (kind === 2) skipLimits(s) // memory
+          else if (kind === 3) { skipValueType(s); s.byte() } // global
+          else { s.byte(); s.u32() } // tag
+        }
+        break
+      case SECTION.function:
+        funcTypes = Array.from({ length: s.u32() }, () => s.u32())
+        break
+      case SECTION.global:
+        for (let n = s.u32(); n > 0; n--) { skipValueType(s); s.byte(); constExpr(s, escaping) }
+        break
+      case SECTION.export:
+        for (let n = s.u32(); n > 0; n--) {
+          s.skip(s.u32())
+          const kind = s.byte(), index = s.u32()
+          if (kind === 0) escaping.add(index)
+        }
+        break
+      case SECTION.start:
+        escaping.add(s.u32())
+        break
+      case SECTION.element:
+        for (let n = s.u32(); n > 0; n--) elementSegment(s, escaping)
+        break
+      case SECTION.code:
+        codeStart = s.pos
+        break
+    }
+  }
+  if (codeStart < 0 || funcTypes.length === 0) return null
+  const passing = new Uint8Array(importedFuncs + funcTypes.length)
+  const types = new Set<number>()
+  const code = new Reader(bytes, codeStart)
+  const count = code.u32()
+  for (let i = 0; i < count; i++) {
+    const size = code.u32()
+    code.skip(size)
+    const index = importedFuncs + i
+    if (size > MAX_PASSING_BODY || escaping.has(index) || full.has(funcTypes[i]!)) continue
+    passing[index] = 1
+    types.add(funcTypes[i]!)
+  }
+  return types.size > 0 ? { passing, types } : null
+}
+
+function skipLimits(s: Reader): void {
+  const flags = s.u32()
+  s.u64Number()
+  if (flags & 1) s.u64Number()
+}
+
+/** An element segment: every function it names escapes (it can end up in a table). */
+function elementSegment(s: Reader, escaping: Set<number>): void {
+  const flags = s.u32()
+  if (flags > 7) throw new Error(`element flags ${flags}`)
+  if (flags === 2 || flags === 6) s.u32() // table index
+  if ((flags & 1) === 0) constExpr(s, escaping) // active: the offset
+  const expressions = (flags & 4) !== 0
+  if (flags & 3) { // an element kind (0x00) or a reference type
+    if (expressions) skipValueType(s)
+    else s.byte()
+  }
+  for (let n = s.u32(); n > 0; n--) {
+    if (expressions) constExpr(s, escaping)
+    else escaping.add(s.u32())
+  }
+}
+
+/** A constant expression up to its `end`, noting the functions its `ref.func`s name. */
+function constExpr(s: Reader, escaping: Set<number>): void {
+  for (;;) {
+    const op = s.byte()
+    switch (op) {
+      case 0x0b: return
+      case 0x41: case 0x42: s.skipLeb(); break // i32/i64.const
+      case 0x43: s.skip(4); break
+      case 0x44: s.skip(8); break
+      case 0xd0: s.s33(); break // ref.null heaptype
+      case 0xd2: escaping.add(s.u32()); break // ref.func
+      case 0x23: s.u32(); break // global.get
+      case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break // extended constants
+      case 0xfd: if (s.u32() !== 12) throw new Error('constant'); s.skip(16); break // v128.const
+      default: throw new Error(`constant instruction 0x${op.toString(16)}`)
+    }
+  }
+}
