@@ -46,7 +46,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
   const r = new Reader(bytes, 8)
   let importedFuncs = 0
   let funcTypes: number[] = []
-  const escaping = new Set<number>()
+  let escaping = new Uint8Array(0) // per function index, once the function section is read
   /** Types with no room for one more parameter or result (the JS API allows 1000 of each). */
   const full = new Set<number>()
   let codeStart = -1
@@ -79,6 +79,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
         break
       case SECTION.function:
         funcTypes = Array.from({ length: s.u32() }, () => s.u32())
+        escaping = new Uint8Array(importedFuncs + funcTypes.length)
         break
       case SECTION.global:
         for (let n = s.u32(); n > 0; n--) { skipValueType(s); s.byte(); constExpr(s, escaping) }
@@ -87,11 +88,11 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
         for (let n = s.u32(); n > 0; n--) {
           s.skip(s.u32())
           const kind = s.byte(), index = s.u32()
-          if (kind === 0) escaping.add(index)
+          if (kind === 0) escaping[index] = 1
         }
         break
       case SECTION.start:
-        escaping.add(s.u32())
+        escaping[s.u32()] = 1
         break
       case SECTION.element:
         for (let n = s.u32(); n > 0; n--) elementSegment(s, escaping)
@@ -110,7 +111,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
     const size = code.u32()
     code.skip(size)
     const index = importedFuncs + i
-    if (size > MAX_PASSING_BODY || escaping.has(index) || full.has(funcTypes[i]!)) continue
+    if (size > MAX_PASSING_BODY || escaping[index] || full.has(funcTypes[i]!)) continue
     passing[index] = 1
     types.add(funcTypes[i]!)
   }
@@ -124,7 +125,7 @@ function skipLimits(s: Reader): void {
 }
 
 /** An element segment: every function it names escapes (it can end up in a table). */
-function elementSegment(s: Reader, escaping: Set<number>): void {
+function elementSegment(s: Reader, escaping: Uint8Array): void {
   const flags = s.u32()
   if (flags > 7) throw new Error(`element flags ${flags}`)
   if (flags === 2 || flags === 6) s.u32() // table index
@@ -136,12 +137,12 @@ function elementSegment(s: Reader, escaping: Set<number>): void {
   }
   for (let n = s.u32(); n > 0; n--) {
     if (expressions) constExpr(s, escaping)
-    else escaping.add(s.u32())
+    else escaping[s.u32()] = 1
   }
 }
 
 /** A constant expression up to its `end`, noting the functions its `ref.func`s name. */
-function constExpr(s: Reader, escaping: Set<number>): void {
+function constExpr(s: Reader, escaping: Uint8Array): void {
   for (;;) {
     const op = s.byte()
     switch (op) {
@@ -150,7 +151,7 @@ function constExpr(s: Reader, escaping: Set<number>): void {
       case 0x43: s.skip(4); break
       case 0x44: s.skip(8); break
       case 0xd0: s.s33(); break // ref.null heaptype
-      case 0xd2: escaping.add(s.u32()); break // ref.func
+      case 0xd2: escaping[s.u32()] = 1; break // ref.func
       case 0x23: s.u32(); break // global.get
       case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break // extended constants
       case 0xfd: if (s.u32() !== 12) throw new Error('constant'); s.skip(16); break // v128.const

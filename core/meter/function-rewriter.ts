@@ -114,6 +114,7 @@ export class FunctionRewriter extends SegmentLedger {
     this.startSegment(r.pos)
     this.scan(r, end, passing ? fn.params : Number.MAX_SAFE_INTEGER)
     this.segmentCost.data[this.segment] = this.cost
+    this.settleStores()
 
     const body = this.body
     body.clear()
@@ -298,28 +299,27 @@ export class FunctionRewriter extends SegmentLedger {
           if (this.tryDepth > 0) this.startSegment(r.pos) // the callee may throw to a handler of ours
           break
         case 0x40: { // memory.grow mem (dynamic charges store the counter themselves)
-          this.insert(at, Edit.DYNAMIC_PAGES); this.unstored = false
+          this.insert(at, Edit.DYNAMIC_PAGES); this.wroteGlobal()
           const memory = r.u32()
           this.insert(r.pos, Edit.DENIED_MEMORY_GROW, memory)
           break
         }
-        case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0xd2:
+        case 0x25: case 0x26: case 0x3f: case 0xd2: // (local and global access, loads, stores and integer constants are decoded above)
           r.u32(); break // one index
         case 0x1c: { // select t*
           const n = r.u32()
           for (let i = 0; i < n; i++) skipValueType(r)
           break
         }
-        case 0x41: case 0x42: r.skipLeb(); break // i32/i64.const
         case 0x43: r.skip(4); break // f32.const
         case 0x44: r.skip(8); break // f64.const
         case 0xd0: r.s33(); break // ref.null heaptype
         case 0xfc: { // dynamic charges store the counter themselves
           const sub = r.u32()
-          if (sub === 8 || sub === 10 || sub === 11) { this.insert(at, Edit.DYNAMIC_MEMORY); this.unstored = false }
-          else if (sub === 12 || sub === 14 || sub === 17) { this.insert(at, Edit.DYNAMIC_TABLE); this.unstored = false }
+          if (sub === 8 || sub === 10 || sub === 11) { this.insert(at, Edit.DYNAMIC_MEMORY); this.wroteGlobal() }
+          else if (sub === 12 || sub === 14 || sub === 17) { this.insert(at, Edit.DYNAMIC_TABLE); this.wroteGlobal() }
           else if (sub === 15) { // table.grow t
-            this.insert(at, Edit.DYNAMIC_TABLE); this.unstored = false
+            this.insert(at, Edit.DYNAMIC_TABLE); this.wroteGlobal()
             const table = r.u32()
             this.insert(r.pos, Edit.DENIED_TABLE_GROW, table)
             break
@@ -336,9 +336,7 @@ export class FunctionRewriter extends SegmentLedger {
           break
         }
         default:
-          if (op >= 0x28 && op <= 0x3e) skipMemarg(r)
-          else if (!((op >= 0x45 && op <= 0xc4) || op === 0x01 || op === 0x1a || op === 0x1b ||
-                     op === 0xd1 || op === 0xd3 || op === 0xd4)) {
+          if (!(op === 0x01 || op === 0x1a || op === 0x1b || op === 0xd1 || op === 0xd3 || op === 0xd4)) {
             r.fail(`unknown instruction 0x${op.toString(16)}`, at)
           }
       }
