@@ -35,7 +35,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   const input = loaded.kind === 'text' ? loaded.text : loaded.bytes
   const hash = await sourceHash(input)
   const compile = () => throughCompileCache(platform, policy, { sourceKind: loaded.kind, sourceHash: hash, meterKey: meterOptionsKey(meterOptions) },
-    meteredModuleCodec(platform), () => compileMetered(platform, input, meterOptions)).then(({ module, info }) => ({ module, info })) // the bytes are not kept
+    meteredModuleCodec(), () => compileMetered(platform, input, meterOptions)).then(({ module, info }) => ({ module, info })) // the bytes are not kept
   const { module, info } = hash === null ? await compile()
     : await MODULES.get(`${loaded.kind}:${hash}:${meterOptionsKey(meterOptions)}`, compile)
   // Host functions, numbered in import order (checkImports has made sure they are granted).
