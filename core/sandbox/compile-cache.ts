@@ -36,6 +36,14 @@ export async function compileCacheKey(fingerprint: string, kind: string, subject
 }
 
 /**
+ * Starts working out the store's build fingerprint (stores keep it) while the source is loaded
+ * and hashed: in a browser it is fetched, which would otherwise wait for both.
+ */
+export function warmCompileCache(platform: Platform, policy: NormalizedPolicy): void {
+  if (policy.cacheDir !== null) platform.persistentCache?.(policy.cacheDir).fingerprint().catch(() => {}) // a failure shows when the key is made
+}
+
+/**
  * `build()`, through the persistent compile cache when the policy names a `cacheDir` and the
  * runtime has a store: a verified entry is used instead of building; a missing or refused
  * one is built and stored. The cache never fails a create: whatever goes wrong with it is a

@@ -10,7 +10,7 @@ import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { isComponent, isComponentText } from '../component/component-binary.js'
 import { prepareComponent } from '../component/prepare-component.js'
 import type { ComponentTools } from '../component/component-tools.js'
-import { throughCompileCache } from './compile-cache.js'
+import { throughCompileCache, warmCompileCache } from './compile-cache.js'
 import { compileMetered, meterOptionsKey, meterOptionsOf, type PreparedModule } from './compile-metered.js'
 import { meteredModuleCodec } from './cached-module-entry.js'
 
@@ -24,6 +24,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
     wasi: wasiSettings(policy.wasi, platform.hostMounts),
     component: null,
   }
+  warmCompileCache(platform, policy)
   const loaded = await platform.loadSource(source)
   if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
   if (loaded.kind === 'bytes' && isComponent(loaded.bytes)) return prepareComponent(platform, loaded.bytes, policy, settings)
