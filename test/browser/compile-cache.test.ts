@@ -38,10 +38,12 @@ describe('persistent compile cache in Chromium (Cache Storage)', () => {
   let browser: Browser
   let url: string
   let close: () => void
+  let origin: string
   beforeAll(async () => {
     await build({ configFile: join(PAGE, 'vite.config.ts'), logLevel: 'error' })
     browser = await launchChromium()
     const served = await serveStatic(root, false)
+    origin = served.url
     url = `${served.url}e2e/compile-cache/dist/index.html`
     close = () => served.server.close()
   }, 180_000)
@@ -51,11 +53,11 @@ describe('persistent compile cache in Chromium (Cache Storage)', () => {
   })
 
   /** A fresh page load in `context`: its own memory, the context's Cache Storage. */
-  async function load(context: BrowserContext): Promise<Page> {
+  async function load(context: BrowserContext, at = url): Promise<Page> {
     const page = await context.newPage()
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
-    await page.goto(url)
+    await page.goto(at)
     await page.waitForFunction(() => 'cacheProbe' in globalThis, undefined, { timeout: 60_000 })
     expect(errors).toEqual([])
     return page
@@ -158,6 +160,43 @@ describe('persistent compile cache in Chromium (Cache Storage)', () => {
       await context.close()
     }
   }, 180_000)
+
+  it('writing an entry deletes the entries of other builds, and nothing else of the cache', async () => {
+    const context = await browser.newContext()
+    try {
+      const page = await load(context)
+      const stale = `${origin}.wasm-sandbox/compile-cache/0123456789abcdef/${'0'.repeat(64)}`
+      const theApps = `${origin}app/data.json`
+      for (const at of [stale, `${stale}/metered.wasm`, theApps]) await overwrite(page, at, [1, 2, 3], 'application/octet-stream')
+      const { events } = await create(page, { source: sumModule(), cacheDir: CACHE })
+      expect(events).toEqual([expect.objectContaining({ outcome: 'miss', stored: true })])
+      const urls = (await storage(page))[CACHE]!
+      expect(urls).toContain(theApps)
+      expect(urls.filter((u) => u.startsWith(stale))).toEqual([])
+      expect(urls.filter((u) => u.includes(events[0]!.key))).toHaveLength(2)
+    } finally {
+      await context.close()
+    }
+  }, 120_000)
+
+  it('on an insecure origin (no Cache Storage, no Web Crypto) cacheDir is silently no cache: no event, the same result', async () => {
+    // http://insecure.test is not a secure context: its requests are answered from the local server.
+    const context = await browser.newContext()
+    await context.route('http://insecure.test/**', async (route) => {
+      route.fulfill({ response: await route.fetch({ url: route.request().url().replace('http://insecure.test/', origin) }) })
+    })
+    try {
+      const page = await load(context, url.replace(origin, 'http://insecure.test/'))
+      expect(await page.evaluate(() => [isSecureContext, typeof caches])).toEqual([false, 'undefined'])
+      for (let i = 0; i < 2; i++) {
+        const out = await create(page, { source: sumModule(), cacheDir: CACHE, call: { fn: 'sum-to', args: [10] } })
+        expect(out.events).toEqual([])
+        expect(out.result).toBe(55)
+      }
+    } finally {
+      await context.close()
+    }
+  }, 120_000)
 
   it('components too: the glue in the entry, each core module its own Response; a hit gives the same result and fuel', async () => {
     const source = Array.from(await coreComponent(`${SUM_CORE} (func (export "id") (result i32) (i32.const ${++unique}))`, SUM_LIFTS))
