@@ -4,6 +4,7 @@ import { spawnWorker } from './spawn-worker.js'
 import { browserComponentTools } from './component-tools.js'
 import { browserGuestEngine } from './guest-engine.js'
 import { watToWasm } from '../core/index.js'
+import { cacheStorageCompileCache, hasCacheStorage } from './cache-store.js'
 
 /** The browser implementation of core's {@link Platform}. */
 export const browserPlatform: Platform = {
@@ -14,6 +15,10 @@ export const browserPlatform: Platform = {
   spawnWorker,
   guestEngine: () => browserGuestEngine,
   componentTools: browserComponentTools,
+  // `cacheDir` names a cache in Cache Storage. Its keys include the hash of the code this
+  // module reaches by static imports (all of core, the meter among it): see build-fingerprint.ts.
+  // No Cache Storage (an insecure origin): no persistent cache, as in Node without Web Crypto.
+  persistentCache: hasCacheStorage() ? (dir) => cacheStorageCompileCache(dir, import.meta.url) : undefined,
   // SharedArrayBuffer (host functions, the fast call path) needs a cross-origin-isolated page.
   get sharedMemory() {
     return globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined'

@@ -1,5 +1,4 @@
 import type { CacheCodec } from '../sandbox/compile-cache.js'
-import type { Platform } from '../sandbox/platform.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import type { ComponentExport } from './component-exports.js'
 
@@ -23,20 +22,24 @@ export interface MeteredComponent {
 const GLUE = 'component.js'
 const CORE = 'core/'
 
-export function meteredComponentCodec(platform: Platform): CacheCodec<MeteredComponent> {
+export function meteredComponentCodec(): CacheCodec<MeteredComponent> {
   return {
     kind: 'component',
     pack: ({ transpiled: { glue, exports, imports, run }, meteredFiles }) => ({
       meta: { exports, imports, run },
       blobs: { [GLUE]: encodeUtf8(glue), ...Object.fromEntries(Object.entries(meteredFiles).map(([file, bytes]) => [CORE + file, bytes])) },
     }),
-    async unpack({ meta, blobs }) {
+    async unpack({ meta, blobs }, compiled) {
       const parts = meta as Omit<ComponentGlue, 'glue'>
       const glue = blobs[GLUE]
       if (!glue || !Array.isArray(parts?.exports) || !Array.isArray(parts.imports) || !(parts.run === null || Array.isArray(parts.run))) throw new Error('incomplete component entry')
-      const meteredFiles = Object.fromEntries(Object.entries(blobs).filter(([name]) => name.startsWith(CORE)).map(([name, bytes]) => [name.slice(CORE.length), bytes]))
-      const compiled = await Promise.all(Object.entries(meteredFiles).map(async ([file, bytes]) => [file, await platform.compile(bytes)] as const))
-      return { transpiled: { ...parts, glue: decodeUtf8(glue) }, modules: Object.fromEntries(compiled), meteredFiles }
+      const files = Object.entries(compiled).filter(([name]) => name.startsWith(CORE)).map(([name, value]) => [name.slice(CORE.length), value] as const)
+      if (files.length !== Object.keys(compiled).length) throw new Error('a module outside core/ in a component entry')
+      return {
+        transpiled: { ...parts, glue: decodeUtf8(glue) },
+        modules: Object.fromEntries(files.map(([file, { module }]) => [file, module])),
+        meteredFiles: Object.fromEntries(files.map(([file, { bytes }]) => [file, bytes])),
+      }
     },
   }
 }

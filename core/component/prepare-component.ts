@@ -48,7 +48,7 @@ export async function prepareComponent(platform: Platform, bytes: Uint8Array, po
     return { transpiled, modules, meteredFiles }
   }
   const meterKey = meterOptionsKey(meterOptions)
-  const cached = () => throughCompileCache(platform, policy, { sourceKind: 'component', sourceHash: hash || null, meterKey }, meteredComponentCodec(platform), meterAll)
+  const cached = () => throughCompileCache(platform, policy, { sourceKind: 'component', sourceHash: hash || null, meterKey }, meteredComponentCodec(), meterAll)
     .then(({ transpiled, modules }) => ({ transpiled, modules })) // the bytes are not kept
   const { transpiled, modules } = hash ? await METERED.get(`${hash}:${meterKey}`, cached) : await meterAll()
   settings.component = {

@@ -1,6 +1,5 @@
 import type { ModuleInfo } from '../meter/module-types.js'
 import type { CacheCodec } from './compile-cache.js'
-import type { Platform } from './platform.js'
 
 /** A metered core module as the compile cache keeps it: the metered bytes and what the meter learned. */
 export interface MeteredModule {
@@ -12,16 +11,16 @@ export interface MeteredModule {
 
 const WASM = 'metered.wasm'
 
-export function meteredModuleCodec(platform: Platform): CacheCodec<MeteredModule> {
+export function meteredModuleCodec(): CacheCodec<MeteredModule> {
   return {
     kind: 'module',
     pack: ({ info, bytes }) => ({ meta: { ...info, functionNames: [...info.functionNames] }, blobs: { [WASM]: bytes } }),
-    async unpack({ meta, blobs }) {
+    async unpack({ meta }, modules) {
       const stored = meta as Omit<ModuleInfo, 'functionNames'> & { functionNames: [number, string][] }
-      const bytes = blobs[WASM]
-      if (!bytes || !Array.isArray(stored?.imports) || !Array.isArray(stored.exports) || !Array.isArray(stored.functionNames)) throw new Error('incomplete module entry')
+      const compiled = modules[WASM]
+      if (!compiled || !Array.isArray(stored?.imports) || !Array.isArray(stored.exports) || !Array.isArray(stored.functionNames)) throw new Error('incomplete module entry')
       const info: ModuleInfo = { ...stored, functionNames: new Map(stored.functionNames) }
-      return { module: await platform.compile(bytes), info, bytes }
+      return { module: compiled.module, info, bytes: compiled.bytes }
     },
   }
 }

@@ -6,7 +6,10 @@ import { decodeUtf8, encodeUtf8 } from '../text/index.js'
  *   "WSCC" | format u32 | header length u32 | header (JSON) | blobs... | SHA-256 of all before
  *
  * The header names the key the entry was written under, what it holds (`kind`), free-form
- * `meta` (JSON) and the blobs' names and lengths, in order. Reading checks every part before
+ * `meta` (JSON) and the blobs' names and lengths, in order. A store may keep wasm blobs apart
+ * (browsers: their own Responses in Cache Storage, so the engine's code cache applies): the
+ * header then lists them under `detached` with their length and SHA-256, which the reader
+ * checks the stored bytes against before the module is used. Reading checks every part before
  * anything is used: the digest (a flipped or missing byte), the format (an entry of another
  * library version), the key (an entry copied under another key), the lengths. Anything off
  * and the entry is refused — {@link decodeEntry} says why, the caller rebuilds.
@@ -22,6 +25,13 @@ export interface CacheEntry {
   kind: string
   meta: unknown
   blobs: Record<string, Uint8Array>
+  /** Blobs the store keeps apart, by name: the entry holds only their length and hex SHA-256. */
+  detached?: Record<string, DetachedBlob>
+}
+
+export interface DetachedBlob {
+  length: number
+  sha256: string
 }
 
 /** Why an entry was refused. */
@@ -32,9 +42,15 @@ interface Header {
   kind: string
   meta: unknown
   blobs: [string, number][]
+  detached?: [string, number, string][]
 }
 
 interface SubtleCrypto { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> }
+
+/** Lower-case hex of bytes (how a detached blob's SHA-256 is written). */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
 
 /** Raw SHA-256, or null where Web Crypto is missing (no persistent cache then). */
 export async function sha256(bytes: Uint8Array): Promise<Uint8Array | null> {
@@ -45,6 +61,7 @@ export async function sha256(bytes: Uint8Array): Promise<Uint8Array | null> {
 export async function encodeEntry(key: string, entry: CacheEntry): Promise<Uint8Array> {
   const names = Object.keys(entry.blobs)
   const header: Header = { key, kind: entry.kind, meta: entry.meta, blobs: names.map((n) => [n, entry.blobs[n]!.length]) }
+  if (entry.detached) header.detached = Object.entries(entry.detached).map(([n, { length, sha256 }]) => [n, length, sha256])
   const headerBytes = encodeUtf8(JSON.stringify(header))
   const bodyLength = PREFIX_BYTES + headerBytes.length + names.reduce((sum, n) => sum + entry.blobs[n]!.length, 0)
   const out = new Uint8Array(bodyLength + DIGEST_BYTES)
@@ -96,5 +113,16 @@ export async function decodeEntry(bytes: Uint8Array, key: string, kind: string):
     at += length
   }
   if (at !== bodyLength) throw new InvalidEntry('bytes after the last blob')
-  return { kind: header.kind, meta: header.meta, blobs }
+  if (header.detached === undefined) return { kind: header.kind, meta: header.meta, blobs }
+  if (!Array.isArray(header.detached)) throw new InvalidEntry('detached blobs not listed')
+  const detached: Record<string, DetachedBlob> = {}
+  for (const item of header.detached as unknown[]) {
+    const [name, length, digest] = Array.isArray(item) ? item : []
+    if (typeof name !== 'string' || !Number.isSafeInteger(length) || (length as number) < 0 || typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) {
+      throw new InvalidEntry(`detached blob ${JSON.stringify(name)} badly listed`)
+    }
+    if (name in blobs || name in detached) throw new InvalidEntry(`blob ${JSON.stringify(name)} listed twice`)
+    detached[name] = { length: length as number, sha256: digest }
+  }
+  return { kind: header.kind, meta: header.meta, blobs, detached }
 }

@@ -1,14 +1,27 @@
 import type { NormalizedPolicy } from '../policy/options.js'
-import { COMPILE_CACHE_FORMAT, decodeEntry, encodeEntry, InvalidEntry, type CacheEntry } from './compile-cache-entry.js'
+import { COMPILE_CACHE_FORMAT, decodeEntry, encodeEntry, hex, InvalidEntry, sha256, type CacheEntry, type DetachedBlob } from './compile-cache-entry.js'
+import type { CompileCacheStore } from './compile-cache-store.js'
 import { sourceHash } from './module-cache.js'
 import type { Platform } from './platform.js'
 
-/** How a prepared value becomes an entry and back (the way back may compile, and fail: the entry is then refused). */
+/**
+ * How a prepared value becomes an entry and back. Blobs named `*.wasm` are metered core
+ * modules: core compiles them on the way back (or has the store compile them where it keeps
+ * them apart) and gives them to `unpack` compiled; `unpack` may fail, the entry is then refused.
+ */
 export interface CacheCodec<T> {
   kind: 'module' | 'component'
-  pack(value: T): Omit<CacheEntry, 'kind'>
-  unpack(entry: CacheEntry): Promise<T>
+  pack(value: T): Pick<CacheEntry, 'meta' | 'blobs'>
+  unpack(entry: CacheEntry, modules: Record<string, CompiledBlob>): Promise<T>
 }
+
+/** A `*.wasm` blob of an entry, compiled, with its (verified) bytes. */
+export interface CompiledBlob {
+  module: unknown
+  bytes: Uint8Array
+}
+
+const isModuleBlob = (name: string) => name.endsWith('.wasm')
 
 /** What a value was derived from: the source (its kind and SHA-256) and the meter settings. */
 export interface CacheSubject {
@@ -20,6 +33,14 @@ export interface CacheSubject {
 /** The entry's key: SHA-256 over the format, the build fingerprint, the kind, the source's hash and the meter settings. */
 export async function compileCacheKey(fingerprint: string, kind: string, subject: CacheSubject): Promise<string | null> {
   return sourceHash(['wasm-sandbox compile cache', COMPILE_CACHE_FORMAT, fingerprint, kind, subject.sourceKind, subject.sourceHash, subject.meterKey].join('\n'))
+}
+
+/**
+ * Starts working out the store's build fingerprint (stores keep it) while the source is loaded
+ * and hashed: in a browser it is fetched, which would otherwise wait for both.
+ */
+export function warmCompileCache(platform: Platform, policy: NormalizedPolicy): void {
+  if (policy.cacheDir !== null) platform.persistentCache?.(policy.cacheDir).fingerprint().catch(() => {}) // a failure shows when the key is made
 }
 
 /**
@@ -51,7 +72,8 @@ export async function throughCompileCache<T>(platform: Platform, policy: Normali
   }
   if (bytes) {
     try {
-      const value = await codec.unpack(await decodeEntry(bytes, key, codec.kind))
+      const entry = await decodeEntry(bytes, key, codec.kind)
+      const value = await codec.unpack(entry, await compileModules(platform, store, key, entry))
       report('hit', key)
       return value
     } catch (error) {
@@ -62,7 +84,7 @@ export async function throughCompileCache<T>(platform: Platform, policy: Normali
   let stored = true
   let writeError: string | undefined
   try {
-    await store.write(key, await encodeEntry(key, { kind: codec.kind, ...codec.pack(value) }))
+    await store.write(key, await encodeEntry(key, await detachModules(store, key, { kind: codec.kind, ...codec.pack(value) })))
   } catch (error) {
     stored = false
     writeError = `cannot write: ${describe(error)}`
@@ -70,6 +92,51 @@ export async function throughCompileCache<T>(platform: Platform, policy: Normali
   const detail = [invalid ?? unreadable, writeError].filter(Boolean).join('; ')
   report(invalid ? 'invalid' : 'miss', key, { stored, ...(detail ? { detail } : {}) })
   return value
+}
+
+/**
+ * Where the store keeps modules apart, each `*.wasm` blob is written there first and the entry
+ * records its length and SHA-256 instead of the bytes.
+ */
+async function detachModules(store: CompileCacheStore, key: string, entry: CacheEntry): Promise<CacheEntry> {
+  const modules = store.modules
+  if (!modules) return entry
+  const blobs: Record<string, Uint8Array> = {}
+  const detached: Record<string, DetachedBlob> = {}
+  for (const [name, bytes] of Object.entries(entry.blobs)) {
+    if (!isModuleBlob(name)) {
+      blobs[name] = bytes
+      continue
+    }
+    const digest = await sha256(bytes)
+    if (!digest) throw new Error('no Web Crypto: cannot record a module digest')
+    await modules.write(key, name, bytes)
+    detached[name] = { length: bytes.length, sha256: hex(digest) }
+  }
+  return { ...entry, blobs, detached }
+}
+
+/**
+ * Every `*.wasm` blob of a verified entry, compiled: inline ones from the entry's bytes, detached
+ * ones by the store from where it keeps them, each then checked against the length and
+ * SHA-256 the entry records before it is handed on (a module compiled from other bytes is
+ * dropped unused, and the entry refused).
+ */
+async function compileModules(platform: Platform, store: CompileCacheStore, key: string, entry: CacheEntry): Promise<Record<string, CompiledBlob>> {
+  const inline = Object.entries(entry.blobs).filter(([name]) => isModuleBlob(name))
+    .map(async ([name, bytes]) => [name, { module: await platform.compile(bytes), bytes }] as const)
+  const detached = Object.entries(entry.detached ?? {}).map(async ([name, expected]) => {
+    if (!store.modules) throw new InvalidEntry(`module ${JSON.stringify(name)} is kept apart, and this store keeps none`)
+    const compiled = await store.modules.compile(key, name)
+    if (!compiled) throw new InvalidEntry(`module ${JSON.stringify(name)} is missing`)
+    const digest = await sha256(compiled.bytes)
+    if (!digest) throw new InvalidEntry('no Web Crypto to verify the entry')
+    if (compiled.bytes.length !== expected.length || hex(digest) !== expected.sha256) {
+      throw new InvalidEntry(`module ${JSON.stringify(name)}: digest mismatch (corrupted, truncated or modified)`)
+    }
+    return [name, compiled] as const
+  })
+  return Object.fromEntries(await Promise.all([...inline, ...detached]))
 }
 
 function describe(error: unknown): string {

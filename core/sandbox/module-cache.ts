@@ -3,9 +3,8 @@ import { encodeUtf8 } from '../text/index.js'
 /**
  * Compiled modules, keyed by the SHA-256 of the source (bytes or text) plus the settings the
  * meter used, so a second sandbox of the same module neither re-meters nor recompiles.
- * In-memory, per process or page: nothing persists across page loads (an engine's own code
- * cache only covers modules streamed from a URL, and metered bytes are not). Least recently
- * used entries go first beyond {@link MODULE_CACHE_ENTRIES}.
+ * In-memory, per process or page (what persists is the `cacheDir` compile cache,
+ * compile-cache.ts). Least recently used entries go first beyond {@link MODULE_CACHE_ENTRIES}.
  */
 export const MODULE_CACHE_ENTRIES = 64
 

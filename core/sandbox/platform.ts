@@ -45,7 +45,7 @@ export interface Platform {
   readManifestFile?(path: string): Promise<PluginManifest>
   /** Component tooling (jco), loaded on first use; absent where components cannot run. */
   componentTools?(): Promise<ComponentTools>
-  /** The persistent compile cache in `dir` (the `cacheDir` option); absent where nothing persists (browsers). */
+  /** The persistent compile cache named `dir` (the `cacheDir` option: Node a directory, browsers a Cache Storage cache); absent where nothing persists. */
   persistentCache?(dir: string): CompileCacheStore
   /**
    * Whether workers can share memory with the host (SharedArrayBuffer + Atomics): enables

@@ -10,7 +10,7 @@ import { wasiSettings } from '../wasi/wasi-settings-from-options.js'
 import { isComponent, isComponentText } from '../component/component-binary.js'
 import { prepareComponent } from '../component/prepare-component.js'
 import type { ComponentTools } from '../component/component-tools.js'
-import { throughCompileCache } from './compile-cache.js'
+import { throughCompileCache, warmCompileCache } from './compile-cache.js'
 import { compileMetered, meterOptionsKey, meterOptionsOf, type PreparedModule } from './compile-metered.js'
 import { meteredModuleCodec } from './cached-module-entry.js'
 
@@ -24,6 +24,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
     wasi: wasiSettings(policy.wasi, platform.hostMounts),
     component: null,
   }
+  warmCompileCache(platform, policy)
   const loaded = await platform.loadSource(source)
   if (loaded.kind === 'module') return prepareCompiled(platform, loaded.module, settings)
   if (loaded.kind === 'bytes' && isComponent(loaded.bytes)) return prepareComponent(platform, loaded.bytes, policy, settings)
@@ -35,7 +36,7 @@ export async function prepareModule(platform: Platform, source: unknown, policy:
   const input = loaded.kind === 'text' ? loaded.text : loaded.bytes
   const hash = await sourceHash(input)
   const compile = () => throughCompileCache(platform, policy, { sourceKind: loaded.kind, sourceHash: hash, meterKey: meterOptionsKey(meterOptions) },
-    meteredModuleCodec(platform), () => compileMetered(platform, input, meterOptions)).then(({ module, info }) => ({ module, info })) // the bytes are not kept
+    meteredModuleCodec(), () => compileMetered(platform, input, meterOptions)).then(({ module, info }) => ({ module, info })) // the bytes are not kept
   const { module, info } = hash === null ? await compile()
     : await MODULES.get(`${loaded.kind}:${hash}:${meterOptionsKey(meterOptions)}`, compile)
   // Host functions, numbered in import order (checkImports has made sure they are granted).
