@@ -42,24 +42,47 @@ export const Edit = {
   STORE_FUEL_HERE: 18,
 } as const
 
+/** Bits of a segment's flags (see `segments.ts`). */
+export const SegmentFlag = {
+  /** the charge stores the counter to the global too */
+  STORES: 1,
+  /** outside loops in a passing function: STORES or not once the body is scanned (`settleStores`) */
+  STORES_IF_LOOPS_TOUCH_GLOBAL: 2,
+  /** a call in the segment passed the counter, after which the local is not what the charge left */
+  PASSES: 4,
+} as const
+
 export interface EmitContext {
   inject: Injector
   fn: FunctionInfo
   stackDepth: number | null
   segmentCost: Int32Array
-  segmentStores: Int32Array
+  segmentFlags: Int32Array
 }
 
 /**
  * Splices the edits (position, kind, argument triples, in position order) into a copy of
- * `code[from, end)`: the runs between edits are copied as they are.
+ * `code[from, end)`: the runs between edits are copied as they are, then the one-byte local
+ * indices at the positions in `bumps` (in order) move up one in the copy (a passing
+ * function's: see `fuel-passing.ts`; cheaper than an edit each, and runs stay whole).
  */
-export function emitEdits(code: Uint8Array, from: number, end: number, edits: IntList, ctx: EmitContext, body: Writer): void {
-  const { inject, fn, segmentCost, segmentStores } = ctx
-  const list = edits.data
-  for (let i = 0; i < edits.length; i += 3) {
-    const pos = list[i]!
-    if (pos > from) { body.copy(code, from, pos); from = pos }
+export function emitEdits(code: Uint8Array, from: number, end: number, edits: IntList, bumps: IntList, ctx: EmitContext, body: Writer): void {
+  const { inject, fn, segmentCost, segmentFlags } = ctx
+  const list = edits.data, bumped = bumps.data
+  let bump = 0
+  for (let i = 0; i <= edits.length; i += 3) {
+    const pos = i < edits.length ? list[i]! : end
+    if (pos > from) {
+      const at = body.length
+      body.copy(code, from, pos)
+      if (bump < bumps.length && bumped[bump]! < pos) {
+        const out = body.room(0)
+        do out[at + bumped[bump++]! - from]!++
+        while (bump < bumps.length && bumped[bump]! < pos)
+      }
+      from = pos
+    }
+    if (i === edits.length) break
     const arg = list[i + 2]!
     switch (list[i + 1]) {
       case Edit.CAUGHT_LOOP_CHARGE:
@@ -70,7 +93,7 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
         if (segmentCost[arg]! > 0) {
           // A segment's store (at most one) joins its charge: the local does not change in
           // between, and the global is written once either way.
-          inject.charge(body, segmentCost[arg]!, segmentStores[arg] === 1)
+          inject.charge(body, segmentCost[arg]!, (segmentFlags[arg]! & SegmentFlag.STORES) !== 0)
           if (fn.profile) inject.addToGlobal(body, fn.profile.fuel, segmentCost[arg]!)
         }
         break
@@ -98,5 +121,4 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
       case Edit.RESTORE_FRAME: inject.restoreFrame(body); break
     }
   }
-  body.copy(code, from, end)
 }

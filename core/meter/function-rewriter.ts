@@ -102,8 +102,7 @@ export class FunctionRewriter extends SegmentLedger {
     this.inject.forFunction(locals, passing ? fn.params : locals + 3)
     this.clearSegments(!passing)
     this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear(); this.unstoredPaths.clear()
-    this.tryDepth = 0
-    this.passingBody = passing
+    this.tryDepth = 0; this.passingBody = passing
 
     this.push(FUNCTION, false)
     // A passing body is wrapped in a block, so branches to the function's label keep their
@@ -122,8 +121,8 @@ export class FunctionRewriter extends SegmentLedger {
     body.u32(groups + 2)
     body.copy(code, groupsStart, localsEnd)
     body.bytes(SCRATCH_LOCALS)
-    const ctx: EmitContext = { inject: this.inject, fn, stackDepth: this.options.stackDepth, segmentCost: this.segmentCost.data, segmentStores: this.segmentStores.data }
-    emitEdits(code, localsEnd, end, this.edits, ctx, body)
+    const ctx: EmitContext = { inject: this.inject, fn, stackDepth: this.options.stackDepth, segmentCost: this.segmentCost.data, segmentFlags: this.segmentFlags.data }
+    emitEdits(code, localsEnd, end, this.edits, this.bumps, ctx, body)
     if (body.length > ENGINE_LIMITS.functionBodyBytes) checkEngineLimit('functionBodyBytes', body.length, `function ${fn.index}`, localsEnd)
     out.sized(body)
   }
@@ -149,7 +148,10 @@ export class FunctionRewriter extends SegmentLedger {
       if (op >= 0x20 && op <= 0x24) {
         const immediate = r.pos
         const index = code[immediate]! < 0x80 && immediate < end ? code[r.pos++]! : r.u32()
-        if (index >= renumberFrom && op <= 0x22) this.always(immediate, Edit.RENUMBER_LOCAL, index + 1)
+        if (index >= renumberFrom && op <= 0x22) { // a passing function's local: one up
+          if (index < 0x7f && r.pos === immediate + 1) this.bumps.push(immediate) // still one byte
+          else this.always(immediate, Edit.RENUMBER_LOCAL, index + 1)
+        }
         continue
       }
       if ((op >= 0x28 && op <= 0x3e) || op === 0x41 || op === 0x42) { // loads, stores: memarg; constants

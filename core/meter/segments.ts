@@ -1,9 +1,8 @@
 import { IntList } from './int-list.js'
-import { Edit } from './edits.js'
+import { Edit, SegmentFlag } from './edits.js'
 import type { UnstoredPaths } from './unstored-paths.js'
 
-/** A `segmentStores` entry outside loops in a passing function: 1 or 0 once the body is scanned (`settleStores`). */
-const STORE_IF_LOOPS_TOUCH_GLOBAL = 2
+const { STORES, STORES_IF_LOOPS_TOUCH_GLOBAL, PASSES } = SegmentFlag
 
 /**
  * The rewriter's record of one body: its metered segments (cost, whether the counter is
@@ -12,15 +11,15 @@ const STORE_IF_LOOPS_TOUCH_GLOBAL = 2
  */
 export class SegmentLedger {
   protected readonly edits = new IntList(1024) // triples: position, kind, argument
+  /** Positions of one-byte local indices to increment in the output (see `emitEdits`). */
+  protected readonly bumps = new IntList(1024)
   protected readonly segmentCost = new IntList()
-  /** Per segment: 1 when the global is stored somewhere in it (then with its charge). */
-  protected readonly segmentStores = new IntList()
+  /** Per segment: `SegmentFlag` bits (whether its charge stores the global, whether a call in it passed the counter). */
+  protected readonly segmentFlags = new IntList()
   /** Per segment: the segment it was joined into (a loop header), or -1. */
   protected readonly joinedInto = new IntList()
   /** Per segment: 1 when it started live (its charge is emitted). */
   protected readonly segmentLive = new IntList()
-  /** Per segment: 1 when a call in it passed the counter (after which the local is not what its charge left). */
-  protected readonly segmentPasses = new IntList()
   /** A call passed the counter since the current segment's charge: a store can no longer join that charge. */
   protected passed = false
   /** Segments outside loops store the counter with their charge (see `startSegment`). */
@@ -45,7 +44,7 @@ export class SegmentLedger {
   protected deadFrames = 0
 
   protected clearSegments(storeOutsideLoops: boolean): void {
-    this.edits.clear(); this.segmentCost.clear(); this.segmentStores.clear(); this.joinedInto.clear(); this.segmentLive.clear(); this.segmentPasses.clear()
+    this.edits.clear(); this.bumps.clear(); this.segmentCost.clear(); this.segmentFlags.clear(); this.joinedInto.clear(); this.segmentLive.clear()
     this.storeOutsideLoops = storeOutsideLoops
     this.globalInLoop = false
     this.segment = -1
@@ -76,8 +75,7 @@ export class SegmentLedger {
     // V8: recursive fib 1.5x with these stores, 1.7x without); inside loops only where needed.
     // A function that returns the counter (`fuel-passing.ts`) needs no store on the way out:
     // its segments outside loops store only if a loop touches the global (`settleStores`).
-    this.segmentStores.push(this.loopDepth > 0 ? 0 : this.storeOutsideLoops ? 1 : STORE_IF_LOOPS_TOUCH_GLOBAL)
-    this.segmentPasses.push(0)
+    this.segmentFlags.push(this.loopDepth > 0 ? 0 : this.storeOutsideLoops ? STORES : STORES_IF_LOOPS_TOUCH_GLOBAL)
     this.passed = false
     this.joinedInto.push(-1)
     this.segmentLive.push(this.dead ? 0 : 1)
@@ -105,13 +103,12 @@ export class SegmentLedger {
    * one (the charge moves there; nested loops nobody branches to cost one charge, not one each).
    */
   protected endLoop(headerEdit: number, outer: number): void {
-    const edits = this.edits.data, cost = this.segmentCost.data, stores = this.segmentStores.data
+    const edits = this.edits.data, cost = this.segmentCost.data, flags = this.segmentFlags.data
     const header = edits[headerEdit + 2]!
     // The header's stores would move to the outer charge, before a call that passed the counter.
-    if (this.segmentPasses.data[outer]) return
-    this.segmentPasses.data[outer] = this.segmentPasses.data[header]!
+    if (flags[outer]! & PASSES) return
     edits[headerEdit + 1] = Edit.NONE
-    stores[outer] = stores[outer]! | stores[header]!
+    flags[outer] = flags[outer]! | flags[header]!
     this.joinedInto.data[header] = outer
     if (this.segment === header) { // still in it: carry on in the outer one
       this.segment = outer
@@ -130,9 +127,10 @@ export class SegmentLedger {
    * without).
    */
   protected settleStores(): void {
-    const stores = this.segmentStores.data
-    for (let i = 0; i < this.segmentStores.length; i++) {
-      if (stores[i]! & STORE_IF_LOOPS_TOUCH_GLOBAL) stores[i] = (stores[i]! & 1) || this.globalInLoop ? 1 : 0
+    if (this.storeOutsideLoops) return // nothing left open
+    const flags = this.segmentFlags.data
+    for (let i = 0; i < this.segmentFlags.length; i++) {
+      if (flags[i]! & STORES_IF_LOOPS_TOUCH_GLOBAL) flags[i] = this.globalInLoop ? flags[i]! | STORES : flags[i]!
     }
   }
 
@@ -155,7 +153,7 @@ export class SegmentLedger {
     // (the instruction that needs the store is counted already). Only a store before a
     // function's final `end` can sit in a segment that costs nothing.
     if (this.cost === 0) this.insert(pos, Edit.STORE_FUEL, this.segment)
-    this.segmentStores.data[this.segment] = 1
+    this.segmentFlags.data[this.segment] = this.segmentFlags.data[this.segment]! | STORES
     this.unstored = false
   }
 
@@ -168,7 +166,7 @@ export class SegmentLedger {
   protected passedCounter(): void {
     this.unstored = true
     this.passed = true
-    this.segmentPasses.data[this.segment] = 1
+    this.segmentFlags.data[this.segment] = this.segmentFlags.data[this.segment]! | PASSES
   }
 
   /**
@@ -180,10 +178,10 @@ export class SegmentLedger {
     if (this.mergeLinks === -2 || this.dead) return false
     const charged = (segment: number) => {
       const s = this.resolve(segment)
-      return this.segmentLive.data[s] === 1 && this.segmentCost.data[s]! > 0 && this.segmentPasses.data[s] === 0
+      return this.segmentLive.data[s] === 1 && this.segmentCost.data[s]! > 0 && (this.segmentFlags.data[s]! & PASSES) === 0
     }
     if (!paths.every(this.mergeLinks, charged)) return false
-    paths.every(this.mergeLinks, (segment) => { this.segmentStores.data[this.resolve(segment)] = 1; return true })
+    paths.every(this.mergeLinks, (segment) => { const s = this.resolve(segment); this.segmentFlags.data[s] = this.segmentFlags.data[s]! | STORES; return true })
     this.unstored = false
     return true
   }

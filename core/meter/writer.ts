@@ -57,6 +57,12 @@ export class Writer {
     this.length += n
   }
 
+  /** Makes room for `extra` more bytes; @returns the buffer, for writing in place what is already counted in `length`. */
+  room(extra: number): Uint8Array {
+    this.reserve(extra)
+    return this.buf
+  }
+
   /** Unsigned LEB128 (below 2^53). */
   u32(value: number): void {
     if (this.length + 10 > this.buf.length) this.reserve(10)
