@@ -4,6 +4,7 @@
 //   1. compute kernels (bench/kernels/*.wat, and bench/kernels-c/*.c compiled with clang -O2 when
 //      clang is installed): unmetered vs metered vs metered + stackDepth vs metering: 'fast', interleaved rounds
 //      (7, extended up to 13 while the machine is noisy), medians
+//      and a SQLite workload (sql.js: bench/sqlite-workload.mjs)
 //   2. rewrite throughput of meter() on two large real-world modules
 //   3. Sandbox round trips and create vs raw worker postMessage / SharedArrayBuffer round trips, new Worker + compile
 //      (3-6: each figure as a ratio to a raw baseline measured in the same run, interleaved: bench/raw-baselines.mjs)
@@ -21,6 +22,7 @@ import { basename, dirname, join } from 'node:path'
 import os from 'node:os'
 import zlib from 'node:zlib'
 import { Worker } from 'node:worker_threads'
+import { benchSqlite } from './sqlite-workload.mjs'
 import { interleave, rawCreate, RawMessages, RawPingPong, RawPool, startRawWorker, timeEach } from './raw-baselines.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -351,7 +353,15 @@ async function sectionKernels() {
   const clang = clangVersion()
   if (clang === null) console.log('\n  C kernels (bench/kernels-c/*.c): skipped, clang is not installed')
   else c = await kernelTable(`C kernels (bench/kernels-c/*.c, ${CLANG_FLAGS.join(' ')}; ${clang})`, C_KERNELS)
-  return wat || c ? { wat, c } : null
+  let sqlite = null
+  if (!ONLY.length || ONLY.includes('sqlite')) {
+    try {
+      sqlite = await benchSqlite({ root, meter, rounds: MAX_ROUNDS, median })
+      console.log(`\n  SQLite (sql.js): insert 5,000 rows, GROUP BY + ORDER BY, a self-join; ${MAX_ROUNDS} interleaved rounds`)
+      console.log(`  unmetered ${fmt(sqlite.plainMs)} ms; metered ${fmt(sqlite.exactMs)} ms (${fmt(sqlite.exact, 2)}x); metering: 'fast' ${fmt(sqlite.fastMs)} ms (${fmt(sqlite.fast, 2)}x)`)
+    } catch (e) { fail(e.message) }
+  }
+  return wat || c || sqlite ? { wat, c, sqlite } : null
 }
 
 async function kernelTable(title, kernels) {
@@ -1083,6 +1093,7 @@ for (const [what, k] of kernels ? [['WAT', kernels.wat], ['C (clang -O2)', kerne
   console.log(`Fuel metering overhead, ${k.count} ${what} compute kernels (geometric mean of metered/unmetered time):`)
   console.log(`  ${fmt(k.gm, 2)}x metered, ${fmt(k.gmDepth, 2)}x with stackDepth, ${fmt(k.gmFast, 2)}x with metering: 'fast'; range ${fmt(k.best.ratio, 2)}x (${k.best.name}) to ${fmt(k.worst.ratio, 2)}x (${k.worst.name})`)
 }
+if (kernels?.sqlite) console.log(`Fuel metering overhead on SQLite (sql.js workload): ${fmt(kernels.sqlite.exact, 2)}x metered, ${fmt(kernels.sqlite.fast, 2)}x with metering: 'fast'`)
 for (const r of rewrite) {
   console.log(`meter() rewrite of ${r.name} (${fmt(r.mb, 1)} MB): ${fmt(r.mbps, 1)} MB/s (validation ${fmt((r.validateMs / r.ms) * 100, 0)}% of it), output +${fmt(r.growth, 1)}% (+${fmt(r.growthDepth, 1)}% with stackDepth)`)
 }
