@@ -8,25 +8,13 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CompileCacheEvent } from 'wasm-sandbox'
-import { coreComponent } from '../support/components.js'
+import { coreComponent, SUM_CORE, SUM_LIFTS } from '../support/components.js'
 import { launchChromium, serveStatic } from './chromium.mjs'
 
 const root = join(import.meta.dirname, '../..')
 const PAGE = join(root, 'e2e/compile-cache')
 const CACHE = 'wasm-sandbox-test'
 
-const SUM_CORE = `
-  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
-  (func (export "sum-to") (param $n i32) (result i32) (local $s i32)
-    (block $done (loop $l
-      (br_if $done (i32.eqz (local.get $n)))
-      (local.set $s (i32.add (local.get $s) (local.get $n)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br $l)))
-    (local.get $s))`
-const SUM_LIFTS = `
-  (func (export "add") (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
-  (func (export "sum-to") (param "n" u32) (result u32) (canon lift (core func $i "sum-to")))`
 /** A module of its own per test: entries of one test never answer another's. */
 let unique = 0
 const sumModule = () => `(module ${SUM_CORE} (func (export "id") (result i32) (i32.const ${++unique})))`

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sandbox, type CompileCacheEvent, type SandboxEvent } from 'wasm-sandbox'
-import { coreComponent } from '../support/components.js'
+import { coreComponent, SUM_CORE, SUM_LIFTS } from '../support/components.js'
 import { rejectsWith } from './helpers.js'
 
 const DIST = new URL('../../dist/node-adapter/index.js', import.meta.url).href
@@ -51,19 +51,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 
 const entries = async (dir: string) => (await readdir(dir)).sort()
 
-const SUM_CORE = `
-  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
-  (func (export "sum-to") (param $n i32) (result i32) (local $s i32)
-    (block $done (loop $l
-      (br_if $done (i32.eqz (local.get $n)))
-      (local.set $s (i32.add (local.get $s) (local.get $n)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br $l)))
-    (local.get $s))`
 const SUM_MODULE = `(module ${SUM_CORE})`
-const SUM_LIFTS = `
-  (func (export "add") (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
-  (func (export "sum-to") (param "n" u32) (result u32) (canon lift (core func $i "sum-to")))`
 
 /** A module of its own for each in-process test, so this process's in-memory cache never answers first. */
 let unique = 0

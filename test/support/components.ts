@@ -113,3 +113,18 @@ function withoutWorlds(text: string): string {
 export function coreComponent(core: string, lifts: string): Promise<Uint8Array> {
   return componentFromText(`(component (core module $m ${core}) (core instance $i (instantiate $m)) ${lifts})`)
 }
+
+/** Core functions `add` and `sum-to` (a loop), for `coreComponent` with {@link SUM_LIFTS} or as a module. */
+export const SUM_CORE = `
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "sum-to") (param $n i32) (result i32) (local $s i32)
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $s (i32.add (local.get $s) (local.get $n)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $s))`
+/** The component exports lifting {@link SUM_CORE}'s functions. */
+export const SUM_LIFTS = `
+  (func (export "add") (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
+  (func (export "sum-to") (param "n" u32) (result u32) (canon lift (core func $i "sum-to")))`
