@@ -19,6 +19,8 @@ import { skipValueType } from './immediates.js'
  *
  * Read from the module before it is rewritten: the type and function sections, which change
  * for passing functions, come before the exports and elements that decide which ones pass.
+ * (The name section is copied as it is: a debugger shows a passing function's locals under
+ * the names of the ones before them.)
  */
 export interface FuelPassingPlan {
   /** Per function index (imports first): 1 when it passes the counter. */
