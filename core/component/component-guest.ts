@@ -1,5 +1,5 @@
 import { SandboxError } from '../errors/index.js'
-import { MAX_FUEL, METER_EXPORTS, type MeterControl } from '../meter/meter-control.js'
+import { MAX_FUEL, METER_EXPORTS, METER_IMPORT, type MeterControl } from '../meter/meter-control.js'
 import type { GuestSettings } from '../protocol/messages.js'
 import type { CommandOptions } from '../protocol/wasi-settings.js'
 import { classifyError } from '../guest/classify-error.js'
@@ -9,6 +9,9 @@ import type { Preview2Shim } from './preview2-shim.js'
 import type { HttpExchange } from './wasi-http.js'
 import type { FetchRequest, FetchResult } from '../protocol/fetch.js'
 import { encodeUtf8 } from '../text/index.js'
+
+/** The engine's global constructor (core has no DOM or Node types). */
+declare const WebAssembly: { Global: new (type: { value: 'i64'; mutable: boolean }, value: bigint) => unknown }
 
 /** What a worker provides to run components. */
 export interface ComponentEngine {
@@ -49,8 +52,10 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
     if (!module) throw new SandboxError('INTERNAL', `the component glue asked for a core module the host did not send: ${file}`)
     return module
   }
+  // Every core module imports its fuel counter (`sharedFuel`): this one, so they share the budget.
+  const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, settings.fuel ?? MAX_FUEL)
   const instantiateCore = async (module: unknown, imports: Record<string, Record<string, unknown>>) => {
-    const instance = await engine.instantiate(module, imports)
+    const instance = await engine.instantiate(module, { ...imports, [METER_IMPORT.module]: { [METER_IMPORT.name]: fuel } })
     instances.push(instance)
     control = componentMeterControl(instances, settings.fuel ?? MAX_FUEL, settings.stackDepth)
     const start = (instance.exports as Record<string, unknown>)[METER_EXPORTS.start]
@@ -63,8 +68,9 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
   } catch (error) {
     throw classifyError(error, control, settings, null)
   }
-  // Each core module stops at its own counter; the budget of the whole call is checked when
-  // it returns (a plain Error: the meter's state makes it FUEL_EXHAUSTED, see classifyError).
+  // The shared counter stops the call where the budget runs out (a trap). Should jco's glue
+  // swallow that trap, the call still ends in FUEL_EXHAUSTED when it returns (a plain Error:
+  // the meter's state makes it that, see classifyError).
   const meter = control
   const budgeted = (fn: (...args: unknown[]) => unknown) => (...args: unknown[]) => {
     const value = fn(...args)

@@ -1,28 +1,24 @@
 import { createMeterControl, fuelBudget, type MeterControl } from '../meter/meter-control.js'
 
 /**
- * One meter over every core instance of a component. Each core module carries its own
- * fuel counter (the rewrite is per module); before a call each gets the whole remaining
- * budget, and after it their consumption is summed, so `used()` is exact. A call is over
- * budget when any counter ran out (it trapped there) or the sum passed the limit (checked
- * when the call returns): work is bounded by the budget times the number of core modules.
+ * One meter over every core instance of a component. They share one fuel counter (metered
+ * with `sharedFuel`, all linked to one global by the worker), so any instance's control
+ * reads and sets the whole component's budget; the other limit state (depth, refused
+ * grows, memory) is each instance's own.
  */
 export function componentMeterControl(instances: { exports: object }[], fuel: bigint, stackDepth: number | null): MeterControl {
   const controls = instances.map((instance) => createMeterControl(instance, fuel, stackDepth))
   let limit = fuel
-  const sum = () => controls.reduce((total, c) => total + c.used(), 0n)
+  const counter = () => controls[0] // the shared one, seen through the first instance
   return {
     set(value) {
       value = fuelBudget(value)
       limit = value
-      for (const c of controls) c.set(value)
+      for (const c of controls) c.set(value) // the counter, and each instance's depth and grow records
     },
-    used: () => {
-      const used = sum()
-      return used > limit ? limit : used
-    },
-    exhausted: () => controls.some((c) => c.exhausted()) || sum() > limit,
-    noteTrap: (error) => { for (const c of controls) c.noteTrap(error) },
+    used: () => counter()?.used() ?? 0n,
+    exhausted: () => counter()?.exhausted() ?? false,
+    noteTrap: (error) => counter()?.noteTrap(error),
     limit: () => limit,
     stackExceeded: () => controls.some((c) => c.stackExceeded()),
     deniedGrowBytes: () => Math.max(0, ...controls.map((c) => c.deniedGrowBytes())),

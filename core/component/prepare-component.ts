@@ -33,7 +33,9 @@ export async function prepareComponent(platform: Platform, bytes: Uint8Array, po
   }
   if (!platform.componentTools) throw new SandboxError('CONFIG', 'source: this runtime cannot run components', { field: 'source' })
   const hash = (await sourceHash(bytes)) ?? ''
-  const meterOptions = meterOptionsOf(policy)
+  // One counter for every core instance (the worker links them all to one global): the
+  // budget bounds the work of the whole component, not of each instance.
+  const meterOptions = { ...meterOptionsOf(policy), sharedFuel: true }
   const meterAll = async (): Promise<MeteredComponent> => {
     const tools = await platform.componentTools!() // loaded only when there is something to transpile
     const transpile = () => transpileComponent(tools, bytes)

@@ -32,8 +32,8 @@ export const Edit = {
   STORE_FUEL: 13,
   /** a cancelled edit (the header charge of a loop nothing branches to) */
   NONE: 14,
-  /** `local.get` of a passing function's local moved up one (arg: the new index), replacing the old immediate */
-  RENUMBER_LOCAL: 15,
+  /** a local or global index that moved (arg: the new index), replacing the old immediate */
+  RENUMBER_INDEX: 15,
   /** the local copy of the counter onto the stack: the last argument of a passing call, the last result of a passing function */
   PUSH_FUEL: 16,
   /** the counter a passing call returned (its last result) into the local */
@@ -64,7 +64,8 @@ export interface EmitContext {
  * Splices the edits (position, kind, argument triples, in position order) into a copy of
  * `code[from, end)`: the runs between edits are copied as they are, then the one-byte local
  * indices at the positions in `bumps` (in order) move up one in the copy (a passing
- * function's: see `fuel-passing.ts`; cheaper than an edit each, and runs stay whole).
+ * function's locals, `fuel-passing.ts`; globals after an imported counter, `sharedFuel`):
+ * cheaper than an edit each, and runs stay whole.
  */
 export function emitEdits(code: Uint8Array, from: number, end: number, edits: IntList, bumps: IntList, ctx: EmitContext, body: Writer): void {
   const { inject, fn, segmentCost, segmentFlags } = ctx
@@ -99,7 +100,7 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
         break
       case Edit.STORE_FUEL: if (segmentCost[arg] === 0) inject.storeFuel(body); break
       case Edit.STORE_FUEL_HERE: inject.storeFuel(body); break
-      case Edit.RENUMBER_LOCAL: body.u32(arg); while (code[from]! & 0x80) from++; from++; break // the new index, past the old
+      case Edit.RENUMBER_INDEX: body.u32(arg); while (code[from]! & 0x80) from++; from++; break // the new index, past the old
       case Edit.PUSH_FUEL: inject.pushFuel(body); break
       case Edit.TAKE_FUEL: inject.takeFuel(body); break
       case Edit.RELOAD_FUEL: inject.loadFuel(body); break

@@ -1,6 +1,7 @@
 import { Reader } from './reader.js'
 import { SECTION } from './module-sections.js'
 import { skipValueType } from './immediates.js'
+import { readConstExpr, readElementSegment } from './const-exprs.js'
 
 /**
  * Which functions take the fuel counter as an extra parameter and give it back as an extra
@@ -29,6 +30,9 @@ export interface FuelPassingPlan {
   types: Set<number>
 }
 
+/** A tail call the plan cannot keep (the rewrite throws it; `meter()` then meters without passing). */
+export class PassingNotPossible extends Error {}
+
 /** Bodies above this many bytes keep the counter in the global (see above). */
 export const MAX_PASSING_BODY = 2048
 
@@ -49,6 +53,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
   let importedFuncs = 0
   let funcTypes: number[] = []
   let escaping = new Uint8Array(0) // per function index, once the function section is read
+  const escapes = { func: (index: number) => { escaping[index] = 1 } }
   /** Types with no room for one more parameter or result (the JS API allows 1000 of each). */
   const full = new Set<number>()
   let codeStart = -1
@@ -84,7 +89,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
         escaping = new Uint8Array(importedFuncs + funcTypes.length)
         break
       case SECTION.global:
-        for (let n = s.u32(); n > 0; n--) { skipValueType(s); s.byte(); constExpr(s, escaping) }
+        for (let n = s.u32(); n > 0; n--) { skipValueType(s); s.byte(); readConstExpr(s, escapes) }
         break
       case SECTION.export:
         for (let n = s.u32(); n > 0; n--) {
@@ -97,7 +102,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
         escaping[s.u32()] = 1
         break
       case SECTION.element:
-        for (let n = s.u32(); n > 0; n--) elementSegment(s, escaping)
+        for (let n = s.u32(); n > 0; n--) readElementSegment(s, escapes)
         break
       case SECTION.code:
         codeStart = s.pos
@@ -124,40 +129,4 @@ function skipLimits(s: Reader): void {
   const flags = s.u32()
   s.u64Number()
   if (flags & 1) s.u64Number()
-}
-
-/** An element segment: every function it names escapes (it can end up in a table). */
-function elementSegment(s: Reader, escaping: Uint8Array): void {
-  const flags = s.u32()
-  if (flags > 7) throw new Error(`element flags ${flags}`)
-  if (flags === 2 || flags === 6) s.u32() // table index
-  if ((flags & 1) === 0) constExpr(s, escaping) // active: the offset
-  const expressions = (flags & 4) !== 0
-  if (flags & 3) { // an element kind (0x00) or a reference type
-    if (expressions) skipValueType(s)
-    else s.byte()
-  }
-  for (let n = s.u32(); n > 0; n--) {
-    if (expressions) constExpr(s, escaping)
-    else escaping[s.u32()] = 1
-  }
-}
-
-/** A constant expression up to its `end`, noting the functions its `ref.func`s name. */
-function constExpr(s: Reader, escaping: Uint8Array): void {
-  for (;;) {
-    const op = s.byte()
-    switch (op) {
-      case 0x0b: return
-      case 0x41: case 0x42: s.skipLeb(); break // i32/i64.const
-      case 0x43: s.skip(4); break
-      case 0x44: s.skip(8); break
-      case 0xd0: s.s33(); break // ref.null heaptype
-      case 0xd2: escaping[s.u32()] = 1; break // ref.func
-      case 0x23: s.u32(); break // global.get
-      case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break // extended constants
-      case 0xfd: if (s.u32() !== 12) throw new Error('constant'); s.skip(16); break // v128.const
-      default: throw new Error(`constant instruction 0x${op.toString(16)}`)
-    }
-  }
 }

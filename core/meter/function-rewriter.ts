@@ -10,6 +10,7 @@ import { IntList } from './int-list.js'
 import { UnstoredPaths } from './unstored-paths.js'
 import { Edit, emitEdits, type EmitContext } from './edits.js'
 import { SegmentLedger } from './segments.js'
+import { PassingNotPossible } from './fuel-passing.js'
 
 /** What the rewriter needs to know about the function whose body it rewrites. */
 export interface RewriterOptions {
@@ -19,10 +20,9 @@ export interface RewriterOptions {
   fast: boolean
   /** Per function index: 1 when it takes and returns the counter (`fuel-passing.ts`); null when none does. */
   passing: Uint8Array | null
+  /** Global indices from here on move up one (the module's own, after an imported counter: `sharedFuel`). */
+  globalsFrom: number
 }
-
-/** A tail call the fuel-passing plan cannot keep (see `meter()`, which then meters without it). */
-export class PassingNotPossible extends Error {}
 
 // Control frame kinds, and flags kept with them in one entry of the control stack.
 const BLOCK = 0, LOOP = 1, IF = 2, TRY = 3, FUNCTION = 4
@@ -135,6 +135,7 @@ export class FunctionRewriter extends SegmentLedger {
     const code = r.bytes
     const storeBefore = this.passingBody ? this.storeBeforeInPassing : this.storeBefore
     const passing = this.options.passing
+    const globalsFrom = this.options.globalsFrom
     const depthLimited = this.depthLimited
     const fast = this.options.fast
     for (;;) {
@@ -148,10 +149,8 @@ export class FunctionRewriter extends SegmentLedger {
       if (op >= 0x20 && op <= 0x24) {
         const immediate = r.pos
         const index = code[immediate]! < 0x80 && immediate < end ? code[r.pos++]! : r.u32()
-        if (index >= renumberFrom && op <= 0x22) { // a passing function's local: one up
-          if (index < 0x7f && r.pos === immediate + 1) this.bumps.push(immediate) // still one byte
-          else this.always(immediate, Edit.RENUMBER_LOCAL, index + 1)
-        }
+        // A passing function's local, or a global after an imported counter, moves up one.
+        if (op <= 0x22 ? index >= renumberFrom : index >= globalsFrom) this.moveUp(immediate, index, r.pos === immediate + 1)
         continue
       }
       if ((op >= 0x28 && op <= 0x3e) || op === 0x41 || op === 0x42) { // loads, stores: memarg; constants

@@ -18,6 +18,9 @@ export const METER_EXPORTS = {
   profileFuel: '__wasm_sandbox_profile_fuel_',
 } as const
 
+/** Where a module metered with `sharedFuel` imports its counter from. */
+export const METER_IMPORT = { module: '__wasm_sandbox', name: '__wasm_sandbox_fuel' } as const
+
 /** Fuel of one instance of a metered module. */
 export interface FuelControl {
   /**

@@ -39,6 +39,14 @@ export interface MeterOptions {
    * instance's control), so trapping never hides work. Cheaper in loops that touch memory.
    */
   metering?: 'exact' | 'fast'
+  /**
+   * Imports the fuel counter (`(import "__wasm_sandbox" "__wasm_sandbox_fuel" (global (mut i64)))`)
+   * instead of defining it, so that instances linked to one `WebAssembly.Global` draw on one
+   * budget (a component's core instances do). The module's own globals move up one. A
+   * module whose constant expressions read a global it defines is refused (`CONFIG`).
+   * Default false.
+   */
+  sharedFuel?: boolean
 }
 
 export interface MeterSettings {
@@ -48,11 +56,12 @@ export interface MeterSettings {
   tableElements: number | null
   profile: boolean
   fast: boolean
+  sharedFuel: boolean
 }
 
 /** Checks the options (CONFIG errors name the field) and turns them into settings. */
 export function normalizeMeterOptions(options: MeterOptions): MeterSettings {
-  const { fuel, stackDepth, memory, tableElements, profile, metering } = options
+  const { fuel, stackDepth, memory, tableElements, profile, metering, sharedFuel } = options
   let initialFuel = 0n
   if (fuel === 'unlimited') initialFuel = MAX_FUEL
   else if (typeof fuel === 'bigint' || (typeof fuel === 'number' && Number.isSafeInteger(fuel))) {
@@ -67,6 +76,7 @@ export function normalizeMeterOptions(options: MeterOptions): MeterSettings {
   }
   if (profile !== undefined && typeof profile !== 'boolean') throw config('profile', 'must be true or false')
   if (metering !== undefined && metering !== 'exact' && metering !== 'fast') throw config('metering', "must be 'exact' or 'fast'")
+  if (sharedFuel !== undefined && typeof sharedFuel !== 'boolean') throw config('sharedFuel', 'must be true or false')
   return {
     initialFuel,
     stackDepth: stackDepth ?? null,
@@ -74,6 +84,7 @@ export function normalizeMeterOptions(options: MeterOptions): MeterSettings {
     tableElements: tableElements ?? null,
     profile: profile ?? false,
     fast: metering === 'fast',
+    sharedFuel: sharedFuel ?? false,
   }
 }
 

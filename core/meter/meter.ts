@@ -4,7 +4,7 @@ import { Writer } from './writer.js'
 import { writeSigned, writeUnsigned } from './leb128.js'
 import { normalizeMeterOptions, type MeterOptions, type MeterSettings } from './meter-options.js'
 import {
-  findStartFunction, nameBytes, readFuncType, readNameSection, rewriteLimits, sameBytes, SECTION, SECTION_ORDER, signature, signed,
+  findStartFunction, readFuncType, readNameSection, rewriteLimits, sameBytes, SECTION, SECTION_ORDER, signature,
   writeSection, type FuncTypeRecord,
 } from './module-sections.js'
 import { FunctionRewriter } from './function-rewriter.js'
@@ -14,8 +14,9 @@ import { createMeterControl, METER_EXPORTS, type MeterControl } from './meter-co
 import { skipValueType } from './immediates.js'
 import { validateModule } from './validate.js'
 import { checkEngineLimit } from './engine-limits.js'
-import { planFuelPassing, type FuelPassingPlan } from './fuel-passing.js'
-import { PassingNotPossible } from './function-rewriter.js'
+import { AppendedState } from './appended-state.js'
+import { readConstExpr, readDataSegment, readElementSegment } from './const-exprs.js'
+import { PassingNotPossible, planFuelPassing, type FuelPassingPlan } from './fuel-passing.js'
 import { EXTERN_KINDS, type ExportDescriptor, type ImportDescriptor, type ModuleInfo } from './module-types.js'
 
 export interface MeterResult {
@@ -84,57 +85,43 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
   /** Per type index: the type of a passing function of that type (`fuel-passing.ts`), or -1. */
   const passingTypes: number[] = []
   const funcTypes: number[] = [] // type index of every function, imports first
-  let importedFuncs = 0, importedGlobals = 0, definedGlobals = 0, memories = 0
   const info: ModuleInfo = { imports: [], exports: [], memoryInitialBytes: null, hasStart: false, functionNames: new Map() }
   const exportNames = new Set<string>()
   const exportedFunctionNames = new Map<number, string>()
   const exportedFunctions: [ExportDescriptor, number][] = [] // for their parameter names
   const localNames = new Map<number, string[]>() // the name section's, of exported functions
-  let globalsWritten = false, exportsWritten = false
+  let importsWritten = false, globalsWritten = false, exportsWritten = false
   let sawCode = false
   let lastOrder = 0
   // The start section comes after the exports, so find it first (a walk over section headers).
   const deferredStart = options.deferStart ? findStartFunction(bytes) : null
 
-  const fuelGlobal = () => importedGlobals + definedGlobals
-  const writeOurGlobals = (section: Writer): void => {
-    section.bytes([0x7e, 0x01, 0x42]); section.bytes(signed(settings.initialFuel)); section.byte(0x0b) // fuel
-    section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b]) // memory grow denied
-    section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b]) // table grow denied
-    if (settings.stackDepth !== null) section.bytes([0x7f, 0x01, 0x41, 0x00, 0x0b]) // depth
-    for (let i = 0; i < profiled(); i++) section.bytes([0x7e, 0x01, 0x42, 0x00, 0x0b, 0x7e, 0x01, 0x42, 0x00, 0x0b]) // calls, fuel
-  }
   /** Defined functions that get profile counters. */
-  const profiled = () => (settings.profile ? funcTypes.length - importedFuncs : 0)
-  const fixedGlobals = () => (settings.stackDepth !== null ? 4 : 3)
-  const ourGlobalCount = () => fixedGlobals() + 2 * profiled()
-  const writeOurExports = (section: Writer): void => {
-    const exportEntry = (name: string, kind: number, index: number) => {
-      section.bytes(nameBytes(name)); section.byte(kind); section.u32(index)
-    }
-    exportEntry(METER_EXPORTS.fuel, 3, fuelGlobal())
-    exportEntry(METER_EXPORTS.growDenied, 3, fuelGlobal() + 1)
-    exportEntry(METER_EXPORTS.tableGrowDenied, 3, fuelGlobal() + 2)
-    if (settings.stackDepth !== null) exportEntry(METER_EXPORTS.depth, 3, fuelGlobal() + 3)
-    if (memories > 0) exportEntry(METER_EXPORTS.memory, 2, 0)
-    if (deferredStart !== null) exportEntry(METER_EXPORTS.start, 0, deferredStart)
-    if (settings.fast) exportEntry(METER_EXPORTS.fast, 3, fuelGlobal())
-    for (let i = 0; i < profiled(); i++) {
-      exportEntry(`${METER_EXPORTS.profileCalls}${importedFuncs + i}`, 3, fuelGlobal() + fixedGlobals() + 2 * i)
-      exportEntry(`${METER_EXPORTS.profileFuel}${importedFuncs + i}`, 3, fuelGlobal() + fixedGlobals() + 2 * i + 1)
-    }
-  }
-  const ourExportCount = () => fixedGlobals() + 2 * profiled() + (memories > 0 ? 1 : 0) + (deferredStart !== null ? 1 : 0) + (settings.fast ? 1 : 0)
+  const profiled = () => (settings.profile ? funcTypes.length - state.importedFuncs : 0)
+  const state = new AppendedState(settings, profiled, deferredStart)
   const checkGlobals = (at: number): void =>
-    checkEngineLimit('globals', importedGlobals + definedGlobals + ourGlobalCount(), 'the module', at, settings.profile ? 'turn `profile` off: it adds two globals per function' : undefined)
+    checkEngineLimit('globals', state.importedGlobals + state.shift + state.definedGlobals + state.definedCount, 'the module', at, settings.profile ? 'turn `profile` off: it adds two globals per function' : undefined)
   const checkExports = (count: number, at: number): void =>
-    checkEngineLimit('exports', count + ourExportCount(), 'the module', at, settings.profile ? 'turn `profile` off: it adds two exports per function' : undefined)
+    checkEngineLimit('exports', count + state.exportCount, 'the module', at, settings.profile ? 'turn `profile` off: it adds two exports per function' : undefined)
+  const readsOwnGlobal = {
+    global: (index: number, at: number) => {
+      if (index >= state.importedGlobals) throw new SandboxError('CONFIG', `sharedFuel: a constant expression at byte offset ${at} reads global ${index}, which the module defines (it would move to make room for the imported counter): not supported`, { field: 'sharedFuel', offset: at })
+    },
+  }
+  const emitImportsIfMissing = (): void => {
+    if (importsWritten || !settings.sharedFuel) return
+    const section = new Writer(64)
+    section.u32(1)
+    state.writeImport(section)
+    writeSection(out, SECTION.import, section)
+    importsWritten = true
+  }
   const emitGlobalsIfMissing = (): void => {
     if (globalsWritten) return
     checkGlobals(r.pos)
     const section = new Writer(64)
-    section.u32(ourGlobalCount())
-    writeOurGlobals(section)
+    section.u32(state.definedCount)
+    state.writeGlobals(section)
     writeSection(out, SECTION.global, section)
     globalsWritten = true
   }
@@ -142,8 +129,8 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
     if (exportsWritten) return
     checkExports(0, r.pos)
     const section = new Writer(128)
-    section.u32(ourExportCount())
-    writeOurExports(section)
+    section.u32(state.exportCount)
+    state.writeExports(section)
     writeSection(out, SECTION.export, section)
     exportsWritten = true
   }
@@ -160,6 +147,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
       const order = SECTION_ORDER[id] ?? r.fail(`unknown section id ${id}`, sectionStart)
       if (order <= lastOrder) r.fail(`section ${id} out of order or repeated`, sectionStart)
       lastOrder = order
+      if (order > SECTION_ORDER[SECTION.import]!) emitImportsIfMissing()
       if (order > SECTION_ORDER[SECTION.global]!) emitGlobalsIfMissing()
       if (order > SECTION_ORDER[SECTION.export]!) emitExportsIfMissing()
     }
@@ -197,10 +185,11 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
         writeSection(out, SECTION.type, section)
         break
       }
-      case SECTION.import: { // imports: clamp memory and table maxima
+      case SECTION.import: { // imports: clamp memory and table maxima (and import a shared counter)
         const count = s.u32()
-        const section = new Writer(size + 16)
-        section.u32(count)
+        const section = new Writer(size + 64)
+        const countAt = section.reserveU32()
+        section.patchU32(countAt, count)
         for (let i = 0; i < count; i++) {
           const entryStart = s.pos
           const module = s.name()
@@ -213,7 +202,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
           section.copy(bytes, entryStart, s.pos)
           if (kindByte === 0) {
             const t = s.u32()
-            funcTypes.push(t); importedFuncs++
+            funcTypes.push(t); state.importedFuncs++
             imported.type = signature(types, t, s)
             section.u32(t)
           } else if (kindByte === 1) {
@@ -222,14 +211,14 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
             section.copy(bytes, typeStart, s.pos)
             rewriteLimits(s, section, settings.tableElements, 'table')
           } else if (kindByte === 2) {
-            memories++
+            state.memories++
             if (s.bytes[s.pos]! & SHARED_LIMITS) info.sharedMemory = true
             const initial = rewriteLimits(s, section, settings.memoryPages, 'memory')
-            if (memories === 1) info.memoryInitialBytes = initial * PAGE
+            if (state.memories === 1) info.memoryInitialBytes = initial * PAGE
           } else if (kindByte === 3) {
             const typeStart = s.pos
             skipValueType(s); s.byte()
-            importedGlobals++
+            state.importedGlobals++
             section.copy(bytes, typeStart, s.pos)
           } else {
             const typeStart = s.pos
@@ -239,7 +228,12 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
           }
           info.imports.push(imported)
         }
+        if (settings.sharedFuel) { // the counter, after the module's own imports
+          state.writeImport(section)
+          section.patchU32(countAt, count + 1)
+        }
         writeSection(out, SECTION.import, section)
+        importsWritten = true
         break
       }
       case SECTION.function: { // functions: their type indices (passing functions get theirs)
@@ -249,8 +243,8 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
         const section = new Writer(size + count + 8)
         section.u32(count)
         for (let i = 0; i < count; i++) {
-          const t = funcTypes[importedFuncs + i]!
-          section.u32(plan.passing[importedFuncs + i] ? passingTypes[t]! : t)
+          const t = funcTypes[state.importedFuncs + i]!
+          section.u32(plan.passing[state.importedFuncs + i] ? passingTypes[t]! : t)
         }
         writeSection(out, SECTION.function, section)
         break
@@ -274,33 +268,39 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
         const section = new Writer(size + 16)
         section.u32(count)
         for (let i = 0; i < count; i++) {
-          memories++
+          state.memories++
           if (s.bytes[s.pos]! & SHARED_LIMITS) info.sharedMemory = true
           const initial = rewriteLimits(s, section, settings.memoryPages, 'memory')
-          if (memories === 1) info.memoryInitialBytes = initial * PAGE
+          if (state.memories === 1) info.memoryInitialBytes = initial * PAGE
         }
         writeSection(out, SECTION.memory, section)
         break
       }
       case SECTION.global: { // globals: append ours after the module's own
-        definedGlobals = s.u32()
+        state.definedGlobals = s.u32()
         checkGlobals(sectionStart)
+        if (settings.sharedFuel) for (let i = 0, g = new Reader(bytes, s.pos, end); i < state.definedGlobals; i++) { skipValueType(g); g.byte(); readConstExpr(g, readsOwnGlobal) }
         const section = new Writer(size + 32)
-        section.u32(definedGlobals + ourGlobalCount())
+        section.u32(state.definedGlobals + state.definedCount)
         section.copy(bytes, s.pos, end)
-        writeOurGlobals(section)
+        state.writeGlobals(section)
         writeSection(out, SECTION.global, section)
         globalsWritten = true
         break
       }
       case SECTION.export: { // exports: record, refuse our reserved names, append ours
         const count = s.u32()
-        const entriesStart = s.pos
+        checkExports(count, sectionStart)
+        const section = new Writer(size + 128)
+        section.u32(count + state.exportCount)
         for (let i = 0; i < count; i++) {
           const at = s.pos
           const name = s.name()
           const kindByte = s.byte()
+          const indexAt = s.pos
           const index = s.u32()
+          section.copy(bytes, at, kindByte === 3 && state.shift > 0 ? indexAt : s.pos)
+          if (kindByte === 3 && state.shift > 0) section.u32(index >= state.importedGlobals ? index + state.shift : index) // a defined global moved up
           const kind = EXTERN_KINDS[kindByte] ?? s.fail(`unknown export kind ${kindByte}`, at)
           if (name.startsWith(METER_EXPORTS.prefix)) s.fail(`export name ${JSON.stringify(name)} is reserved by wasm-sandbox`, at)
           if (exportNames.has(name)) s.fail(`duplicate export ${JSON.stringify(name)}`, at)
@@ -316,41 +316,45 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
           }
           info.exports.push(entry)
         }
-        checkExports(count, sectionStart)
-        const section = new Writer(size + 128)
-        section.u32(count + ourExportCount())
-        section.copy(bytes, entriesStart, end)
-        writeOurExports(section)
+        state.writeExports(section)
         writeSection(out, SECTION.export, section)
         exportsWritten = true
         break
       }
+      case SECTION.element:
+      case SECTION.data: // copied; with a shared counter, their offsets must not read a global that moved
+        if (settings.sharedFuel) for (let n = s.u32(); n > 0; n--) (id === SECTION.data ? readDataSegment : readElementSegment)(s, readsOwnGlobal)
+        out.copy(bytes, sectionStart, end)
+        break
       case SECTION.start: // start: kept, or (deferStart) turned into an export, which comes earlier
         info.hasStart = true
         if (!options.deferStart) out.copy(bytes, sectionStart, end)
         break
       case SECTION.code: { // code: rewrite every body, straight into the output
         const count = s.u32()
-        if (count !== funcTypes.length - importedFuncs) s.fail('function and code section counts differ', start)
+        if (count !== funcTypes.length - state.importedFuncs) s.fail('function and code section counts differ', start)
         sawCode = true
         out.byte(SECTION.code)
         const sizeAt = out.reserveU32() // the section's size, once known
         out.u32(count)
-        const globals = { fuel: fuelGlobal(), growDenied: fuelGlobal() + 1, tableGrowDenied: fuelGlobal() + 2, depth: fuelGlobal() + 3 }
-        const rewriter = new FunctionRewriter(new Injector(globals), { stackDepth: settings.stackDepth, fast: settings.fast, passing: plan?.passing ?? null })
+        const globals = { fuel: state.fuel, growDenied: state.growDenied, tableGrowDenied: state.tableGrowDenied, depth: state.depth }
+        const rewriter = new FunctionRewriter(new Injector(globals), {
+          stackDepth: settings.stackDepth, fast: settings.fast, passing: plan?.passing ?? null,
+          globalsFrom: state.shift > 0 ? state.importedGlobals : Number.MAX_SAFE_INTEGER,
+        })
         const fn: FunctionInfo = { index: 0, params: 0, resultBlockType: [], profile: null, passing: false }
         const body = new Reader(bytes)
         for (let i = 0; i < count; i++) {
           const bodySize = s.u32()
           const bodyEnd = s.pos + bodySize
           if (bodyEnd > end) s.fail('function body extends past its section')
-          const typeIndex = funcTypes[importedFuncs + i]!
-          const type = types[typeIndex] ?? s.fail(`function ${importedFuncs + i} has unknown type ${typeIndex}`)
-          fn.index = importedFuncs + i
+          const typeIndex = funcTypes[state.importedFuncs + i]!
+          const type = types[typeIndex] ?? s.fail(`function ${state.importedFuncs + i} has unknown type ${typeIndex}`)
+          fn.index = state.importedFuncs + i
           fn.params = type.paramCount
           fn.resultBlockType = resultBlockTypes[typeIndex]!
           fn.passing = plan?.passing[fn.index] === 1
-          fn.profile = settings.profile ? { calls: fuelGlobal() + fixedGlobals() + 2 * i, fuel: fuelGlobal() + fixedGlobals() + 2 * i + 1 } : null
+          fn.profile = settings.profile ? state.profile(i) : null
           body.pos = s.pos
           body.end = bodyEnd
           rewriter.rewrite(body, bodyEnd, fn, out)
@@ -364,6 +368,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
     }
     r.pos = end
   }
+  emitImportsIfMissing()
   emitGlobalsIfMissing()
   emitExportsIfMissing()
   // Functions the name section does not name go by their export name.
@@ -372,7 +377,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
     const names = localNames.get(index)?.slice(0, entry.params.length)
     if (names && names.length === entry.params.length && names.every((n) => n !== undefined)) entry.paramNames = names
   }
-  if (!sawCode && funcTypes.length > importedFuncs) r.fail('function section without code section')
+  if (!sawCode && funcTypes.length > state.importedFuncs) r.fail('function section without code section')
   checkEngineLimit('moduleBytes', out.length, 'the module')
 
   return {

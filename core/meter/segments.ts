@@ -61,6 +61,12 @@ export class SegmentLedger {
     edits.push(pos); edits.push(kind); edits.push(arg)
   }
 
+  /** The index immediate at `pos` moves up one (in dead code too). */
+  protected moveUp(pos: number, index: number, oneByte: boolean): void {
+    if (index < 0x7f && oneByte) this.bumps.push(pos) // still one byte: patched in the copy
+    else this.always(pos, Edit.RENUMBER_INDEX, index + 1)
+  }
+
   /** An edit the output needs even in dead code, which is validated too (it changes types or indices). */
   protected always(pos: number, kind: number, arg = 0): void {
     const edits = this.edits
