@@ -264,6 +264,11 @@ describe('red team: fuel passing agrees with the global counter', () => {
         (loop (local.set 1 (i32.add (local.get 1) (i32.const 1))))
         (i32.load (i32.mul (local.get 1) (i32.const 8192))))
       (func $hpure (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+      (func $hloopload (param i32) (result i32) (local i32) ;; the loop joins the charge before the call: its load's store stays in it
+        (local.set 1 (call $hpure (local.get 0)))
+        (loop (local.set 1 (i32.add (local.get 1) (i32.load (i32.mul (local.get 0) (i32.const 8192))))))
+        (local.get 1))
+      (func (export "loopload") (param i32) (result i32) (call $hloopload (local.get 0)))
       (func (export "joined") (param i32) (result i32) (call $hjoined (local.get 0)))
       (func $hunr (param i32) (result i32) (if (i32.eq (local.get 0) (i32.const 9)) (then (unreachable))) (local.get 0))
       (func (export "first") (param i32) (result i32) (call $hfirst (local.get 0)))
@@ -272,7 +277,7 @@ describe('red team: fuel passing agrees with the global counter', () => {
       (func (export "arms") (param i32) (result i32) (call $harms (local.get 0)))
       (func (export "unr") (param i32) (result i32) (i32.add (call $hunr (local.get 0)) (call $hinc (local.get 0)))))`
     const calls: [string, unknown[]][] = [['first', [0]], ['first', [2]], ['after', [1]], ['after', [7]], ['once', [1]], ['once', [3]], ['once', [9]],
-      ['arms', [5]], ['arms', [3]], ['arms', [2]], ['arms', [8]], ['unr', [9]], ['unr', [2]], ['joined', [1]], ['joined', [7]]]
+      ['arms', [5]], ['arms', [3]], ['arms', [2]], ['arms', [8]], ['unr', [9]], ['unr', [2]], ['joined', [1]], ['joined', [7]], ['loopload', [1]], ['loopload', [9]]]
     for (const options of MODES) await expectSameMetering(text, calls, { options })
   })
 
