@@ -360,6 +360,11 @@ export class FunctionRewriter extends SegmentLedger {
   private markTarget(r: Reader, depth: number, handler: boolean): boolean {
     const index = this.frames.length - 1 - depth
     if (index < 0) r.fail(`branch depth ${depth} out of range`)
+    // A try_table handler that leaves a passing function lands on the wrapping block's end,
+    // which returns the local copy of the counter: the frames the exception unwound charged
+    // the global, so that copy would refund their fuel (a loop of such calls runs for free).
+    // As rare as tail calls: the module is metered again without passing.
+    if (handler && index === 0 && this.passingBody) throw new PassingNotPossible()
     if (!handler && (this.frames.data[index]! & KIND_MASK) !== LOOP) this.pending(index)
     const frames = this.frames.data
     frames[index] = frames[index]! | (handler ? TARGETED | CAUGHT : TARGETED)

@@ -350,6 +350,24 @@ describe('red team: tail calls', () => {
   })
 })
 
+/** try_table (exnref exception handling): Node 20 has none; newer engines run this test. */
+const hasTryTable = WebAssembly.validate(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 10, 8, 1, 6, 0, 0x1f, 0x40, 0, 0x0b, 0x0b]))
+
+describe('red team: try_table handlers that leave a passing function', () => {
+  it.skipIf(!hasTryTable)('refund nothing the unwound frames charged (the module is metered without passing)', async () => {
+    // $hcatch's handler branches to its own label: with the counter passed, it returned its
+    // local copy from before the call, refunding all of $work's loop on every call.
+    await expectSameMetering(`(module
+      (tag $e)
+      (func $work (export "work") (param i32) (local i32)
+        (loop $l (local.set 1 (i32.add (local.get 1) (i32.const 1))) (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
+        (throw $e))
+      (func $hcatch (param i32) (try_table (catch_all 0) (call $work (local.get 0))))
+      (func (export "run") (param i32) (result i32) (call $hcatch (local.get 0)) (call $hcatch (local.get 0)) (i32.const 1)))`,
+    [['run', [10]], ['run', [1000]]], { passes: false })
+  })
+})
+
 describe('red team: the meter stays linear', () => {
   it('thousands of multi-value types share one block type for their results (a lookup, not a scan per type)', async () => {
     // Each type (param i32) (result i32 i32) needs a `[] -> (i32 i32)` block type for its
