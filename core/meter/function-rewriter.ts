@@ -37,7 +37,6 @@ const TRY_BODY = 32
 const HAS_ELSE = 64
 /** Some path reaches the frame's end with the counter unstored in a way not linked (see `pending`). */
 const PENDING_UNKNOWN = 128
-
 const SCRATCH_LOCAL_COUNT = 4
 
 /**
@@ -103,7 +102,6 @@ export class FunctionRewriter extends SegmentLedger {
     this.clearSegments(!passing)
     this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear(); this.unstoredPaths.clear()
     this.tryDepth = 0; this.passingBody = passing
-
     this.push(FUNCTION, false)
     // A passing body is wrapped in a block, so branches to the function's label keep their
     // types; its end then adds the counter to the results (`END_AND_LEAVE`).
@@ -359,6 +357,9 @@ export class FunctionRewriter extends SegmentLedger {
   private markTarget(r: Reader, depth: number, handler: boolean): boolean {
     const index = this.frames.length - 1 - depth
     if (index < 0) r.fail(`branch depth ${depth} out of range`)
+    // A try_table handler leaving a passing function would return its stale local copy of the
+    // counter, refunding what the unwound frames charged: rare, so meter without passing.
+    if (handler && index === 0 && this.passingBody) throw new PassingNotPossible()
     if (!handler && (this.frames.data[index]! & KIND_MASK) !== LOOP) this.pending(index)
     const frames = this.frames.data
     frames[index] = frames[index]! | (handler ? TARGETED | CAUGHT : TARGETED)

@@ -1,10 +1,10 @@
 import { SandboxError } from '../errors/index.js'
 import { Reader } from './reader.js'
 import { Writer } from './writer.js'
-import { writeSigned, writeUnsigned } from './leb128.js'
+import { writeUnsigned } from './leb128.js'
 import { normalizeMeterOptions, type MeterOptions, type MeterSettings } from './meter-options.js'
 import {
-  findStartFunction, readFuncType, readNameSection, rewriteLimits, sameBytes, SECTION, SECTION_ORDER, signature,
+  findStartFunction, readFuncType, readNameSection, rewriteLimits, SECTION, SECTION_ORDER, signature, signed,
   writeSection, type FuncTypeRecord,
 } from './module-sections.js'
 import { FunctionRewriter } from './function-rewriter.js'
@@ -159,17 +159,25 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
         for (let i = 0; i < count; i++) types.push(readFuncType(s))
         const extra: number[] = []
         let next = count
+        // `[] -> results` types by result bytes, ours after the module's own (a scan per type was quadratic)
+        const blockTypeIndex = new Map<string, number>()
+        for (const [i, u] of types.entries()) {
+          const key = u.resultBytes.join()
+          if (u.paramCount === 0 && !blockTypeIndex.has(key)) blockTypeIndex.set(key, i)
+        }
         for (const [i, t] of types.entries()) {
           const passes = plan?.types.has(i) === true
           if (t.resultCount <= 1 || (settings.stackDepth === null && !passes)) {
             resultBlockTypes.push(t.resultCount === 0 ? [0x40] : t.resultBytes)
             continue
           }
-          let index = types.findIndex((u) => u.paramCount === 0 && sameBytes(u.resultBytes, t.resultBytes))
-          if (index < 0) { index = next++; extra.push(0x60, 0x00); writeUnsigned(extra, t.resultCount); extra.push(...t.resultBytes) }
-          const bt: number[] = []
-          writeSigned(bt, index)
-          resultBlockTypes.push(bt)
+          const key = t.resultBytes.join()
+          let index = blockTypeIndex.get(key) ?? -1
+          if (index < 0) {
+            index = next++; extra.push(0x60, 0x00); writeUnsigned(extra, t.resultCount); extra.push(...t.resultBytes)
+            blockTypeIndex.set(key, index)
+          }
+          resultBlockTypes.push(signed(BigInt(index)))
         }
         // Passing functions: the same parameters and results, each followed by the counter.
         for (const [i, t] of types.entries()) {

@@ -147,7 +147,3 @@ export function signed(value: bigint): number[] {
   writeSigned(b, value)
   return b
 }
-
-export function sameBytes(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i])
-}

@@ -111,13 +111,16 @@ export class SegmentLedger {
   protected endLoop(headerEdit: number, outer: number): void {
     const edits = this.edits.data, cost = this.segmentCost.data, flags = this.segmentFlags.data
     const header = edits[headerEdit + 2]!
-    // The header's stores would move to the outer charge, before a call that passed the counter.
-    if (flags[outer]! & PASSES) return
-    edits[headerEdit + 1] = Edit.NONE
-    flags[outer] = flags[outer]! | flags[header]!
+    // After a call that passed the counter, the outer charge comes before the call: the
+    // header's stores cannot move there, so they stay at the header, on their own. The cost
+    // still joins, so where the counter lives changes no charge (and no trap's fuel figure).
+    const outerPassed = (flags[outer]! & PASSES) !== 0
+    edits[headerEdit + 1] = outerPassed && (flags[header]! & STORES) !== 0 ? Edit.STORE_FUEL_HERE : Edit.NONE
+    flags[outer] = flags[outer]! | (outerPassed ? flags[header]! & ~STORES : flags[header]!)
     this.joinedInto.data[header] = outer
     if (this.segment === header) { // still in it: carry on in the outer one
       this.segment = outer
+      if (outerPassed) this.passed = true // a store from here on cannot join the outer charge
       this.cost += cost[outer]!
     } else {
       cost[outer] = cost[outer]! + cost[header]!
