@@ -8,6 +8,8 @@
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { launchChromium, serveStatic } from './chromium.mjs'
+import { getWabt } from '../core/meter/helpers.js'
+import { WABT_FEATURES } from '../../core/sandbox/wat-to-wasm.js'
 
 const root = join(import.meta.dirname, '../..')
 
@@ -52,3 +54,49 @@ it('a try_table handler that branches to a loop header refunds nothing, and rest
     await browser.close()
   }
 }, 120_000)
+
+// Red team (fuel passing): a try_table handler leaving a function that takes the counter as a
+// parameter returned its stale local copy, refunding what the unwound callee charged; such a
+// module is now metered without passing. Node 20 cannot run try_table, so it is checked here.
+it('a try_table handler leaving a function only called directly refunds nothing its callee charged', async () => {
+  const bytes = await watUnchecked(`(module
+    (tag $e)
+    (func $work (export "work") (param i32) (local i32)
+      (loop $l (local.set 1 (i32.add (local.get 1) (i32.const 1))) (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
+      (throw $e))
+    (func $catcher (param i32) (try_table (catch_all 0) (call $work (local.get 0))))
+    (func (export "run") (param i32) (result i32) (call $catcher (local.get 0)) (call $catcher (local.get 0)) (i32.const 1)))`)
+  const browser = await launchChromium()
+  const { url, server } = await serveStatic(root, false)
+  try {
+    const page = await browser.newPage()
+    await page.goto(`${url}test/fixtures/wasm/try-table-loop.wat`)
+    const out = await page.evaluate(`(async () => {
+      const { meter } = await import('${url}dist/core/meter/index.js')
+      const bytes = new Uint8Array(${JSON.stringify(Array.from(bytes))})
+      const m = meter(bytes, { fuel: 'unlimited' })
+      const instance = (await WebAssembly.instantiate(m.bytes)).instance
+      const fuel = m.fuel(instance)
+      const used = []
+      for (const n of [10, 1000]) { fuel.set(10n ** 9n); instance.exports.run(n); used.push(Number(fuel.used())) }
+      return used
+    })()`) as number[]
+    // Each of the 2 x n loop iterations costs several fuel: with the refund, both were 11.
+    expect(out[0]).toBeGreaterThan(2 * 10 * 5)
+    expect(out[1]).toBeGreaterThan(2 * 1000 * 5)
+  } finally {
+    server.close()
+    await browser.close()
+  }
+}, 120_000)
+
+/** wat to a binary without the Node engine's validation (which does not know try_table). */
+async function watUnchecked(text: string): Promise<Uint8Array> {
+  const mod = (await getWabt()).parseWat('unchecked.wat', text, { ...WABT_FEATURES })
+  try {
+    mod.resolveNames()
+    return new Uint8Array(mod.toBinary({}).buffer)
+  } finally {
+    mod.destroy()
+  }
+}
