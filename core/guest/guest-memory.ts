@@ -1,6 +1,7 @@
 import { SandboxError } from '../errors/index.js'
 import { checkRange } from './bytes-abi.js'
 import { missingExport } from './guest-instance.js'
+import { createMeterControl } from '../meter/meter-control.js'
 
 // What a host function's `ctx` does to the guest, the same from a worker's mailbox
 // (host-imports.ts) and inline (inline-host.ts): every access checked against its memory.
@@ -39,5 +40,14 @@ export function guestAlloc(exports: Exports, len: number, enter: <T>(run: () => 
 export function callExport(exports: Exports, fn: string, args: unknown[]): unknown {
   const f = exports[fn]
   if (typeof f !== 'function') throw missingExport(fn, 'ctx.call: the module')
-  return f(...args)
+  try {
+    return f(...args)
+  } catch (error) {
+    // As at the top of a call (GuestInstance.run): an engine stack overflow, and with fast
+    // metering any trap, charges the running call's whole budget, since the frames it
+    // unwound may not have stored the counter (fuel passing). A host function that catches
+    // the error cannot hide that work: its caller runs out of fuel at its next charge.
+    createMeterControl({ exports }, 0n, null).noteTrap(error)
+    throw error
+  }
 }
