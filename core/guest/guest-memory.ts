@@ -31,7 +31,7 @@ export function guestRange(what: string, exports: Exports, ptr: number, len: num
 export function guestAlloc(exports: Exports, len: number, enter: <T>(run: () => T) => T = (run) => run()): number {
   const alloc = exports.alloc
   if (typeof alloc !== 'function') throw new SandboxError('NO_SUCH_EXPORT', 'ctx.alloc needs the guest to export alloc(len) -> ptr', { export: 'alloc' })
-  const ptr = enter(() => (alloc as (len: number) => number)(len) >>> 0)
+  const ptr = enter(() => reentered(exports, () => (alloc as (len: number) => number)(len) >>> 0))
   checkRange('alloc', 'alloc() returned a buffer', ptr, len, memoryOf(exports).byteLength)
   return ptr
 }
@@ -40,13 +40,20 @@ export function guestAlloc(exports: Exports, len: number, enter: <T>(run: () => 
 export function callExport(exports: Exports, fn: string, args: unknown[]): unknown {
   const f = exports[fn]
   if (typeof f !== 'function') throw missingExport(fn, 'ctx.call: the module')
+  return reentered(exports, () => f(...args))
+}
+
+/**
+ * Runs guest code re-entrantly (`ctx.call`, `ctx.alloc`). As at the top of a call
+ * (GuestInstance.run), an engine stack overflow, and with fast metering any trap, charges the
+ * running call's whole budget: the frames it unwound may not have stored the counter (fuel
+ * passing). A host function that catches the error cannot hide that work: its caller runs
+ * out of fuel at its next charge.
+ */
+function reentered<T>(exports: Exports, run: () => T): T {
   try {
-    return f(...args)
+    return run()
   } catch (error) {
-    // As at the top of a call (GuestInstance.run): an engine stack overflow, and with fast
-    // metering any trap, charges the running call's whole budget, since the frames it
-    // unwound may not have stored the counter (fuel passing). A host function that catches
-    // the error cannot hide that work: its caller runs out of fuel at its next charge.
     createMeterControl({ exports }, 0n, null).noteTrap(error)
     throw error
   }
