@@ -11,7 +11,7 @@ const { STORES, STORES_IF_LOOPS_TOUCH_GLOBAL, PASSES } = SegmentFlag
  */
 export class SegmentLedger {
   protected readonly edits = new IntList(1024) // triples: position, kind, argument
-  /** Positions of one-byte local indices to increment in the output (see `emitEdits`). */
+  /** Positions of one-byte local or global indices to increment in the output (see `emitEdits`). */
   protected readonly bumps = new IntList(1024)
   protected readonly segmentCost = new IntList()
   /** Per segment: `SegmentFlag` bits (whether its charge stores the global, whether a call in it passed the counter). */
@@ -136,11 +136,9 @@ export class SegmentLedger {
    * without).
    */
   protected settleStores(): void {
-    if (this.storeOutsideLoops) return // nothing left open
+    if (this.storeOutsideLoops || !this.globalInLoop) return // nothing open, or no store wanted
     const flags = this.segmentFlags.data
-    for (let i = 0; i < this.segmentFlags.length; i++) {
-      if (flags[i]! & STORES_IF_LOOPS_TOUCH_GLOBAL) flags[i] = this.globalInLoop ? flags[i]! | STORES : flags[i]!
-    }
+    for (let i = 0; i < this.segmentFlags.length; i++) if (flags[i]! & STORES_IF_LOOPS_TOUCH_GLOBAL) flags[i] = flags[i]! | STORES
   }
 
   /** The code writes the global itself here (a dynamic charge). */
