@@ -43,8 +43,9 @@ const I64 = 0x7e
  * optional call-depth counting, memory and table caps, and a record of refused
  * `memory.grow`s. Pure and synchronous; one pass over the input, copying untouched sections
  * as byte ranges, so it runs in time linear in the module size. Function, global and type
- * indices of the original are preserved: the meter only appends (globals, exports, types).
- * Internal functions may take the fuel counter as a parameter (see `fuel-passing.ts`).
+ * indices of the original are preserved: the meter only appends (globals, exports, types),
+ * except that `sharedFuel` imports the counter, moving the module's own globals up one.
+ * Internal functions may take the counter as a parameter (see `fuel-passing.ts`).
  *
  * @throws SandboxError `INVALID_MODULE` for malformed input (with the byte offset),
  *   `MEMORY_LIMIT` when a memory or table is declared larger than its cap, `CONFIG` for bad
@@ -68,7 +69,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
     return rewriteModule(bytes, options, settings, plan)
   } catch (error) {
     if (!(error instanceof PassingNotPossible)) throw error
-    return rewriteModule(bytes, options, settings, null) // a tail call the plan cannot keep: rare, so found late
+    return rewriteModule(bytes, options, settings, null) // a tail call or handler the plan cannot keep: rare, so found late
   }
 }
 
