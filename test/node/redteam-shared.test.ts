@@ -1,0 +1,66 @@
+/**
+ * Red team of the component fuel counter shared by every core instance (`sharedFuel`): a
+ * component's total work, however many core instances it spreads it over (calls, start
+ * functions), is bounded by its budget, and usage is the sum.
+ */
+import { describe, expect, it } from 'vitest'
+import { Sandbox } from 'wasm-sandbox'
+import { componentFromText } from '../support/components.js'
+import { rejectsWith } from './helpers.js'
+
+const LOOP = '(local $i i32) (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (local.get 0))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))'
+
+/** `count` core instances in a chain: each loops n times, then calls the one before it. */
+function chain(count: number): string {
+  let text = `(component
+    (core module $first (func (export "work") (param i32) ${LOOP}))
+    (core instance $i0 (instantiate $first))
+    (core module $next (import "prev" "work" (func $prev (param i32)))
+      (func (export "work") (param i32) ${LOOP} (call $prev (local.get 0))))\n`
+  for (let k = 1; k < count; k++) text += `(core instance $i${k} (instantiate $next (with "prev" (instance $i${k - 1}))))\n`
+  return `${text}(func (export "run") (param "n" u32) (canon lift (core func $i${count - 1} "work"))))`
+}
+
+/** `count` core instances whose start functions each loop `n` times; `one` does a single loop. */
+function starts(count: number, n: number): string {
+  let text = `(component
+    (core module $m (func $burn (local $i i32) (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (i32.const ${n}))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))) (start $burn)
+      (func (export "one") (param i32) ${LOOP}))\n`
+  for (let k = 0; k < count; k++) text += `(core instance $i${k} (instantiate $m))\n`
+  return `${text}(func (export "one") (param "n" u32) (canon lift (core func $i0 "one"))))`
+}
+
+describe('red team: a component spread over many core instances stays within one budget', () => {
+  it('40 chained instances: usage is the sum, and a call each instance could afford but not all is FUEL_EXHAUSTED', async () => {
+    const bytes = await componentFromText(chain(40))
+    for (const metering of ['exact', 'fast'] as const) {
+      const free = await Sandbox.create(bytes, { fuel: 'unlimited', metering })
+      let total: bigint
+      try {
+        await free.call('run', 1000)
+        total = free.lastUsage!.fuelUsed
+      } finally {
+        await free.close()
+      }
+      const budget = total / 8n // five instances' work: far more than one needs, far less than forty
+      const limited = await Sandbox.create(bytes, { fuel: budget, metering })
+      try {
+        const error = await rejectsWith(limited.call('run', 1000), 'FUEL_EXHAUSTED')
+        expect(error.limit).toBe(budget)
+        expect(limited.lastUsage!.fuelUsed).toBe(budget)
+        await limited.call('run', 10) // recovers
+        expect(limited.lastUsage!.fuelUsed).toBeLessThan(budget)
+      } finally {
+        await limited.close()
+      }
+    }
+  }, 60_000)
+
+  it('the start functions of ten core instances share the budget of instantiation', async () => {
+    // one start loops 20000 times (~200k fuel): alone it fits in 500k, ten of them do not
+    await rejectsWith(Sandbox.create(await componentFromText(starts(1, 20_000)), { fuel: 100_000 }), 'FUEL_EXHAUSTED')
+    const one = await Sandbox.create(await componentFromText(starts(1, 20_000)), { fuel: 500_000 })
+    await one.close()
+    await rejectsWith(Sandbox.create(await componentFromText(starts(10, 20_000)), { fuel: 500_000 }), 'FUEL_EXHAUSTED')
+  }, 60_000)
+})
