@@ -64,3 +64,17 @@ describe('red team: a component spread over many core instances stays within one
     await rejectsWith(Sandbox.create(await componentFromText(starts(10, 20_000)), { fuel: 500_000 }), 'FUEL_EXHAUSTED')
   }, 60_000)
 })
+
+describe('red team: the counter namespace', () => {
+  it('a core module importing from `__wasm_sandbox` is INVALID_MODULE (it got JavaScript\'s Object as "constructor")', async () => {
+    const text = `(component
+      (core module $a (func (export "constructor") (param i32) (result i32) (i32.const 5)))
+      (core instance $ia (instantiate $a))
+      (core module $b (import "__wasm_sandbox" "constructor" (func $c (param i32) (result i32)))
+        (func (export "run") (param i32) (result i32) (call $c (local.get 0))))
+      (core instance $ib (instantiate $b (with "__wasm_sandbox" (instance $ia))))
+      (func (export "run") (param "n" u32) (result u32) (canon lift (core func $ib "run"))))`
+    const error = await rejectsWith(Sandbox.create(text, { fuel: 100_000 }), 'INVALID_MODULE')
+    expect(error.message).toContain('__wasm_sandbox')
+  })
+})

@@ -67,3 +67,21 @@ describe('sharedFuel red team: generated programs metered both ways', () => {
     }
   }, 120_000)
 })
+
+describe('sharedFuel red team: the counter cannot be named or replaced', () => {
+  it('an import from the module the counter comes from is refused (the sandbox fills that namespace itself)', async () => {
+    // A component links the namespace `__wasm_sandbox` to the counter alone: any other name the
+    // guest imports from it would be looked up on that object, prototype included (`constructor`: Object).
+    for (const name of ['constructor', 'work', 'toString']) {
+      const bytes = await wat(`(module (import "__wasm_sandbox" "${name}" (func (param i32) (result i32))) (func (export "f") (result i32) (i32.const 1)))`)
+      expect(() => meter(bytes, { sharedFuel: true }), name).toThrow(expect.objectContaining({ code: 'INVALID_MODULE', message: expect.stringContaining('__wasm_sandbox') }))
+    }
+  })
+
+  it('an import named like the counter is refused, from any module', async () => {
+    for (const [module, kind] of [['__wasm_sandbox', '(global (mut i64))'], ['env', '(global (mut i64))'], ['env', '(func)']]) {
+      const bytes = await wat(`(module (import "${module}" "__wasm_sandbox_fuel" ${kind}) (func (export "f")))`)
+      for (const sharedFuel of [false, true]) expect(() => meter(bytes, { sharedFuel }), `${module} ${kind}`).toThrow(expect.objectContaining({ code: 'INVALID_MODULE' }))
+    }
+  })
+})
