@@ -78,3 +78,36 @@ describe('red team: the counter namespace', () => {
     expect(error.message).toContain('__wasm_sandbox')
   })
 })
+
+describe('red team: work outside any call (open finding)', () => {
+  // A component instance that trapped is replaced before the next call (serve-guest.ts
+  // renewAfter), and the replacement's core start functions run under a fresh budget that no
+  // call's usage shows: a guest whose start burns most of a budget and whose export traps at
+  // once is billed ~1 fuel per call for ~a budget of work each (measured: 20 trapping calls,
+  // starts of 9M loop iterations each, billed 20 fuel). HTTP handlers renew after every
+  // request. Bounded (one budget per renewal), but unbilled. `it.fails` until it is billed.
+  it.fails('the start functions of an instance renewed after a trap are billed to some call', async () => {
+    const n = 200_000
+    const text = `(component
+      (core module $m
+        (func $burn (local $i i32) (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (i32.const ${n}))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))) (start $burn)
+        (func (export "boom") unreachable)
+        (func (export "noop")))
+      (core instance $i (instantiate $m))
+      (func (export "boom") (canon lift (core func $i "boom")))
+      (func (export "noop") (canon lift (core func $i "noop"))))`
+    const sb = await Sandbox.create(text, { fuel: 10_000_000 })
+    try {
+      let billed = 0n
+      for (let k = 0; k < 3; k++) {
+        await rejectsWith(sb.call('boom'), 'TRAP')
+        billed += sb.lastUsage!.fuelUsed
+      }
+      await sb.call('noop')
+      billed += sb.lastUsage!.fuelUsed
+      expect(billed).toBeGreaterThanOrEqual(3n * BigInt(n)) // three renewals, each a start of n iterations
+    } finally {
+      await sb.close()
+    }
+  }, 60_000)
+})
