@@ -54,8 +54,10 @@ export async function instantiateComponent(engine: ComponentEngine, modules: Rec
   }
   // Every core module imports its fuel counter (`sharedFuel`): this one, so they share the budget.
   const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, settings.fuel ?? MAX_FUEL)
+  // Without a prototype: a name looked up there finds the counter or nothing (not `constructor`).
+  const counterNamespace = Object.assign(Object.create(null) as Record<string, unknown>, { [METER_IMPORT.name]: fuel })
   const instantiateCore = async (module: unknown, imports: Record<string, Record<string, unknown>>) => {
-    const instance = await engine.instantiate(module, { ...imports, [METER_IMPORT.module]: { [METER_IMPORT.name]: fuel } })
+    const instance = await engine.instantiate(module, { ...imports, [METER_IMPORT.module]: counterNamespace })
     instances.push(instance)
     control = componentMeterControl(instances, settings.fuel ?? MAX_FUEL, settings.stackDepth)
     const start = (instance.exports as Record<string, unknown>)[METER_EXPORTS.start]

@@ -10,7 +10,7 @@ import {
 import { FunctionRewriter } from './function-rewriter.js'
 import type { FunctionInfo } from './module-types.js'
 import { Injector } from './injection.js'
-import { createMeterControl, METER_EXPORTS, type MeterControl } from './meter-control.js'
+import { createMeterControl, METER_EXPORTS, METER_IMPORT, type MeterControl } from './meter-control.js'
 import { skipValueType } from './immediates.js'
 import { validateModule } from './validate.js'
 import { checkEngineLimit } from './engine-limits.js'
@@ -207,6 +207,9 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
           const kind = EXTERN_KINDS[kindByte] ?? s.fail(`unknown import kind ${kindByte}`)
           // Another metered instance's counter, linked in by name, could be refilled from here.
           if (name.startsWith(METER_EXPORTS.prefix)) s.fail(`import name ${JSON.stringify(name)} is reserved by wasm-sandbox`, entryStart)
+          // A shared counter's namespace holds the counter alone (the host fills it, replacing
+          // whatever else a component would link there): any other name is refused, not looked up.
+          if (settings.sharedFuel && module === METER_IMPORT.module) s.fail(`import module ${JSON.stringify(module)} is reserved by wasm-sandbox (the shared fuel counter)`, entryStart)
           const imported: ImportDescriptor = { module, name, kind }
           section.copy(bytes, entryStart, s.pos)
           if (kindByte === 0) {
