@@ -97,9 +97,21 @@ export class GuestInstance {
     if (!outcome.ok) throw outcome.error
   }
 
+  /** Fuel the instance's start functions used, to bill to its first call (`billStartToFirstCall`). */
+  private unbilledStart = 0n
+
+  /**
+   * For an instance made to replace one (a component after a trap): what its start functions
+   * used goes on its first call's bill, so a guest cannot run a budget of start code unbilled
+   * every time it traps.
+   */
+  billStartToFirstCall(): void {
+    this.unbilledStart = this.control.used()
+  }
+
   /** What the last call used. */
   report(): CallReport {
-    const report: CallReport = { fuelUsed: this.control.used(), memoryBytes: this.control.memoryBytes() ?? 0, hostCalls: this.host.count }
+    const report: CallReport = { fuelUsed: this.control.used() + this.unbilledStart, memoryBytes: this.control.memoryBytes() ?? 0, hostCalls: this.host.count }
     const audit = this.wasi?.takeEvents()
     if (audit?.length) report.audit = audit
     return report
@@ -109,6 +121,7 @@ export class GuestInstance {
   run(fn: string, invoke: () => unknown, fuel?: bigint): Outcome {
     this.control.set(fuel ?? this.settings.fuel ?? MAX_FUEL)
     this.host.reset()
+    const carried = this.unbilledStart
     try {
       const value = invoke()
       if (this.host.failure) throw this.host.failure
@@ -122,6 +135,8 @@ export class GuestInstance {
         return { ok: false, error: new SandboxError('TRAP', `${fn}() ended the program: proc_exit(${code})`, { trap: `proc_exit(${code})`, export: fn }), report: this.report() }
       }
       return { ok: false, error: classifyError(this.host.failure ?? error, this.control, this.settings, fn), report: this.report() }
+    } finally {
+      if (carried > 0n) this.unbilledStart = 0n // billed once
     }
   }
 

@@ -48,7 +48,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
    */
   const renewAfter = (g: GuestInstance, call: CallRequest, outcome: Outcome): Promise<void> => {
     if (!g.settings.component || guest !== g || call.command || (outcome.ok && call.fn !== HTTP_HANDLER)) return renewing
-    renewing = GuestInstance.create(engine, g.module, g.settings, makeHost).then((fresh) => { guest = fresh }, () => {
+    renewing = GuestInstance.create(engine, g.module, g.settings, makeHost).then((fresh) => { fresh.billStartToFirstCall(); guest = fresh }, () => {
       // the next call reports it
     })
     return renewing

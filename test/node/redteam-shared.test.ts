@@ -79,14 +79,14 @@ describe('red team: the counter namespace', () => {
   })
 })
 
-describe('red team: work outside any call (open finding)', () => {
+describe('red team: work outside any call', () => {
   // A component instance that trapped is replaced before the next call (serve-guest.ts
-  // renewAfter), and the replacement's core start functions run under a fresh budget that no
-  // call's usage shows: a guest whose start burns most of a budget and whose export traps at
-  // once is billed ~1 fuel per call for ~a budget of work each (measured: 20 trapping calls,
-  // starts of 9M loop iterations each, billed 20 fuel). HTTP handlers renew after every
-  // request. Bounded (one budget per renewal), but unbilled. `it.fails` until it is billed.
-  it.fails('the start functions of an instance renewed after a trap are billed to some call', async () => {
+  // renewAfter). The replacement's core start functions ran under a fresh budget that no
+  // call's usage showed: a guest whose start burns most of a budget and whose export traps at
+  // once was billed ~1 fuel per call for ~a budget of work each (measured: 20 trapping calls,
+  // starts of 9M loop iterations each, billed 20 fuel). Fixed: the replacement's start fuel
+  // is billed to its first call.
+  it('the start functions of an instance renewed after a trap are billed to its first call', async () => {
     const n = 200_000
     const text = `(component
       (core module $m
