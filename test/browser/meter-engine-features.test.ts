@@ -14,13 +14,8 @@ import { WABT_FEATURES } from '../../core/sandbox/wat-to-wasm.js'
 const root = join(import.meta.dirname, '../..')
 
 it('a try_table handler that branches to a loop header refunds nothing, and restores the call depth', async () => {
-  const browser = await launchChromium()
-  const { url, server } = await serveStatic(root, false)
-  try {
-    const page = await browser.newPage()
-    await page.goto(`${url}test/fixtures/wasm/try-table-loop.wat`)
-    // Page code as text: vitest would rewrite a dynamic import() inside a function.
-    const out = await page.evaluate(`(async () => {
+  // Page code as text: vitest would rewrite a dynamic import() inside a function.
+  const out = await inPage((url) => `(async () => {
       const { meter } = await import('${url}dist/core/meter/index.js')
       const bytes = new Uint8Array(await (await fetch('${url}test/fixtures/wasm/try-table-loop.wasm')).arrayBuffer())
       const result = { validates: WebAssembly.validate(bytes) }
@@ -42,16 +37,12 @@ it('a try_table handler that branches to a loop header refunds nothing, and rest
       }
       return result
     })()`) as Record<string, unknown>
-    expect(out.validates).toBe(true)
-    for (const depth of ['undefined', '1000']) {
-      expect(out[`big ${depth}`]).toMatchObject({ exhausted: true, used: '100000' })
-      const small = out[`small ${depth}`] as { value: number; expected: number; used: string }
-      expect(small.value).toBe(small.expected) // 2000 rounds of depth 1 under stackDepth 1000: no overflow
-      expect(Number(small.used)).toBeGreaterThan(2000 * 5)
-    }
-  } finally {
-    server.close()
-    await browser.close()
+  expect(out.validates).toBe(true)
+  for (const depth of ['undefined', '1000']) {
+    expect(out[`big ${depth}`]).toMatchObject({ exhausted: true, used: '100000' })
+    const small = out[`small ${depth}`] as { value: number; expected: number; used: string }
+    expect(small.value).toBe(small.expected) // 2000 rounds of depth 1 under stackDepth 1000: no overflow
+    expect(Number(small.used)).toBeGreaterThan(2000 * 5)
   }
 }, 120_000)
 
@@ -66,12 +57,7 @@ it('a try_table handler leaving a function only called directly refunds nothing 
       (throw $e))
     (func $catcher (param i32) (try_table (catch_all 0) (call $work (local.get 0))))
     (func (export "run") (param i32) (result i32) (call $catcher (local.get 0)) (call $catcher (local.get 0)) (i32.const 1)))`)
-  const browser = await launchChromium()
-  const { url, server } = await serveStatic(root, false)
-  try {
-    const page = await browser.newPage()
-    await page.goto(`${url}test/fixtures/wasm/try-table-loop.wat`)
-    const out = await page.evaluate(`(async () => {
+  const out = await inPage((url) => `(async () => {
       const { meter } = await import('${url}dist/core/meter/index.js')
       const bytes = new Uint8Array(${JSON.stringify(Array.from(bytes))})
       const m = meter(bytes, { fuel: 'unlimited' })
@@ -81,13 +67,9 @@ it('a try_table handler leaving a function only called directly refunds nothing 
       for (const n of [10, 1000]) { fuel.set(10n ** 9n); instance.exports.run(n); used.push(Number(fuel.used())) }
       return used
     })()`) as number[]
-    // Each of the 2 x n loop iterations costs several fuel: with the refund, both were 11.
-    expect(out[0]).toBeGreaterThan(2 * 10 * 5)
-    expect(out[1]).toBeGreaterThan(2 * 1000 * 5)
-  } finally {
-    server.close()
-    await browser.close()
-  }
+  // Each of the 2 x n loop iterations costs several fuel: with the refund, both were 11.
+  expect(out[0]).toBeGreaterThan(2 * 10 * 5)
+  expect(out[1]).toBeGreaterThan(2 * 1000 * 5)
 }, 120_000)
 
 /** wat to a binary without the Node engine's validation (which does not know try_table). */
@@ -98,5 +80,19 @@ async function watUnchecked(text: string): Promise<Uint8Array> {
     return new Uint8Array(mod.toBinary({}).buffer)
   } finally {
     mod.destroy()
+  }
+}
+
+/** Evaluates the page code `script(url)` gives, in Chromium, on a page of the repository served at `url`. */
+async function inPage(script: (url: string) => string): Promise<unknown> {
+  const browser = await launchChromium()
+  const { url, server } = await serveStatic(root, false)
+  try {
+    const page = await browser.newPage()
+    await page.goto(`${url}test/fixtures/wasm/try-table-loop.wat`)
+    return await page.evaluate(script(url))
+  } finally {
+    server.close()
+    await browser.close()
   }
 }

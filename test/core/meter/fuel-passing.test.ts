@@ -8,14 +8,10 @@
  */
 import { describe, expect, it } from 'vitest'
 import { meter, type MeterControl, type MeterOptions } from 'wasm-sandbox/core'
-import { MAX_FUEL, outcome, wat, type Outcome } from './helpers.js'
+import { MAX_FUEL, outcome, wat, type Outcome, exportingHelpers, typeCount } from './helpers.js'
 
 interface Variant { call: (fn: string, args: unknown[], budget?: bigint) => { outcome: Outcome; used: bigint; exhausted: boolean }; seen: bigint[]; bytes: Uint8Array }
 
-/** `text` with `(export "name")` added to every function whose name starts with `$h`. */
-function exportingHelpers(text: string): string {
-  return text.replace(/\(func (\$h\w*)/g, (_, name: string) => `(func ${name} (export "${name.slice(1)}")`)
-}
 
 async function variant(text: string, options: MeterOptions): Promise<Variant> {
   const m = meter(await wat(text), options)
@@ -40,18 +36,6 @@ async function variant(text: string, options: MeterOptions): Promise<Variant> {
   }
 }
 
-/** Types in the type section: passing adds one per signature a passing function has. */
-function typeCount(bytes: Uint8Array): number {
-  let p = 8
-  while (p < bytes.length) {
-    const id = bytes[p++]!
-    let size = 0, shift = 0, b: number
-    do { b = bytes[p++]!; size |= (b & 0x7f) << shift; shift += 7 } while (b & 0x80)
-    if (id === 1) return bytes[p]!
-    p += size
-  }
-  return 0
-}
 
 async function expectSameMetering(text: string, calls: [string, unknown[]][], options: MeterOptions = { fuel: 'unlimited' }, passes = true): Promise<void> {
   const original = await wat(text)

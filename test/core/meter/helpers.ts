@@ -151,3 +151,25 @@ export function hashBytes(bytes: Uint8Array): string {
 export function guestExports(instance: WebAssembly.Instance): [string, unknown][] {
   return Object.entries(instance.exports).filter(([name]) => !name.startsWith('__wasm_sandbox_'))
 }
+
+/** `text` with `(export "name")` added to every function whose name starts with `$h`. */
+export function exportingHelpers(text: string): string {
+  return text.replace(/\(func (\$h\w*)/g, (_, name: string) => `(func ${name} (export "${name.slice(1)}")`)
+}
+
+/** Types in the type section: passing adds one per signature a passing function has. */
+export function typeCount(bytes: Uint8Array): number {
+  let p = 8
+  while (p < bytes.length) {
+    const id = bytes[p++]!
+    let size = 0, shift = 0, b: number
+    do { b = bytes[p++]!; size |= (b & 0x7f) << shift; shift += 7 } while (b & 0x80)
+    if (id === 1) {
+      let n = 0; shift = 0
+      do { b = bytes[p++]!; n |= (b & 0x7f) << shift; shift += 7 } while (b & 0x80)
+      return n
+    }
+    p += size
+  }
+  return 0
+}

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { meter, readProfile, type MeterControl, type MeterOptions } from 'wasm-sandbox/core'
-import { hashBytes, MAX_FUEL, outcome, wat, type Outcome } from './helpers.js'
+import { hashBytes, MAX_FUEL, outcome, wat, type Outcome, exportingHelpers, typeCount } from './helpers.js'
 
 type Exports = Record<string, (...a: unknown[]) => unknown>
 interface CallResult { outcome: Outcome; used: bigint; exhausted: boolean; memory: string }
@@ -19,10 +19,6 @@ interface Variant {
   profile: () => unknown
 }
 
-/** `text` with `(export "name")` added to every function whose name starts with `$h`. */
-function exportingHelpers(text: string): string {
-  return text.replace(/\(func (\$h\w*)/g, (_, name: string) => `(func ${name} (export "${name.slice(1)}")`)
-}
 
 /**
  * Host functions: `look` reads the counter (as ctx.fuel would), `boom` throws a JS error
@@ -66,22 +62,6 @@ async function variant(bytes: Uint8Array, options: MeterOptions): Promise<Varian
   }
 }
 
-/** Types in the type section: passing adds one per signature a passing function has. */
-function typeCount(bytes: Uint8Array): number {
-  let p = 8
-  while (p < bytes.length) {
-    const id = bytes[p++]!
-    let size = 0, shift = 0, b: number
-    do { b = bytes[p++]!; size |= (b & 0x7f) << shift; shift += 7 } while (b & 0x80)
-    if (id === 1) {
-      let n = 0; shift = 0
-      do { b = bytes[p++]!; n |= (b & 0x7f) << shift; shift += 7 } while (b & 0x80)
-      return n
-    }
-    p += size
-  }
-  return 0
-}
 
 interface Check {
   options?: MeterOptions
