@@ -2,6 +2,8 @@ import type { Writer } from './writer.js'
 import type { MeterSettings } from './meter-options.js'
 import { METER_EXPORTS, METER_IMPORT } from './meter-control.js'
 import { nameBytes, signed } from './module-sections.js'
+import type { ConstRefs } from './const-exprs.js'
+import { SandboxError } from '../errors/index.js'
 
 /**
  * The state the meter adds to a module, and where it sits in the index spaces: the fuel
@@ -76,6 +78,15 @@ export class AppendedState {
     for (let i = 0; i < this.profiled(); i++) {
       entry(`${METER_EXPORTS.profileCalls}${this.importedFuncs + i}`, 3, this.profile(i).calls)
       entry(`${METER_EXPORTS.profileFuel}${this.importedFuncs + i}`, 3, this.profile(i).fuel)
+    }
+  }
+
+  /** Refuses a constant expression reading a global the module defines (with `sharedFuel` it would have moved). */
+  refuseOwnGlobalReads(): ConstRefs {
+    return {
+      global: (index, at) => {
+        if (index >= this.importedGlobals) throw new SandboxError('CONFIG', `sharedFuel: a constant expression at byte offset ${at} reads global ${index}, which the module defines (it would move to make room for the imported counter): not supported`, { field: 'sharedFuel', offset: at })
+      },
     }
   }
 

@@ -34,12 +34,14 @@ export const Edit = {
   NONE: 14,
   /** a local or global index that moved (arg: the new index), replacing the old immediate */
   RENUMBER_INDEX: 15,
-  /** the local copy of the counter onto the stack: the last argument of a passing call, the last result of a passing function */
+  /** the local copy of the counter onto the stack: a passing function's last result */
   PUSH_FUEL: 16,
   /** the counter a passing call returned (its last result) into the local */
   TAKE_FUEL: 17,
   /** the local copy of the counter to the global, here (not joined to the segment's charge) */
   STORE_FUEL_HERE: 18,
+  /** a passing call's last arguments: the counter, and with depth limited this function's depth */
+  PASS_COUNTERS: 19,
 } as const
 
 /** Bits of a segment's flags (see `segments.ts`). */
@@ -58,6 +60,8 @@ export interface EmitContext {
   stackDepth: number | null
   segmentCost: Int32Array
   segmentFlags: Int32Array
+  /** With depth limited, the body writes the depth global (all but some passing bodies: see FunctionRewriter) */
+  writesDepth: boolean
 }
 
 /**
@@ -67,9 +71,9 @@ export interface EmitContext {
  * function's locals, `fuel-passing.ts`; globals after an imported counter, `sharedFuel`):
  * cheaper than an edit each, and runs stay whole.
  */
-export function emitEdits(code: Uint8Array, from: number, end: number, edits: IntList, bumps: IntList, ctx: EmitContext, body: Writer): void {
+export function emitEdits(code: Uint8Array, from: number, end: number, edits: IntList, bumps: IntList, bumpBy: IntList, ctx: EmitContext, body: Writer): void {
   const { inject, fn, segmentCost, segmentFlags } = ctx
-  const list = edits.data, bumped = bumps.data
+  const list = edits.data, bumped = bumps.data, by = bumpBy.data
   let bump = 0
   for (let i = 0; i <= edits.length; i += 3) {
     const pos = i < edits.length ? list[i]! : end
@@ -78,7 +82,7 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
       body.copy(code, from, pos)
       if (bump < bumps.length && bumped[bump]! < pos) {
         const out = body.room(0)
-        do out[at + bumped[bump++]! - from]!++
+        do { const i = at + bumped[bump]! - from; out[i] = out[i]! + by[bump]!; bump++ }
         while (bump < bumps.length && bumped[bump]! < pos)
       }
       from = pos
@@ -102,6 +106,7 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
       case Edit.STORE_FUEL_HERE: inject.storeFuel(body); break
       case Edit.RENUMBER_INDEX: body.u32(arg); while (code[from]! & 0x80) from++; from++; break // the new index, past the old
       case Edit.PUSH_FUEL: inject.pushFuel(body); break
+      case Edit.PASS_COUNTERS: inject.pushFuel(body); if (ctx.stackDepth !== null) inject.pushDepth(body); break
       case Edit.TAKE_FUEL: inject.takeFuel(body); break
       case Edit.RELOAD_FUEL: inject.loadFuel(body); break
       case Edit.DYNAMIC_MEMORY: inject.dynamicCharge(body, 'memoryBytes'); break
@@ -110,13 +115,13 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
       case Edit.DENIED_MEMORY_GROW: inject.recordDeniedGrow(body, 'memory', arg); break
       case Edit.DENIED_TABLE_GROW: inject.recordDeniedGrow(body, 'table', arg); break
       case Edit.ENTER_FRAME: // the depth check, and the block wrapping the body
-        if (ctx.stackDepth !== null) inject.enterFrame(body, ctx.stackDepth, fn.passing)
+        if (ctx.stackDepth !== null) inject.enterFrame(body, ctx.stackDepth, fn.passing, ctx.writesDepth)
         body.byte(0x02); body.bytes(fn.resultBlockType); break
       case Edit.COUNT_CALL: inject.addToGlobal(body, fn.profile!.calls, 1); break
-      case Edit.LEAVE_FRAME: inject.leaveFrame(body); break
+      case Edit.LEAVE_FRAME: if (ctx.writesDepth) inject.leaveFrame(body); break
       case Edit.END_AND_LEAVE:
         body.byte(0x0b)
-        if (ctx.stackDepth !== null) inject.leaveFrame(body)
+        if (ctx.stackDepth !== null && ctx.writesDepth) inject.leaveFrame(body)
         if (fn.passing) inject.pushFuel(body)
         break
       case Edit.RESTORE_FRAME: inject.restoreFrame(body); break

@@ -1,5 +1,5 @@
 import type { Reader } from './reader.js'
-import type { FunctionInfo } from './module-types.js'
+import type { FunctionInfo, RewriterOptions } from './module-types.js'
 import { Writer } from './writer.js'
 import { STATIC_COST } from './cost-rules.js'
 import { skipBlockType, skipFcImmediates, skipFdImmediates, skipFeImmediates, skipMemarg, skipValueType } from './immediates.js'
@@ -11,18 +11,6 @@ import { UnstoredPaths } from './unstored-paths.js'
 import { Edit, emitEdits, type EmitContext } from './edits.js'
 import { SegmentLedger } from './segments.js'
 import { PassingNotPossible } from './fuel-passing.js'
-
-/** What the rewriter needs to know about the function whose body it rewrites. */
-export interface RewriterOptions {
-  /** Maximum call depth, or null when depth is not limited. */
-  stackDepth: number | null
-  /** Fast metering: the counter is not stored before instructions that can only trap (see `fuel-observers.ts`). */
-  fast: boolean
-  /** Per function index: 1 when it takes and returns the counter (`fuel-passing.ts`); null when none does. */
-  passing: Uint8Array | null
-  /** Global indices from here on move up one (the module's own, after an imported counter: `sharedFuel`). */
-  globalsFrom: number
-}
 
 // Control frame kinds, and flags kept with them in one entry of the control stack.
 const BLOCK = 0, LOOP = 1, IF = 2, TRY = 3, FUNCTION = 4
@@ -73,6 +61,8 @@ export class FunctionRewriter extends SegmentLedger {
   private tryDepth = 0
   /** This body takes and returns the counter. */
   private passingBody = false
+  /** With depth limited, the body writes the depth global on entry and exit: all but passing bodies that call only passing functions and handle no exceptions. */
+  private writesDepth = false
 
   constructor(private readonly inject: Injector, private readonly options: RewriterOptions) {
     super()
@@ -94,14 +84,16 @@ export class FunctionRewriter extends SegmentLedger {
       skipValueType(r)
     }
     const localsEnd = r.pos
-    // A passing function's counter is the parameter after its own: its declared locals move up one.
+    // A passing function's counter (and, with depth limited, its caller's depth) are the
+    // parameters after its own: its declared locals move up one (two).
     const passing = fn.passing
-    if (passing) locals++
+    const added = passing ? (this.depthLimited ? 2 : 1) : 0
+    locals += added
     if (locals + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) checkEngineLimit('functionLocals', locals + SCRATCH_LOCAL_COUNT, `function ${fn.index}`, groupsStart)
-    this.inject.forFunction(locals, passing ? fn.params : locals + 3)
+    this.inject.forFunction(locals, passing ? fn.params : locals + 3, passing && this.depthLimited ? fn.params + 1 : -1)
     this.clearSegments(!passing)
     this.frames.clear(); this.headerEdit.clear(); this.loopOuterSegment.clear(); this.unstoredPaths.clear()
-    this.tryDepth = 0; this.passingBody = passing
+    this.tryDepth = 0; this.passingBody = passing; this.writesDepth = !passing
     this.push(FUNCTION, false)
     // A passing body is wrapped in a block, so branches to the function's label keep their
     // types; its end then adds the counter to the results (`END_AND_LEAVE`).
@@ -109,7 +101,7 @@ export class FunctionRewriter extends SegmentLedger {
     if (!passing) this.reload(r.pos)
     if (fn.profile) this.insert(r.pos, Edit.COUNT_CALL)
     this.startSegment(r.pos)
-    this.scan(r, end, passing ? fn.params : Number.MAX_SAFE_INTEGER)
+    this.scan(r, end, passing ? fn.params : Number.MAX_SAFE_INTEGER, added)
     this.segmentCost.data[this.segment] = this.cost
     this.settleStores()
 
@@ -119,8 +111,8 @@ export class FunctionRewriter extends SegmentLedger {
     body.u32(groups + 2)
     body.copy(code, groupsStart, localsEnd)
     body.bytes(SCRATCH_LOCALS)
-    const ctx: EmitContext = { inject: this.inject, fn, stackDepth: this.options.stackDepth, segmentCost: this.segmentCost.data, segmentFlags: this.segmentFlags.data }
-    emitEdits(code, localsEnd, end, this.edits, this.bumps, ctx, body)
+    const ctx: EmitContext = { inject: this.inject, fn, stackDepth: this.options.stackDepth, segmentCost: this.segmentCost.data, segmentFlags: this.segmentFlags.data, writesDepth: this.writesDepth }
+    emitEdits(code, localsEnd, end, this.edits, this.bumps, this.bumpBy, ctx, body)
     if (body.length > ENGINE_LIMITS.functionBodyBytes) checkEngineLimit('functionBodyBytes', body.length, `function ${fn.index}`, localsEnd)
     out.sized(body)
   }
@@ -129,7 +121,7 @@ export class FunctionRewriter extends SegmentLedger {
    * Decodes the instructions, recording edits, up to and including the body's final `end`.
    * Local indices from `renumberFrom` on move up one (a passing body's).
    */
-  private scan(r: Reader, end: number, renumberFrom: number): void {
+  private scan(r: Reader, end: number, renumberFrom: number, added: number): void {
     const code = r.bytes
     const storeBefore = this.passingBody ? this.storeBeforeInPassing : this.storeBefore
     const passing = this.options.passing
@@ -148,7 +140,7 @@ export class FunctionRewriter extends SegmentLedger {
         const immediate = r.pos
         const index = code[immediate]! < 0x80 && immediate < end ? code[r.pos++]! : r.u32()
         // A passing function's local, or a global after an imported counter, moves up one.
-        if (op <= 0x22 ? index >= renumberFrom : index >= globalsFrom) this.moveUp(immediate, index, r.pos === immediate + 1)
+        if (op <= 0x22 ? index >= renumberFrom : index >= globalsFrom) this.moveUp(immediate, index, r.pos === immediate + 1, op <= 0x22 ? added : 1)
         continue
       }
       if ((op >= 0x28 && op <= 0x3e) || op === 0x41 || op === 0x42) { // loads, stores: memarg; constants
@@ -178,7 +170,7 @@ export class FunctionRewriter extends SegmentLedger {
           this.loopOuterSegment.data[this.loopOuterSegment.length - 1] = this.unstored && !this.dead ? this.segment : -1
           this.startSegment(r.pos)
           break
-        case 0x06: skipBlockType(r); this.push(TRY, true); break // try (legacy exception handling)
+        case 0x06: skipBlockType(r); this.push(TRY, true); this.writesDepth = true; break // try (legacy exception handling)
         case 0x05: { // else
           const top = this.frames.length - 1
           this.pending(top) // the then arm falls through to the end
@@ -206,6 +198,7 @@ export class FunctionRewriter extends SegmentLedger {
             this.markTarget(r, r.u32(), true)
           }
           this.push(BLOCK, true)
+          this.writesDepth = true // its handlers restore the depth global
           break
         }
         case 0x0b: { // end
@@ -279,12 +272,13 @@ export class FunctionRewriter extends SegmentLedger {
           r.u32(); this.die(this.frames.length); this.startSegment(r.pos); break
         case 0x10: { // call f
           const callee = r.u32()
-          if (passing !== null && passing[callee] === 1) { // the counter goes in as the last argument and comes back as the last result
-            this.always(at, Edit.PUSH_FUEL)
+          if (passing !== null && passing[callee] === 1) { // the counter (and depth) go in as the last arguments, the counter comes back as the last result
+            this.always(at, Edit.PASS_COUNTERS)
             this.always(r.pos, Edit.TAKE_FUEL)
             this.passedCounter()
           } else {
             this.store(at)
+            this.writesDepth = true
             this.reload(r.pos) // the callee charged the global
           }
           if (this.tryDepth > 0) this.startSegment(r.pos) // the callee may throw to a handler of ours
@@ -294,6 +288,7 @@ export class FunctionRewriter extends SegmentLedger {
         case 0x11: // call_indirect type table
           r.u32()
           if (op === 0x11) r.u32()
+          this.writesDepth = true
           this.reload(r.pos) // the callee charged the global
           if (this.tryDepth > 0) this.startSegment(r.pos) // the callee may throw to a handler of ours
           break

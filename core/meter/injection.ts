@@ -80,11 +80,16 @@ export class Injector {
 
   constructor(private readonly globals: InjectionGlobals) {}
 
+  /** A passing function's depth parameter (its caller's depth), or -1. */
+  private depthParam = -1
+
   /**
    * Scratch locals start at `base`: operand, result, savedDepth (i32), fuel (i64). The copy
-   * of the counter is `fuelLocal`: that fuel local, or a passing function's parameter.
+   * of the counter is `fuelLocal`: that fuel local, or a passing function's parameter;
+   * `depthParam` is a passing function's depth parameter when depth is limited (else -1).
    */
-  forFunction(base: number, fuelLocal: number): void {
+  forFunction(base: number, fuelLocal: number, depthParam: number): void {
+    this.depthParam = depthParam
     this.operand = base
     this.result = base + 1
     this.savedDepth = base + 2
@@ -135,6 +140,11 @@ export class Injector {
     out.template(this.push)
   }
 
+  /** This function's depth, as a passing call's last argument. */
+  pushDepth(out: Writer): void {
+    out.template(this.scratch.reset().with(LOCAL_GET, this.savedDepth))
+  }
+
   /** `local.set fuel`: the counter a passing call returned. */
   takeFuel(out: Writer): void {
     out.template(this.take)
@@ -175,13 +185,18 @@ export class Injector {
    * With `storeOnTrap` (a passing function, whose caller did not store the counter) the trap
    * stores it first, so the fuel of the trapped call is exact.
    */
-  enterFrame(out: Writer, limit: number, storeOnTrap: boolean): void {
+  enterFrame(out: Writer, limit: number, storeOnTrap: boolean, writesGlobal: boolean): void {
     const depth = this.globals.depth
-    out.template(this.scratch.reset().with(GLOBAL_GET, depth).op(0x41, 0x01, 0x6a).with(LOCAL_TEE, this.savedDepth).with(GLOBAL_SET, depth)
-      .with(LOCAL_GET, this.savedDepth).op(0x41))
+    // A passing function counts from its depth parameter, and leaves the global alone unless
+    // it has to write it (`writesGlobal`: see FunctionRewriter.writesDepth) or traps.
+    const t = this.depthParam >= 0 ? this.scratch.reset().with(LOCAL_GET, this.depthParam) : this.scratch.reset().with(GLOBAL_GET, depth)
+    t.op(0x41, 0x01, 0x6a).with(LOCAL_TEE, this.savedDepth)
+    if (writesGlobal) t.with(GLOBAL_SET, depth).with(LOCAL_GET, this.savedDepth)
+    out.template(t.op(0x41))
     out.s64(limit)
     out.template(this.scratch.reset().op(0x4b, 0x04, 0x40)) // i32.gt_u; if
     if (storeOnTrap) out.template(this.store)
+    if (this.depthParam >= 0) this.restoreFrame(out) // the host tells a depth trap by the global
     out.template(this.scratch.reset().op(0x00, 0x0b)) // unreachable end
   }
 

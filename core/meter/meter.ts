@@ -36,7 +36,7 @@ const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d]
 const PAGE = 65536
 /** The limits flag of a shared memory (threads). */
 const SHARED_LIMITS = 0x02
-const I64 = 0x7e
+const I64 = 0x7e, I32 = 0x7f
 
 /**
  * Instruments a module for metering: fuel per metered segment (see `function-rewriter.ts`),
@@ -104,11 +104,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
     checkEngineLimit('globals', state.importedGlobals + state.shift + state.definedGlobals + state.definedCount, 'the module', at, settings.profile ? 'turn `profile` off: it adds two globals per function' : undefined)
   const checkExports = (count: number, at: number): void =>
     checkEngineLimit('exports', count + state.exportCount, 'the module', at, settings.profile ? 'turn `profile` off: it adds two exports per function' : undefined)
-  const readsOwnGlobal = {
-    global: (index: number, at: number) => {
-      if (index >= state.importedGlobals) throw new SandboxError('CONFIG', `sharedFuel: a constant expression at byte offset ${at} reads global ${index}, which the module defines (it would move to make room for the imported counter): not supported`, { field: 'sharedFuel', offset: at })
-    },
-  }
+  const readsOwnGlobal = state.refuseOwnGlobalReads()
   const emitImportsIfMissing = (): void => {
     if (importsWritten || !settings.sharedFuel) return
     const section = new Writer(64)
@@ -180,11 +176,12 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
           }
           resultBlockTypes.push(signed(BigInt(index)))
         }
-        // Passing functions: the same parameters and results, each followed by the counter.
+        // Passing functions: the same parameters (then the counter and, depth limited, the caller's depth) and results (then the counter).
+        const depthParam = settings.stackDepth !== null ? [I32] : []
         for (const [i, t] of types.entries()) {
           passingTypes.push(plan?.types.has(i) ? next++ : -1)
           if (passingTypes[i]! < 0) continue
-          extra.push(0x60); writeUnsigned(extra, t.paramCount + 1); extra.push(...t.paramBytes, I64)
+          extra.push(0x60); writeUnsigned(extra, t.paramCount + 1 + depthParam.length); extra.push(...t.paramBytes, I64, ...depthParam)
           writeUnsigned(extra, t.resultCount + 1); extra.push(...t.resultBytes, I64)
         }
         if (next === count) { out.copy(bytes, sectionStart, end); break }

@@ -73,3 +73,15 @@ export interface FunctionInfo {
   /** It takes and returns the fuel counter (`fuel-passing.ts`). */
   passing: boolean
 }
+
+/** What the rewriter needs to know about the module whose bodies it rewrites. */
+export interface RewriterOptions {
+  /** Maximum call depth, or null when depth is not limited. */
+  stackDepth: number | null
+  /** Fast metering: the counter is not stored before instructions that can only trap (see `fuel-observers.ts`). */
+  fast: boolean
+  /** Per function index: 1 when it takes and returns the counter (`fuel-passing.ts`); null when none does. */
+  passing: Uint8Array | null
+  /** Global indices from here on move up one (the module's own, after an imported counter: `sharedFuel`). */
+  globalsFrom: number
+}

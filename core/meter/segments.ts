@@ -11,8 +11,9 @@ const { STORES, STORES_IF_LOOPS_TOUCH_GLOBAL, PASSES } = SegmentFlag
  */
 export class SegmentLedger {
   protected readonly edits = new IntList(1024) // triples: position, kind, argument
-  /** Positions of one-byte local or global indices to increment in the output (see `emitEdits`). */
+  /** Positions of one-byte local or global indices to increase in the output, and by how much (see `emitEdits`). */
   protected readonly bumps = new IntList(1024)
+  protected readonly bumpBy = new IntList(1024)
   protected readonly segmentCost = new IntList()
   /** Per segment: `SegmentFlag` bits (whether its charge stores the global, whether a call in it passed the counter). */
   protected readonly segmentFlags = new IntList()
@@ -44,7 +45,7 @@ export class SegmentLedger {
   protected deadFrames = 0
 
   protected clearSegments(storeOutsideLoops: boolean): void {
-    this.edits.clear(); this.bumps.clear(); this.segmentCost.clear(); this.segmentFlags.clear(); this.joinedInto.clear(); this.segmentLive.clear()
+    this.edits.clear(); this.bumps.clear(); this.bumpBy.clear(); this.segmentCost.clear(); this.segmentFlags.clear(); this.joinedInto.clear(); this.segmentLive.clear()
     this.storeOutsideLoops = storeOutsideLoops
     this.globalInLoop = false
     this.segment = -1
@@ -61,10 +62,10 @@ export class SegmentLedger {
     edits.push(pos); edits.push(kind); edits.push(arg)
   }
 
-  /** The index immediate at `pos` moves up one (in dead code too). */
-  protected moveUp(pos: number, index: number, oneByte: boolean): void {
-    if (index < 0x7f && oneByte) this.bumps.push(pos) // still one byte: patched in the copy
-    else this.always(pos, Edit.RENUMBER_INDEX, index + 1)
+  /** The index immediate at `pos` moves up `by` (in dead code too). */
+  protected moveUp(pos: number, index: number, oneByte: boolean, by: number): void {
+    if (index + by < 0x80 && oneByte) { this.bumps.push(pos); this.bumpBy.push(by) } // still one byte: patched in the copy
+    else this.always(pos, Edit.RENUMBER_INDEX, index + by)
   }
 
   /** An edit the output needs even in dead code, which is validated too (it changes types or indices). */
