@@ -25,7 +25,7 @@ const TRY_BODY = 32
 const HAS_ELSE = 64
 /** Some path reaches the frame's end with the counter unstored in a way not linked (see `pending`). */
 const PENDING_UNKNOWN = 128
-const SCRATCH_LOCAL_COUNT = 4
+const SCRATCH_LOCAL_COUNT = 5
 
 /**
  * Rewrites function bodies; one instance serves a whole module and reuses its lists, so a
@@ -107,8 +107,8 @@ export class FunctionRewriter extends SegmentLedger {
 
     const body = this.body
     body.clear()
-    // Local declarations: the original groups, plus our scratch locals (3 x i32, 1 x i64).
-    body.u32(groups + 2)
+    // Local declarations: the original groups, plus our scratch locals (3 x i32, 1 x i64, 1 x i32).
+    body.u32(groups + 3)
     body.copy(code, groupsStart, localsEnd)
     body.bytes(SCRATCH_LOCALS)
     const ctx: EmitContext = { inject: this.inject, fn, stackDepth: this.options.stackDepth, segmentCost: this.segmentCost.data, segmentFlags: this.segmentFlags.data, writesDepth: this.writesDepth }
@@ -390,5 +390,5 @@ export class FunctionRewriter extends SegmentLedger {
   }
 }
 
-const SCRATCH_LOCALS = [0x03, 0x7f, 0x01, 0x7e]
+const SCRATCH_LOCALS = [0x03, 0x7f, 0x01, 0x7e, 0x01, 0x7f]
 const CALL = 0x10, RETURN = 0x0f

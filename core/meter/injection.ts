@@ -66,6 +66,7 @@ export class Injector {
   private operand = 0
   private result = 0
   private savedDepth = 0
+  private prevDepth = 0
   private fuelLocal = 0
   /** `local.get f; i64.const` : then the cost : then a tail */
   private readonly chargeHead = new Template()
@@ -84,7 +85,8 @@ export class Injector {
   private depthParam = -1
 
   /**
-   * Scratch locals start at `base`: operand, result, savedDepth (i32), fuel (i64). The copy
+   * Scratch locals start at `base`: operand, result, savedDepth (i32), fuel (i64), prevDepth
+   * (i32: a passing function's global depth on entry, restored on exit). The copy
    * of the counter is `fuelLocal`: that fuel local, or a passing function's parameter;
    * `depthParam` is a passing function's depth parameter when depth is limited (else -1).
    */
@@ -93,6 +95,7 @@ export class Injector {
     this.operand = base
     this.result = base + 1
     this.savedDepth = base + 2
+    this.prevDepth = base + 4
     const f = this.fuelLocal = fuelLocal
     const g = this.globals.fuel
     this.chargeHead.reset().with(LOCAL_GET, f).op(0x42)
@@ -189,7 +192,12 @@ export class Injector {
     const depth = this.globals.depth
     // A passing function counts from its depth parameter, and leaves the global alone unless
     // it has to write it (`writesGlobal`: see FunctionRewriter.writesDepth) or traps.
-    const t = this.depthParam >= 0 ? this.scratch.reset().with(LOCAL_GET, this.depthParam) : this.scratch.reset().with(GLOBAL_GET, depth)
+    const t = this.scratch.reset()
+    // A passing function that writes the global puts back what it found (its caller may be a
+    // passing function that does not write it, and the global its writer ancestor's depth).
+    if (this.depthParam >= 0 && writesGlobal) t.with(GLOBAL_GET, depth).with(LOCAL_SET, this.prevDepth)
+    if (this.depthParam >= 0) t.with(LOCAL_GET, this.depthParam)
+    else t.with(GLOBAL_GET, depth)
     t.op(0x41, 0x01, 0x6a).with(LOCAL_TEE, this.savedDepth)
     if (writesGlobal) t.with(GLOBAL_SET, depth).with(LOCAL_GET, this.savedDepth)
     out.template(t.op(0x41))
@@ -202,7 +210,8 @@ export class Injector {
 
   /** Function exit (fallthrough, `return`, before a tail call): `depth = saved - 1`. */
   leaveFrame(out: Writer): void {
-    out.template(this.scratch.reset().with(LOCAL_GET, this.savedDepth).op(0x41, 0x01, 0x6b).with(GLOBAL_SET, this.globals.depth))
+    if (this.depthParam >= 0) out.template(this.scratch.reset().with(LOCAL_GET, this.prevDepth).with(GLOBAL_SET, this.globals.depth)) // see enterFrame
+    else out.template(this.scratch.reset().with(LOCAL_GET, this.savedDepth).op(0x41, 0x01, 0x6b).with(GLOBAL_SET, this.globals.depth))
   }
 
   /** Entering an exception handler: the frames the exception unwound are gone. */

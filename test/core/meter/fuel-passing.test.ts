@@ -130,6 +130,20 @@ describe('fuel passed to functions only called directly', () => {
     await expectSameMetering(text, calls, { fuel: 'unlimited', stackDepth: 20 }) // deep(40) passes the depth limit
   })
 
+  it('the depth global is what it was after a call through passing functions that write it and ones that do not', async () => {
+    // $hb calls an import, so it writes the depth global; $ha calls only $hb, so it does not.
+    // After run's call to $ha, the recursion must start from run's depth, not $ha's: at
+    // stackDepth 20, rec(18) ends exactly at the limit.
+    const text = `(module
+      (import "host" "look" (func $look (param i32) (result i32)))
+      (func $hb (param i32) (result i32) (call $look (local.get 0)))
+      (func $ha (param i32) (result i32) (call $hb (local.get 0)))
+      (func $rec (export "rec") (param i32) (result i32)
+        (if (result i32) (local.get 0) (then (i32.add (call $rec (i32.sub (local.get 0) (i32.const 1))) (i32.const 1))) (else (i32.const 0))))
+      (func (export "run") (param i32) (result i32) (drop (call $ha (i32.const 1))) (call $rec (local.get 0))))`
+    await expectSameMetering(text, [['run', [18]], ['run', [19]], ['rec', [19]]], { fuel: 'unlimited', stackDepth: 20 })
+  })
+
   it('exceptions thrown through passing functions are charged as with the global counter', async () => {
     await expectSameMetering(`(module
       (tag $e (param i32))
