@@ -119,24 +119,25 @@ describe('red team: depth passed as a parameter, mixed with the depth global', (
     await sweep(text, 'run', (n) => n + 2, (n) => n, [2, 1000], { metering: 'fast' })
   })
 
-  it('a passing writer between non-writers: the global a later non-passing call reads is the right one', async () => {
-    // run -> $hp (no write) -> $hw (writes: calls look) -> $hq (no write) -> $hw2 (writes) ;
-    // then, back in run, a recursion through an export reading the global: it must start from
-    // run's depth, and after $hp returns, from $hp's caller's.
+  it('a passing writer under a non-writer: the global a later non-passing call reads is the right one', async () => {
+    // $hw2 writes the global (it calls an import); $hp and $hq do not (they call only
+    // passing functions). After $hp returns, the global must be its caller's depth again:
+    // run's, and $hw1's (a writer), whose recursion through the export reads it.
     const text = `(module
       (import "host" "look" (func $look (param i32) (result i32)))
       (func $hw2 (param i32) (result i32) (call $look (local.get 0)))
       (func $hq (param i32) (result i32) (call $hw2 (local.get 0)))
-      (func $hw (param i32) (result i32) (drop (call $look (i32.const 0))) (call $hq (local.get 0)))
-      (func $hp (param i32) (result i32) (local i32)
-        (local.set 1 (call $hw (local.get 0)))
-        ;; the recursion from inside $hp (depth 2): through the export
-        (i32.add (local.get 1) (call $rec (local.get 0))))
+      (func $hp (param i32) (result i32) (i32.add (call $hw2 (local.get 0)) (call $hq (local.get 0))))
       (func $rec (export "rec") (param i32) (result i32)
         (if (result i32) (local.get 0) (then (i32.add (call $rec (i32.sub (local.get 0) (i32.const 1))) (i32.const 1))) (else (i32.const 0))))
-      (func (export "run") (param i32) (result i32) (drop (call $hp (i32.const 0))) (call $hp (local.get 0))))`
-    // run(n): run, $hp, then $hw $hq $hw2 (5 deep), then $rec n + 1 frames under $hp: n + 3.
-    await sweep(text, 'run', (n) => Math.max(5, n + 3), (n) => 2 * n + 1)
+      (func $hw1 (param i32) (result i32)
+        (drop (call $hp (i32.const 0))) (drop (call $look (i32.const 0))) (drop (call $hp (i32.const 0))) (call $rec (local.get 0)))
+      (func (export "run") (param i32) (result i32) (drop (call $hp (i32.const 0))) (call $rec (local.get 0)))
+      (func (export "inw") (param i32) (result i32) (call $hw1 (local.get 0))))`
+    // run(n): run, then $hp $hq $hw2 (4 deep), then $rec n + 1 frames under run: n + 2.
+    await sweep(text, 'run', (n) => Math.max(4, n + 2), (n) => n)
+    // inw(n): inw, $hw1, then $hp $hq $hw2 (5 deep), then $rec n + 1 under $hw1: n + 3.
+    await sweep(text, 'inw', (n) => Math.max(5, n + 3), (n) => n)
   })
 })
 
