@@ -41,6 +41,7 @@ async function build(bytes: Uint8Array, options: MeterOptions): Promise<Build> {
   const seen: string[] = []
   let exports: Exports = {}
   const imports: WebAssembly.Imports = { ...hostImports(seen, () => exports), ...m.imports }
+  if (options.sharedFuel) imports.__wasm_sandbox = { __wasm_sandbox_fuel: new WebAssembly.Global({ value: 'i64', mutable: true }, 0n) }
   const { instance } = await WebAssembly.instantiate(m.bytes, imports)
   exports = instance.exports as Exports
   const ctl = m.fuel(instance)
@@ -253,5 +254,85 @@ describe('red team: host functions that re-enter the instance', () => {
         }
       }
     }
+  })
+})
+
+describe('red team: depth with sharedFuel, and limits 1 to 3 on direct chains', () => {
+  it('the mixed cycle with an imported counter', async () => {
+    const text = `(module
+      (type $t (func (param i32) (result i32)))
+      (table 1 funcref) (elem (i32.const 0) $tab)
+      (global $g (mut i32) (i32.const 0))
+      (func $ha (param i32) (result i32) (global.set $g (local.get 0))
+        (if (result i32) (local.get 0) (then (i32.add (call $hb (i32.sub (local.get 0) (i32.const 1))) (i32.const 1))) (else (global.get $g))))
+      (func $hb (param i32) (result i32)
+        (if (result i32) (local.get 0) (then (i32.add (call_indirect (type $t) (i32.sub (local.get 0) (i32.const 1)) (i32.const 0)) (i32.const 1))) (else (i32.const 0))))
+      (func $tab (param i32) (result i32)
+        (if (result i32) (local.get 0) (then (i32.add (call $ha (i32.sub (local.get 0) (i32.const 1))) (i32.const 1))) (else (i32.const 0))))
+      (func (export "run") (param i32) (result i32) (call $ha (local.get 0))))`
+    await sweep(text, 'run', (n) => n + 2, (n) => n, [1, 2, 3, 1000], { sharedFuel: true })
+  })
+
+  it('limits 1 to 3: a chain of passing calls and non-passing calls, entered at each point', async () => {
+    const text = `(module
+      (func $h3 (param i32) (result i32) (i32.add (local.get 0) (i32.const 3)))
+      (func $h2 (param i32) (result i32) (call $h3 (local.get 0)))
+      (func $h1 (param i32) (result i32) (call $h2 (local.get 0)))
+      (func (export "c1") (param i32) (result i32) (call $h1 (local.get 0)))
+      (func (export "c2") (param i32) (result i32) (call $h2 (local.get 0)))
+      (func (export "c3") (param i32) (result i32) (call $h3 (local.get 0)))
+      (func (export "c0") (param i32) (result i32) (local.get 0)))`
+    for (const stackDepth of [1, 2, 3, 4]) {
+      const [passing, global] = await builds(text, { fuel: 'unlimited', stackDepth })
+      for (const [fn, frames] of [['c0', 1], ['c3', 2], ['c2', 3], ['c1', 4]] as const) {
+        const a = passing.call(fn, [1]), b = global.call(fn, [1])
+        expect(a, `${stackDepth} ${fn}`).toEqual(b)
+        expect(overflowed(a), `${stackDepth} ${fn}`).toBe(frames > stackDepth)
+      }
+    }
+  })
+})
+
+describe('red team: generated programs with small stackDepth, helpers passing or exported', () => {
+  it('agree on every outcome, fuel figure and stackExceeded()', async () => {
+    let overflows = 0, calls = 0
+    for (let seed = 1; seed <= 120; seed++) {
+      const p = generateProgram(seed)
+      if (!p.functions.some((f) => f.internal)) continue
+      let exported = p.wat
+      for (const f of p.functions.filter((f) => f.internal)) exported = exported.replace(`(func $${f.name} `, `(func $${f.name} (export "${f.name}") `)
+      for (const stackDepth of [1, 2, 3]) {
+        const builds: { run: (fn: string, args: unknown[]) => CallResult; bytes: Uint8Array }[] = []
+        for (const text of [p.wat, exported]) {
+          const m = meter(await wat(text), { fuel: 'unlimited', stackDepth })
+          const instance = new WebAssembly.Instance(new WebAssembly.Module(m.bytes), m.imports as WebAssembly.Imports)
+          const ctl = m.fuel(instance), ex = instance.exports as Record<string, any>
+          builds.push({
+            bytes: m.bytes,
+            run(fn, args) {
+              ex.steps.value = 300
+              ctl.set(1_000_000n)
+              const o = outcome(() => { try { return ex[fn](...args) } catch (e) { ctl.noteTrap(e); throw e } })
+              // The depth global after another trap is not compared: passing frames that do not
+              // write it leave it at their writer ancestor's depth (set() resets it anyway).
+              const depthAfter = 'trap' in o && !ctl.stackExceeded() ? -1 : ex[METER_EXPORTS.depth].value
+              return { outcome: o, used: ctl.used(), stackExceeded: ctl.stackExceeded(), depthAfter, seen: [] }
+            },
+          })
+        }
+        expect(typeCount(builds[0]!.bytes), `seed ${seed}`).toBeGreaterThan(typeCount(builds[1]!.bytes))
+        for (const f of p.functions.filter((f) => !f.internal)) {
+          for (const v of [0, 1, 7, -1]) {
+            const args = f.params.map((t) => (t === 'i64' ? BigInt(v) : v))
+            const a = builds[0]!.run(f.name, args), b = builds[1]!.run(f.name, args)
+            expect(a, `seed ${seed}, stackDepth ${stackDepth}, ${f.name}(${args.join(', ')})`).toEqual(b)
+            calls++
+            if (a.stackExceeded) overflows++
+          }
+        }
+      }
+    }
+    // The sweep reached the limit often (a test of nothing otherwise).
+    expect(overflows).toBeGreaterThan(calls / 10)
   })
 })
