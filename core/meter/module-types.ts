@@ -84,4 +84,6 @@ export interface RewriterOptions {
   passing: Uint8Array | null
   /** Global indices from here on move up one (the module's own, after an imported counter: `sharedFuel`). */
   globalsFrom: number
+  /** Function indices below this are imports (host code). */
+  importedFuncs: number
 }
