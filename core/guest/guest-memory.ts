@@ -1,7 +1,9 @@
 import { SandboxError } from '../errors/index.js'
 import { checkRange } from './bytes-abi.js'
 import { missingExport } from './guest-instance.js'
-import { createMeterControl } from '../meter/meter-control.js'
+import { createMeterControl, MAX_FUEL } from '../meter/meter-control.js'
+import type { GuestSettings } from '../protocol/messages.js'
+import { classifyError } from './classify-error.js'
 
 // What a host function's `ctx` does to the guest, the same from a worker's mailbox
 // (host-imports.ts) and inline (inline-host.ts): every access checked against its memory.
@@ -36,11 +38,19 @@ export function guestAlloc(exports: Exports, len: number, enter: <T>(run: () => 
   return ptr
 }
 
-/** `ctx.call`: another export of the same instance, re-entrantly, under the running call's budget. */
-export function callExport(exports: Exports, fn: string, args: unknown[]): unknown {
+/**
+ * `ctx.call`: another export of the same instance, re-entrantly, under the running call's
+ * budget. A failure is a SandboxError told apart as at the top of a call (a depth or fuel
+ * trap is STACK_OVERFLOW or FUEL_EXHAUSTED, not the meter's `unreachable`).
+ */
+export function callExport(exports: Exports, fn: string, args: unknown[], settings: GuestSettings): unknown {
   const f = exports[fn]
   if (typeof f !== 'function') throw missingExport(fn, 'ctx.call: the module')
-  return reentered(exports, () => f(...args))
+  try {
+    return reentered(exports, () => f(...args))
+  } catch (error) {
+    throw classifyError(error, createMeterControl({ exports }, settings.fuel ?? MAX_FUEL, settings.stackDepth), settings, fn)
+  }
 }
 
 /**

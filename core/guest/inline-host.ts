@@ -1,4 +1,4 @@
-import type { HostImport } from '../protocol/messages.js'
+import type { GuestSettings, HostImport } from '../protocol/messages.js'
 import { decodeUtf8, encodeUtf8 } from '../text/index.js'
 import { callExport, guestAlloc, guestMemorySize, guestRange } from './guest-memory.js'
 import type { GuestHost } from './guest-instance.js'
@@ -38,6 +38,7 @@ export class InlineHost implements GuestHost {
     exports: () => Record<string, unknown>,
     /** The export whose call is running. */
     exportName: () => string,
+    settings: GuestSettings,
   ) {
     const alloc = (len: number): number => guestAlloc(exports(), len)
     const write = (ptr: number, data: Uint8Array | string) => {
@@ -57,7 +58,7 @@ export class InlineHost implements GuestHost {
         return { ptr, len: bytes.length }
       },
       memorySize: () => guestMemorySize(exports()),
-      call: (fn, ...args) => callExport(exports(), fn, args),
+      call: (fn, ...args) => callExport(exports(), fn, args, settings),
     }
   }
 

@@ -37,7 +37,7 @@ export function serveGuest(endpoint: Endpoint<HostMessage, WorkerMessage>, engin
   const makeHost: GuestHostFactory = (settings, exports) => new HostImports(settings.component ? [] : settings.hostImports, mailbox, endpoint, {
     exports,
     callId: () => currentId,
-    nestedCall: (fn, args) => callExport(exports(), fn, args),
+    nestedCall: (fn, args) => callExport(exports(), fn, args, settings),
     channel: () => (inChannelCall ? channel : null),
   })
 

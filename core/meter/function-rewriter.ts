@@ -279,7 +279,9 @@ export class FunctionRewriter extends SegmentLedger {
           } else {
             this.store(at)
             this.writesDepth = true
-            if (depthLimited && callee < this.options.importedFuncs) this.afterHostCode(r.pos)
+            // After host code, this function's depth back into the global: a host function may
+            // swallow a depth trap of its ctx.call, whose frames never put the global back.
+            if (depthLimited && callee < this.options.importedFuncs) this.insert(r.pos, Edit.RESTORE_FRAME)
             this.reload(r.pos) // the callee charged the global
           }
           if (this.tryDepth > 0) this.startSegment(r.pos) // the callee may throw to a handler of ours
@@ -290,7 +292,7 @@ export class FunctionRewriter extends SegmentLedger {
           r.u32()
           if (op === 0x11) r.u32()
           this.writesDepth = true
-          if (depthLimited) this.afterHostCode(r.pos) // the callee may be an import
+          if (depthLimited) this.insert(r.pos, Edit.RESTORE_FRAME) // the callee may be an import (see `call`)
           this.reload(r.pos) // the callee charged the global
           if (this.tryDepth > 0) this.startSegment(r.pos) // the callee may throw to a handler of ours
           break
@@ -337,17 +339,6 @@ export class FunctionRewriter extends SegmentLedger {
           }
       }
     }
-  }
-
-  /**
-   * After a call that may have run host code: this function's depth back into the depth
-   * global. A host function may catch the trap of a call it made back into the instance
-   * (`ctx.call` allows it) and return normally; when that was the depth limit, the frames
-   * that trapped never put the global back, and this frame's next calls would count from
-   * their depth (an early STACK_OVERFLOW, or a later trap told as one).
-   */
-  private afterHostCode(pos: number): void {
-    this.insert(pos, Edit.RESTORE_FRAME)
   }
 
   /** A path from here reaches the end of frame `index` (see `UnstoredPaths`). */

@@ -349,8 +349,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
         const globals = { fuel: state.fuel, growDenied: state.growDenied, tableGrowDenied: state.tableGrowDenied, depth: state.depth }
         const rewriter = new FunctionRewriter(new Injector(globals), {
           stackDepth: settings.stackDepth, fast: settings.fast, passing: plan?.passing ?? null,
-          globalsFrom: state.shift > 0 ? state.importedGlobals : Number.MAX_SAFE_INTEGER,
-          importedFuncs: state.importedFuncs,
+          globalsFrom: state.shift > 0 ? state.importedGlobals : Number.MAX_SAFE_INTEGER, importedFuncs: state.importedFuncs,
         })
         const fn: FunctionInfo = { index: 0, params: 0, resultBlockType: [], profile: null, passing: false }
         const body = new Reader(bytes)

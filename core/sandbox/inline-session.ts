@@ -38,7 +38,7 @@ export class InlineSession implements SandboxSession, Transport {
     private readonly recorder: UsageRecorder,
   ) {
     this.engine = { ...engine, onCallerThread: true } // WASI sleeps are paid for in fuel (see WasiFuel)
-    this.makeHost = (settings, exports) => new InlineHost(settings.hostImports, policy.imports, exports, () => this.running)
+    this.makeHost = (settings, exports) => new InlineHost(settings.hostImports, policy.imports, exports, () => this.running, settings)
   }
 
   async start(): Promise<void> {

@@ -43,7 +43,7 @@ describe.each(['worker', 'inline'] as const)('a depth overflow in ctx.call that 
 // Open finding (core/guest/host-imports.ts, outside the meter): in a worker, a ctx.call that
 // passes stackDepth rejects with TRAP and the meter's own 'unreachable' as the message: the
 // nested call's error is not classified (inline, the host function gets the RuntimeError).
-it.fails('a ctx.call that passes stackDepth rejects with STACK_OVERFLOW (worker)', async () => {
+it('a ctx.call that passes stackDepth rejects with STACK_OVERFLOW (worker)', async () => {
   let swallowed: unknown = null
   const probe = async (ctx: { call(fn: string): Promise<unknown> }) => { try { await ctx.call('deep') } catch (e) { swallowed = e } return 0 }
   const sb = await Sandbox.create(SOURCE, { stackDepth: 100, imports: { host: { probe } } })
