@@ -15,10 +15,10 @@ import { readConstExpr, readElementSegment } from './const-exprs.js'
  * table, never called indirectly). Calls to it pass the counter; every other call stores it
  * and reloads it as before. With `stackDepth`, the caller's depth goes along as a second
  * parameter, so a passing function that calls only passing functions never touches the
- * depth global either (fib with depth counting: 1.47x to 1.19x). Passing functions renumber their locals (the counter is the
- * parameter after the original ones), so the rewrite has more to do in them: it is limited
- * to bodies of at most {@link MAX_PASSING_BODY} bytes, where calls cost the most relative to
- * the work.
+ * depth global either (fib with depth counting: 1.47x to 1.19x). Passing functions renumber
+ * their locals (the new parameters come after the original ones), so the rewrite has more
+ * to do in them: it is limited to bodies of at most {@link MAX_PASSING_BODY} bytes, where
+ * calls cost the most relative to the work.
  *
  * Read from the module before it is rewritten: the type and function sections, which change
  * for passing functions, come before the exports and elements that decide which ones pass.
@@ -32,7 +32,7 @@ export interface FuelPassingPlan {
   types: Set<number>
 }
 
-/** A tail call the plan cannot keep (the rewrite throws it; `meter()` then meters without passing). */
+/** A tail call or handler the plan cannot keep (the rewrite throws it; `meter()` then meters without passing). */
 export class PassingNotPossible extends Error {}
 
 /** Bodies above this many bytes keep the counter in the global (see above). */
@@ -56,7 +56,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
   let funcTypes: number[] = []
   let escaping = new Uint8Array(0) // per function index, once the function section is read
   const escapes = { func: (index: number) => { escaping[index] = 1 } }
-  /** Types with no room for one more parameter or result (the JS API allows 1000 of each). */
+  /** Types with no room for the added parameters or result (the JS API allows 1000 of each). */
   const full = new Set<number>()
   let codeStart = -1
   while (!r.done) {
