@@ -121,7 +121,6 @@ export class GuestInstance {
   run(fn: string, invoke: () => unknown, fuel?: bigint): Outcome {
     this.control.set(fuel ?? this.settings.fuel ?? MAX_FUEL)
     this.host.reset()
-    const carried = this.unbilledStart
     try {
       const value = invoke()
       if (this.host.failure) throw this.host.failure
@@ -136,7 +135,7 @@ export class GuestInstance {
       }
       return { ok: false, error: classifyError(this.host.failure ?? error, this.control, this.settings, fn), report: this.report() }
     } finally {
-      if (carried > 0n) this.unbilledStart = 0n // billed once
+      this.unbilledStart = 0n // billed once
     }
   }
 

@@ -46,11 +46,7 @@ export function guestAlloc(exports: Exports, len: number, enter: <T>(run: () => 
 export function callExport(exports: Exports, fn: string, args: unknown[], settings: GuestSettings): unknown {
   const f = exports[fn]
   if (typeof f !== 'function') throw missingExport(fn, 'ctx.call: the module')
-  try {
-    return reentered(exports, () => f(...args))
-  } catch (error) {
-    throw classifyError(error, createMeterControl({ exports }, settings.fuel ?? MAX_FUEL, settings.stackDepth), settings, fn)
-  }
+  return reentered(exports, () => f(...args), { settings, fn })
 }
 
 /**
@@ -58,13 +54,16 @@ export function callExport(exports: Exports, fn: string, args: unknown[], settin
  * (GuestInstance.run), an engine stack overflow, and with fast metering any trap, charges the
  * running call's whole budget: the frames it unwound may not have stored the counter (fuel
  * passing). A host function that catches the error cannot hide that work: its caller runs
- * out of fuel at its next charge.
+ * out of fuel at its next charge. With `classify`, the error is first told apart from the
+ * meter's state, as a call's would be.
  */
-function reentered<T>(exports: Exports, run: () => T): T {
+function reentered<T>(exports: Exports, run: () => T, classify?: { settings: GuestSettings; fn: string }): T {
   try {
     return run()
   } catch (error) {
-    createMeterControl({ exports }, 0n, null).noteTrap(error)
-    throw error
+    const control = createMeterControl({ exports }, classify?.settings.fuel ?? MAX_FUEL, classify?.settings.stackDepth ?? null)
+    const failure = classify ? classifyError(error, control, classify.settings, classify.fn) : error
+    control.noteTrap(error)
+    throw failure
   }
 }

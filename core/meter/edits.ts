@@ -115,7 +115,7 @@ export function emitEdits(code: Uint8Array, from: number, end: number, edits: In
       case Edit.DENIED_MEMORY_GROW: inject.recordDeniedGrow(body, 'memory', arg); break
       case Edit.DENIED_TABLE_GROW: inject.recordDeniedGrow(body, 'table', arg); break
       case Edit.ENTER_FRAME: // the depth check, and the block wrapping the body
-        if (ctx.stackDepth !== null) inject.enterFrame(body, ctx.stackDepth, fn.passing, ctx.writesDepth)
+        if (ctx.stackDepth !== null) inject.enterFrame(body, ctx.stackDepth, ctx.writesDepth)
         body.byte(0x02); body.bytes(fn.resultBlockType); break
       case Edit.COUNT_CALL: inject.addToGlobal(body, fn.profile!.calls, 1); break
       case Edit.LEAVE_FRAME: if (ctx.writesDepth) inject.leaveFrame(body); break

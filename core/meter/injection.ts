@@ -185,10 +185,10 @@ export class Injector {
 
   /**
    * Function entry: `depth += 1; if (depth > limit) unreachable`, remembering the new depth.
-   * With `storeOnTrap` (a passing function, whose caller did not store the counter) the trap
+   * In a passing function (a depth parameter: its caller did not store the counter) the trap
    * stores it first, so the fuel of the trapped call is exact.
    */
-  enterFrame(out: Writer, limit: number, storeOnTrap: boolean, writesGlobal: boolean): void {
+  enterFrame(out: Writer, limit: number, writesGlobal: boolean): void {
     const depth = this.globals.depth
     // A passing function counts from its depth parameter, and leaves the global alone unless
     // it has to write it (`writesGlobal`: see FunctionRewriter.writesDepth) or traps.
@@ -203,8 +203,10 @@ export class Injector {
     out.template(t.op(0x41))
     out.s64(limit)
     out.template(this.scratch.reset().op(0x4b, 0x04, 0x40)) // i32.gt_u; if
-    if (storeOnTrap) out.template(this.store)
-    if (this.depthParam >= 0) this.restoreFrame(out) // the host tells a depth trap by the global
+    if (this.depthParam >= 0) { // the counter, and the global the host tells a depth trap by
+      out.template(this.store)
+      this.restoreFrame(out)
+    }
     out.template(this.scratch.reset().op(0x00, 0x0b)) // unreachable end
   }
 

@@ -57,9 +57,7 @@ export class SegmentLedger {
   }
 
   protected insert(pos: number, kind: number, arg = 0): void {
-    if (this.dead) return
-    const edits = this.edits
-    edits.push(pos); edits.push(kind); edits.push(arg)
+    if (!this.dead) this.always(pos, kind, arg)
   }
 
   /** The index immediate at `pos` moves up `by` (in dead code too). */
