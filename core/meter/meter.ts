@@ -7,9 +7,8 @@ import {
   findStartFunction, readFuncType, readNameSection, rewriteLimits, SECTION, SECTION_ORDER, signature, signed,
   writeSection, type FuncTypeRecord,
 } from './module-sections.js'
-import { FunctionRewriter } from './function-rewriter.js'
-import type { FunctionInfo } from './module-types.js'
-import { Injector } from './injection.js'
+import { rewriteBodies } from './code-section.js'
+import { NativeRewriterFailed } from './native-rewriter.js'
 import { createMeterControl, METER_EXPORTS, METER_IMPORT, type MeterControl } from './meter-control.js'
 import { skipValueType } from './immediates.js'
 import { validateModule } from './validate.js'
@@ -65,15 +64,21 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
   // The rewrite trusts the indices it copies: see validate.ts for why this comes first.
   validateModule(bytes)
   const plan = planFuelPassing(bytes)
-  try {
-    return rewriteModule(bytes, options, settings, plan)
-  } catch (error) {
-    if (!(error instanceof PassingNotPossible)) throw error
-    return rewriteModule(bytes, options, settings, null) // a tail call or handler the plan cannot keep: rare, so found late
+  let passing = plan, native = true
+  for (;;) {
+    try {
+      return rewriteModule(bytes, options, settings, passing, native)
+    } catch (error) {
+      // A tail call or handler the plan cannot keep (rare, so found late): meter without passing.
+      if (error instanceof PassingNotPossible && passing) passing = null
+      // The native rewriter out of memory: the TypeScript one, whose failure is a typed error.
+      else if (error instanceof NativeRewriterFailed && native) native = false
+      else throw error
+    }
   }
 }
 
-function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: MeterSettings, plan: FuelPassingPlan | null): MeterResult {
+function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: MeterSettings, plan: FuelPassingPlan | null, native: boolean): MeterResult {
   const r = new Reader(bytes, 8)
 
   // Metered code grows 1.4-2x: room for twice the input, which costs nothing until written
@@ -346,29 +351,12 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
         out.byte(SECTION.code)
         const sizeAt = out.reserveU32() // the section's size, once known
         out.u32(count)
-        const globals = { fuel: state.fuel, growDenied: state.growDenied, tableGrowDenied: state.tableGrowDenied, depth: state.depth }
-        const rewriter = new FunctionRewriter(new Injector(globals), {
+        rewriteBodies(s, count, end, out, {
+          globals: { fuel: state.fuel, growDenied: state.growDenied, tableGrowDenied: state.tableGrowDenied, depth: state.depth },
           stackDepth: settings.stackDepth, fast: settings.fast, passing: plan?.passing ?? null,
           globalsFrom: state.shift > 0 ? state.importedGlobals : Number.MAX_SAFE_INTEGER, importedFuncs: state.importedFuncs,
+          resultBlockTypes, types, funcTypes, profile: settings.profile ? (i) => state.profile(i) : null, native,
         })
-        const fn: FunctionInfo = { index: 0, params: 0, resultBlockType: [], profile: null, passing: false }
-        const body = new Reader(bytes)
-        for (let i = 0; i < count; i++) {
-          const bodySize = s.u32()
-          const bodyEnd = s.pos + bodySize
-          if (bodyEnd > end) s.fail('function body extends past its section')
-          const typeIndex = funcTypes[state.importedFuncs + i]!
-          const type = types[typeIndex] ?? s.fail(`function ${state.importedFuncs + i} has unknown type ${typeIndex}`)
-          fn.index = state.importedFuncs + i
-          fn.params = type.paramCount
-          fn.resultBlockType = resultBlockTypes[typeIndex]!
-          fn.passing = plan?.passing[fn.index] === 1
-          fn.profile = settings.profile ? state.profile(i) : null
-          body.pos = s.pos
-          body.end = bodyEnd
-          rewriter.rewrite(body, bodyEnd, fn, out)
-          s.pos = bodyEnd
-        }
         out.patchU32(sizeAt, out.length - sizeAt - 5)
         break
       }

@@ -1,0 +1,160 @@
+import { REWRITE_WASM } from './native/rewrite-wasm.js'
+import { ENGINE_LIMITS } from './engine-limits.js'
+import type { InjectionGlobals } from './injection.js'
+import type { Writer } from './writer.js'
+
+/**
+ * The body rewrite in wasm (`native/rewrite.c`): the TypeScript rewriter's decisions, byte for
+ * byte, at several times its speed on a module's first rewrite in a process (no JIT warm-up)
+ * and about twice after. Used wherever the engine compiles it synchronously; a browser's main
+ * thread refuses that for modules over 4 KiB, and there the TypeScript rewriter runs.
+ */
+interface NativeExports {
+  memory: { buffer: ArrayBuffer }
+  reset(): void
+  allocate(size: number): number
+  configure(fuel: number, depth: number, growDenied: number, tableGrowDenied: number, stackDepth: number, fast: number,
+    globalsFrom: number, importedFuncs: number, passing: number, maxLocals: number, maxBodyBytes: number): void
+  output(): number
+  drain(): void
+  rewrite_body(section: number, start: number, end: number, params: number, passing: number, blockType: number,
+    blockTypeLength: number, profileCalls: number, profileFuel: number): number
+}
+
+interface EngineGlobals {
+  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object, imports: object) => { exports: unknown } }
+}
+const engine = (globalThis as unknown as EngineGlobals).WebAssembly
+
+/** What `rewrite_body` returns besides the output's length. */
+const PASSING_NOT_POSSIBLE = -1, FAILED = -2
+/** Output drained into the caller's writer past this many bytes, and memory kept between modules up to this. */
+const DRAIN_AT = 1 << 20, KEEP_MEMORY = 16 << 20
+
+let enabled = true
+let compiled: object | null | undefined // undefined: not tried yet; null: the engine refused
+let instance: NativeExports | null = null
+
+/** Tests and benches: whether `meter()` may use the native rewriter (on by default). */
+export function useNativeRewriter(on: boolean): void {
+  enabled = on
+}
+
+/** The native rewrite failed in a way the TypeScript one may not (out of memory): `meter()` redoes the module. */
+export class NativeRewriterFailed extends Error {}
+
+export interface NativeModuleSettings {
+  globals: InjectionGlobals
+  stackDepth: number | null
+  fast: boolean
+  /** Global indices from here on move up one (see `RewriterOptions.globalsFrom`). */
+  globalsFrom: number
+  importedFuncs: number
+  passing: Uint8Array | null
+  /** Per type index: the block type wrapping a body of that type. */
+  resultBlockTypes: number[][]
+}
+
+/** Bodies of one code section, rewritten natively into the section's output. */
+export class NativeBodies {
+  private section = 0
+  /** Output bytes not yet drained. */
+  private pending = 0
+  /** Per type index: where its block type bytes are in wasm memory (0: not written yet). */
+  private readonly blockTypeAt: Int32Array
+
+  private constructor(private readonly wasm: NativeExports, private readonly settings: NativeModuleSettings) {
+    this.blockTypeAt = new Int32Array(settings.resultBlockTypes.length)
+  }
+
+  /** @returns null when the native rewriter is off or the engine will not compile it here */
+  static open(code: Uint8Array, settings: NativeModuleSettings): NativeBodies | null {
+    const wasm = load()
+    if (!wasm) return null
+    const bodies = new NativeBodies(wasm, settings)
+    return bodies.call(() => {
+      wasm.reset()
+      bodies.section = bodies.copyIn(code)
+      const { globals, stackDepth, passing } = settings
+      const passingAt = passing ? bodies.copyIn(passing) : 0
+      const all = 0xffffffff
+      wasm.configure(globals.fuel, globals.depth, globals.growDenied, globals.tableGrowDenied, stackDepth ?? -1, settings.fast ? 1 : 0,
+        Math.min(settings.globalsFrom, all), settings.importedFuncs, passingAt, ENGINE_LIMITS.functionLocals, ENGINE_LIMITS.functionBodyBytes)
+      return bodies
+    })
+  }
+
+  /**
+   * Rewrites the body at [start, end) of the section (at its local declarations) into the
+   * output. 'failed': the TypeScript rewriter must redo it (and say what is wrong with it),
+   * after what is pending is drained into `out`.
+   */
+  rewrite(start: number, end: number, params: number, passing: boolean, typeIndex: number, profile: { calls: number; fuel: number } | null, out: Writer): 'done' | 'failed' | 'passing not possible' {
+    const blockType = this.settings.resultBlockTypes[typeIndex]!
+    const result = this.call(() => {
+      const blockTypeAt = this.blockTypeAt[typeIndex] || (this.blockTypeAt[typeIndex] = this.copyIn(blockType))
+      return this.wasm.rewrite_body(this.section, start, end, params, passing ? 1 : 0, blockTypeAt, blockType.length, profile?.calls ?? -1, profile?.fuel ?? -1)
+    })
+    if (result === PASSING_NOT_POSSIBLE) return 'passing not possible'
+    if (result === FAILED) { this.drain(out); return 'failed' }
+    this.pending = result
+    if (result > DRAIN_AT) this.drain(out)
+    return 'done'
+  }
+
+  /** Moves the output so far to `out`; call at the end of the section and before another writer writes to it. */
+  drain(out: Writer): void {
+    if (this.pending === 0) return
+    out.copy(new Uint8Array(this.wasm.memory.buffer, this.wasm.output(), this.pending), 0, this.pending)
+    this.wasm.drain()
+    this.pending = 0
+  }
+
+  /** Ends the section: a module's memory is kept for the next only if it stayed small. */
+  close(): void {
+    if (this.wasm.memory.buffer.byteLength > KEEP_MEMORY) instance = null
+  }
+
+  private copyIn(bytes: ArrayLike<number>): number {
+    const at = this.wasm.allocate(bytes.length + 16) // slack: the decoder may look a byte past a malformed end
+    new Uint8Array(this.wasm.memory.buffer, at, bytes.length).set(bytes)
+    return at
+  }
+
+  private call<T>(f: () => T): T {
+    try {
+      return f()
+    } catch (error) {
+      instance = null // out of memory (or worse): a fresh instance next time
+      throw new NativeRewriterFailed(String(error))
+    }
+  }
+}
+
+function load(): NativeExports | null {
+  if (!enabled) return null
+  if (compiled === undefined) {
+    try {
+      compiled = new engine.Module(decodeBase64(REWRITE_WASM))
+    } catch {
+      compiled = null // e.g. a browser's main thread: no synchronous compile of this size
+    }
+  }
+  if (compiled === null) return null
+  return (instance ??= new engine.Instance(compiled, {}).exports as NativeExports)
+}
+
+function decodeBase64(text: string): Uint8Array {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  const value = new Uint8Array(128)
+  for (let i = 0; i < 64; i++) value[alphabet.charCodeAt(i)] = i
+  const clean = text.replace(/=+$/, '')
+  const out = new Uint8Array((clean.length * 3) >> 2)
+  for (let i = 0, o = 0; i < clean.length; i += 4) {
+    const n = (value[clean.charCodeAt(i)]! << 18) | (value[clean.charCodeAt(i + 1)]! << 12) | (value[clean.charCodeAt(i + 2)]! << 6) | value[clean.charCodeAt(i + 3)]!
+    out[o++] = n >> 16
+    if (o < out.length) out[o++] = (n >> 8) & 0xff
+    if (o < out.length) out[o++] = n & 0xff
+  }
+  return out
+}
