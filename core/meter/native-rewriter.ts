@@ -28,8 +28,13 @@ const engine = (globalThis as unknown as EngineGlobals).WebAssembly
 
 /** What `rewrite_body` returns besides the output's length. */
 const PASSING_NOT_POSSIBLE = -1, FAILED = -2
-/** Output drained into the caller's writer past this many bytes, and memory kept between modules up to this. */
-const DRAIN_AT = 1 << 20, KEEP_MEMORY = 16 << 20
+/**
+ * The section goes into wasm memory a window at a time, and the output comes out past a
+ * megabyte, so the memory stays small whatever the module's size: it is kept from module to
+ * module (up to KEEP_MEMORY, which only a huge body's edit lists cross), and a first rewrite
+ * does not pay the page faults of fresh memory for all of a module (8 ms of 140 for 10 MB).
+ */
+const WINDOW = 1 << 20, DRAIN_AT = 1 << 20, KEEP_MEMORY = 16 << 20
 
 let enabled = true
 let compiled: object | null | undefined // undefined: not tried yet; null: the engine refused
@@ -57,13 +62,17 @@ export interface NativeModuleSettings {
 
 /** Bodies of one code section, rewritten natively into the section's output. */
 export class NativeBodies {
-  private section = 0
+  /** The window: where it is in wasm memory, its capacity, and the section range [from, to) in it. */
+  private window = 0
+  private windowSize = 0
+  private from = 0
+  private to = 0
   /** Output bytes not yet drained. */
   private pending = 0
   /** Per type index: where its block type bytes are in wasm memory (0: not written yet). */
   private readonly blockTypeAt: Int32Array
 
-  private constructor(private readonly wasm: NativeExports, private readonly settings: NativeModuleSettings) {
+  private constructor(private readonly wasm: NativeExports, private readonly code: Uint8Array, private readonly settings: NativeModuleSettings) {
     this.blockTypeAt = new Int32Array(settings.resultBlockTypes.length)
   }
 
@@ -71,10 +80,9 @@ export class NativeBodies {
   static open(code: Uint8Array, settings: NativeModuleSettings): NativeBodies | null {
     const wasm = load()
     if (!wasm) return null
-    const bodies = new NativeBodies(wasm, settings)
+    const bodies = new NativeBodies(wasm, code, settings)
     return bodies.call(() => {
       wasm.reset()
-      bodies.section = bodies.copyIn(code)
       const { globals, stackDepth, passing } = settings
       const passingAt = passing ? bodies.copyIn(passing) : 0
       const all = 0xffffffff
@@ -92,8 +100,9 @@ export class NativeBodies {
   rewrite(start: number, end: number, params: number, passing: boolean, typeIndex: number, profile: { calls: number; fuel: number } | null, out: Writer): 'done' | 'failed' | 'passing not possible' {
     const blockType = this.settings.resultBlockTypes[typeIndex]!
     const result = this.call(() => {
+      if (start < this.from || end > this.to) this.moveWindow(start, end)
       const blockTypeAt = this.blockTypeAt[typeIndex] || (this.blockTypeAt[typeIndex] = this.copyIn(blockType))
-      return this.wasm.rewrite_body(this.section, start, end, params, passing ? 1 : 0, blockTypeAt, blockType.length, profile?.calls ?? -1, profile?.fuel ?? -1)
+      return this.wasm.rewrite_body(this.window, start - this.from, end - this.from, params, passing ? 1 : 0, blockTypeAt, blockType.length, profile?.calls ?? -1, profile?.fuel ?? -1)
     })
     if (result === PASSING_NOT_POSSIBLE) return 'passing not possible'
     if (result === FAILED) { this.drain(out); return 'failed' }
@@ -115,8 +124,19 @@ export class NativeBodies {
     if (this.wasm.memory.buffer.byteLength > KEEP_MEMORY) instance = null
   }
 
+  /** Copies the section from `start` into the window (grown to hold [start, end) if need be). */
+  private moveWindow(start: number, end: number): void {
+    if (end - start > this.windowSize) {
+      this.windowSize = Math.max(WINDOW, end - start)
+      this.window = this.wasm.allocate(this.windowSize + 16) // slack: the decoder may look a byte past a malformed end
+    }
+    this.from = start
+    this.to = Math.min(this.code.length, start + this.windowSize)
+    new Uint8Array(this.wasm.memory.buffer, this.window, this.to - start).set(this.code.subarray(start, this.to))
+  }
+
   private copyIn(bytes: ArrayLike<number>): number {
-    const at = this.wasm.allocate(bytes.length + 16) // slack: the decoder may look a byte past a malformed end
+    const at = this.wasm.allocate(bytes.length)
     new Uint8Array(this.wasm.memory.buffer, at, bytes.length).set(bytes)
     return at
   }

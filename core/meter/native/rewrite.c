@@ -248,7 +248,7 @@ static int store_on_incoming_paths(void) {
 enum { BLOCK = 0, LOOP = 1, IF = 2, TRY = 3, FUNCTION = 4, KIND_MASK = 7, TARGETED = 8, CAUGHT = 16, TRY_BODY = 32, HAS_ELSE = 64, PENDING_UNKNOWN = 128 };
 enum { PASSING_NOT_POSSIBLE = -1, FAILED = -2 };
 static List frames, header_edit, loop_outer_segment;
-static int try_depth, passing_body, writes_depth, not_possible;
+static int try_depth, passing_body, writes_depth, not_possible, done;
 
 static void frame_push(i32 kind, int try_body) {
   push(&frames, try_body ? kind | TRY_BODY : kind);
@@ -282,196 +282,212 @@ static int mark_target(u32 depth, int handler) {
   return index == 0;
 }
 
+static void scan_control(u8 op, u32 at);
+
 static void scan(u32 renumber_from, u32 added) {
   const u8 *sb = passing_body ? store_before_in_passing : store_before;
+  // The hot path (numeric, variable, memory and constant instructions) keeps the cursor and
+  // the segment's cost in locals; everything else reads `pos` and `cost`, so they are written
+  // back before it runs and read again after.
+  u32 p = pos;
+  i32 c = cost;
   for (;;) {
-    if (failed || not_possible) return;
-    u32 at = pos;
+    u32 at = p;
     if (at >= end) { failed = 1; return; }
-    u8 op = code[pos++];
-    cost += static_cost[op];
-    if (sb[op]) store(at);
+    u8 op = code[p++];
+    c += static_cost[op];
+    if (sb[op]) { cost = c; store(at); }
     if (op >= 0x45 && op <= 0xc4) continue;
     if (op >= 0x20 && op <= 0x24) {
-      u32 immediate = pos;
-      u32 index = code[immediate] < 0x80 && immediate < end ? code[pos++] : rd_u32();
-      if (op <= 0x22 ? index >= renumber_from : index >= globals_from) move_up(immediate, index, pos == immediate + 1, op <= 0x22 ? added : 1);
+      u32 immediate = p, index;
+      if (code[immediate] < 0x80 && immediate < end) index = code[p++];
+      else { pos = p; index = rd_u32(); p = pos; if (failed) return; }
+      if (op <= 0x22 ? index >= renumber_from : index >= globals_from) move_up(immediate, index, p == immediate + 1, op <= 0x22 ? added : 1);
       continue;
     }
     if ((op >= 0x28 && op <= 0x3e) || op == 0x41 || op == 0x42) {
-      u32 p = pos;
       if (op <= 0x3e) {
-        u8 align = code[p];
-        if (align >= 0x40 || p >= end) { skip_memarg(); continue; }
-        p++;
+        if (p >= end || code[p] >= 0x40) { pos = p; skip_memarg(); p = pos; if (failed) return; continue; }
+        p++; // a one-byte alignment without a memory index
       }
       u32 limit = p + 10 < end ? p + 10 : end;
       while (p < limit && (code[p] & 0x80)) p++;
       if (p >= limit) { failed = 1; return; }
-      pos = p + 1;
+      p++;
       continue;
     }
-    switch (op) {
-      case 0x02: skip_block_type(); frame_push(BLOCK, 0); break;
-      case 0x03:
-        skip_block_type(); frame_push(LOOP, 0); loop_depth++;
-        header_edit.d[header_edit.n - 1] = dead ? -1 : (i32)edits.n;
-        loop_outer_segment.d[loop_outer_segment.n - 1] = segment;
-        start_segment(pos);
-        break;
-      case 0x04:
-        skip_block_type(); frame_push(IF, 0);
-        loop_outer_segment.d[loop_outer_segment.n - 1] = unstored && !dead ? segment : -1;
-        start_segment(pos);
-        break;
-      case 0x06: skip_block_type(); frame_push(TRY, 1); writes_depth = 1; break;
-      case 0x05: {
-        if (frames.n == 0) { failed = 1; return; }
-        i32 t = frames.n - 1;
-        pending(t);
-        frames.d[t] |= HAS_ELSE;
-        live_at(frames.n); start_segment(pos); break;
+    pos = p;
+    cost = c;
+    scan_control(op, at);
+    if (failed || not_possible || done) return;
+    p = pos;
+    c = cost;
+  }
+}
+
+/** The instructions off the hot path: control, calls, and what charges or stores dynamically. */
+static void scan_control(u8 op, u32 at) {
+  switch (op) {
+    case 0x02: skip_block_type(); frame_push(BLOCK, 0); break;
+    case 0x03:
+      skip_block_type(); frame_push(LOOP, 0); loop_depth++;
+      header_edit.d[header_edit.n - 1] = dead ? -1 : (i32)edits.n;
+      loop_outer_segment.d[loop_outer_segment.n - 1] = segment;
+      start_segment(pos);
+      break;
+    case 0x04:
+      skip_block_type(); frame_push(IF, 0);
+      loop_outer_segment.d[loop_outer_segment.n - 1] = unstored && !dead ? segment : -1;
+      start_segment(pos);
+      break;
+    case 0x06: skip_block_type(); frame_push(TRY, 1); writes_depth = 1; break;
+    case 0x05: {
+      if (frames.n == 0) { failed = 1; return; }
+      i32 t = frames.n - 1;
+      pending(t);
+      frames.d[t] |= HAS_ELSE;
+      live_at(frames.n); start_segment(pos); break;
+    }
+    case 0x07: case 0x19:
+      if (op == 0x07) rd_u32();
+      if (frames.n == 0) { failed = 1; return; }
+      live_at(frames.n);
+      leave_try_body();
+      if (depth_limited) insert(pos, RESTORE_FRAME, 0);
+      reload(pos);
+      start_segment(pos);
+      break;
+    case 0x18:
+      rd_u32();
+      if (frames.n == 0) { failed = 1; return; }
+      frame_pop(); live_at(frames.n + 1); start_segment(pos); break;
+    case 0x1f: {
+      skip_block_type();
+      u32 n = rd_u32();
+      for (u32 i = 0; i < n && !failed && !not_possible; i++) {
+        u8 kind = rd_byte();
+        if (kind <= 1) rd_u32();
+        else if (kind > 3) { failed = 1; return; }
+        mark_target(rd_u32(), 1);
       }
-      case 0x07: case 0x19:
-        if (op == 0x07) rd_u32();
-        if (frames.n == 0) { failed = 1; return; }
-        live_at(frames.n);
-        leave_try_body();
-        if (depth_limited) insert(pos, RESTORE_FRAME, 0);
-        reload(pos);
-        start_segment(pos);
-        break;
-      case 0x18:
-        rd_u32();
-        if (frames.n == 0) { failed = 1; return; }
-        frame_pop(); live_at(frames.n + 1); start_segment(pos); break;
-      case 0x1f: {
-        skip_block_type();
-        u32 n = rd_u32();
-        for (u32 i = 0; i < n && !failed && !not_possible; i++) {
-          u8 kind = rd_byte();
-          if (kind <= 1) rd_u32();
-          else if (kind > 3) { failed = 1; return; }
-          mark_target(rd_u32(), 1);
-        }
-        frame_push(BLOCK, 1);
-        writes_depth = 1;
-        break;
+      frame_push(BLOCK, 1);
+      writes_depth = 1;
+      break;
+    }
+    case 0x0b: {
+      if (frames.n == 0) { failed = 1; return; }
+      i32 headerEdit = top(&header_edit), outer = top(&loop_outer_segment);
+      i32 t = frames.n - 1;
+      pending(t);
+      if ((frames.d[t] & (KIND_MASK | HAS_ELSE)) == IF && outer >= 0) path_add(t, outer);
+      i32 links = top(&frame_heads);
+      i32 frame = frame_pop();
+      i32 kind = frame & KIND_MASK;
+      if (kind == LOOP) loop_depth--;
+      live_at(frames.n + 1);
+      if (kind == LOOP && !(frame & TARGETED) && headerEdit >= 0) end_loop(headerEdit, outer);
+      if (kind == FUNCTION) {
+        if (pos != end) { failed = 1; return; }
+        done = 1;
+        if (passing_body) { insert(at, END_AND_LEAVE, 0); return; }
+        if (!(cost == 0 && store_on_incoming_paths())) store(at);
+        if (depth_limited) insert(at, END_AND_LEAVE, 0);
+        return;
       }
-      case 0x0b: {
-        if (frames.n == 0) { failed = 1; return; }
-        i32 headerEdit = top(&header_edit), outer = top(&loop_outer_segment);
-        i32 t = frames.n - 1;
-        pending(t);
-        if ((frames.d[t] & (KIND_MASK | HAS_ELSE)) == IF && outer >= 0) path_add(t, outer);
-        i32 links = top(&frame_heads);
-        i32 frame = frame_pop();
-        i32 kind = frame & KIND_MASK;
-        if (kind == LOOP) loop_depth--;
-        live_at(frames.n + 1);
-        if (kind == LOOP && !(frame & TARGETED) && headerEdit >= 0) end_loop(headerEdit, outer);
-        if (kind == FUNCTION) {
-          if (pos != end) { failed = 1; return; }
-          if (passing_body) { insert(at, END_AND_LEAVE, 0); return; }
-          if (!(cost == 0 && store_on_incoming_paths())) store(at);
-          if (depth_limited) insert(at, END_AND_LEAVE, 0);
-          return;
-        }
-        if (kind == IF || kind == TRY || (kind == BLOCK && (frame & TARGETED))) {
-          if (frame & CAUGHT) {
-            if (depth_limited) insert(pos, RESTORE_FRAME, 0);
-            reload(pos);
-          }
-          start_segment(pos);
-          if (kind != TRY && !(frame & (CAUGHT | PENDING_UNKNOWN))) merge_links = links;
-        }
-        break;
-      }
-      case 0x0c: case 0x0d: case 0xd5: case 0xd6:
-        if (mark_target(rd_u32(), 0) && !passing_body) store(at);
-        if (op == 0x0c) die(frames.n);
-        start_segment(pos); break;
-      case 0x0e: {
-        u32 n = rd_u32();
-        int leaves = 0;
-        for (u32 i = 0; i <= n && !failed; i++) leaves = mark_target(rd_u32(), 0) || leaves;
-        if (leaves && !passing_body) store(at);
-        die(frames.n);
-        start_segment(pos);
-        break;
-      }
-      case 0x0f:
-        if (depth_limited) insert(at, LEAVE_FRAME, 0);
-        if (passing_body) always(at, PUSH_FUEL, 0);
-        die(frames.n);
-        start_segment(pos); break;
-      case 0x12: case 0x13: case 0x15: {
-        u32 target = rd_u32();
-        if (op == 0x13) rd_u32();
-        if (passing && (passing_body || (op == 0x12 && passing[target] == 1))) { not_possible = 1; return; }
-        if (depth_limited) insert(at, LEAVE_FRAME, 0);
-        die(frames.n);
-        start_segment(pos); break;
-      }
-      case 0x00: case 0x0a: die(frames.n); start_segment(pos); break;
-      case 0x08: case 0x09: rd_u32(); die(frames.n); start_segment(pos); break;
-      case 0x10: {
-        u32 callee = rd_u32();
-        if (passing && passing[callee] == 1) {
-          always(at, PASS_COUNTERS, 0);
-          always(pos, TAKE_FUEL, 0);
-          passed_counter();
-        } else {
-          store(at);
-          writes_depth = 1;
-          if (depth_limited && callee < imported_funcs) insert(pos, RESTORE_FRAME, 0);
+      if (kind == IF || kind == TRY || (kind == BLOCK && (frame & TARGETED))) {
+        if (frame & CAUGHT) {
+          if (depth_limited) insert(pos, RESTORE_FRAME, 0);
           reload(pos);
         }
-        if (try_depth > 0) start_segment(pos);
-        break;
+        start_segment(pos);
+        if (kind != TRY && !(frame & (CAUGHT | PENDING_UNKNOWN))) merge_links = links;
       }
-      case 0x14: case 0x11:
-        rd_u32();
-        if (op == 0x11) rd_u32();
-        writes_depth = 1;
-        if (depth_limited) insert(pos, RESTORE_FRAME, 0);
-        reload(pos);
-        if (try_depth > 0) start_segment(pos);
-        break;
-      case 0x40: {
-        insert(at, DYNAMIC_PAGES, 0); wrote_global();
-        u32 memory = rd_u32();
-        insert(pos, DENIED_MEMORY_GROW, memory);
-        break;
-      }
-      case 0x25: case 0x26: case 0x3f: case 0xd2: rd_u32(); break;
-      case 0x1c: { u32 n = rd_u32(); for (u32 i = 0; i < n && !failed; i++) skip_value_type(); break; }
-      case 0x43: skip(4); break;
-      case 0x44: skip(8); break;
-      case 0xd0: rd_s33(); break;
-      case 0xfc: {
-        u32 sub = rd_u32();
-        if (sub == 8 || sub == 10 || sub == 11) { insert(at, DYNAMIC_MEMORY, 0); wrote_global(); }
-        else if (sub == 12 || sub == 14 || sub == 17) { insert(at, DYNAMIC_TABLE, 0); wrote_global(); }
-        else if (sub == 15) {
-          insert(at, DYNAMIC_TABLE, 0); wrote_global();
-          u32 table = rd_u32();
-          insert(pos, DENIED_TABLE_GROW, table);
-          break;
-        }
-        if (!fast && prefixed_can_trap(op, sub)) store(at);
-        skip_fc(sub);
-        break;
-      }
-      case 0xfd: case 0xfe: {
-        u32 sub = rd_u32();
-        if (!fast && prefixed_can_trap(op, sub)) store(at);
-        if (op == 0xfd) skip_fd(sub); else skip_fe(sub);
-        break;
-      }
-      default:
-        if (!(op == 0x01 || op == 0x1a || op == 0x1b || op == 0xd1 || op == 0xd3 || op == 0xd4)) { failed = 1; return; }
+      break;
     }
+    case 0x0c: case 0x0d: case 0xd5: case 0xd6:
+      if (mark_target(rd_u32(), 0) && !passing_body) store(at);
+      if (op == 0x0c) die(frames.n);
+      start_segment(pos); break;
+    case 0x0e: {
+      u32 n = rd_u32();
+      int leaves = 0;
+      for (u32 i = 0; i <= n && !failed; i++) leaves = mark_target(rd_u32(), 0) || leaves;
+      if (leaves && !passing_body) store(at);
+      die(frames.n);
+      start_segment(pos);
+      break;
+    }
+    case 0x0f:
+      if (depth_limited) insert(at, LEAVE_FRAME, 0);
+      if (passing_body) always(at, PUSH_FUEL, 0);
+      die(frames.n);
+      start_segment(pos); break;
+    case 0x12: case 0x13: case 0x15: {
+      u32 target = rd_u32();
+      if (op == 0x13) rd_u32();
+      if (passing && (passing_body || (op == 0x12 && passing[target] == 1))) { not_possible = 1; return; }
+      if (depth_limited) insert(at, LEAVE_FRAME, 0);
+      die(frames.n);
+      start_segment(pos); break;
+    }
+    case 0x00: case 0x0a: die(frames.n); start_segment(pos); break;
+    case 0x08: case 0x09: rd_u32(); die(frames.n); start_segment(pos); break;
+    case 0x10: {
+      u32 callee = rd_u32();
+      if (passing && passing[callee] == 1) {
+        always(at, PASS_COUNTERS, 0);
+        always(pos, TAKE_FUEL, 0);
+        passed_counter();
+      } else {
+        store(at);
+        writes_depth = 1;
+        if (depth_limited && callee < imported_funcs) insert(pos, RESTORE_FRAME, 0);
+        reload(pos);
+      }
+      if (try_depth > 0) start_segment(pos);
+      break;
+    }
+    case 0x14: case 0x11:
+      rd_u32();
+      if (op == 0x11) rd_u32();
+      writes_depth = 1;
+      if (depth_limited) insert(pos, RESTORE_FRAME, 0);
+      reload(pos);
+      if (try_depth > 0) start_segment(pos);
+      break;
+    case 0x40: {
+      insert(at, DYNAMIC_PAGES, 0); wrote_global();
+      u32 memory = rd_u32();
+      insert(pos, DENIED_MEMORY_GROW, memory);
+      break;
+    }
+    case 0x25: case 0x26: case 0x3f: case 0xd2: rd_u32(); break;
+    case 0x1c: { u32 n = rd_u32(); for (u32 i = 0; i < n && !failed; i++) skip_value_type(); break; }
+    case 0x43: skip(4); break;
+    case 0x44: skip(8); break;
+    case 0xd0: rd_s33(); break;
+    case 0xfc: {
+      u32 sub = rd_u32();
+      if (sub == 8 || sub == 10 || sub == 11) { insert(at, DYNAMIC_MEMORY, 0); wrote_global(); }
+      else if (sub == 12 || sub == 14 || sub == 17) { insert(at, DYNAMIC_TABLE, 0); wrote_global(); }
+      else if (sub == 15) {
+        insert(at, DYNAMIC_TABLE, 0); wrote_global();
+        u32 table = rd_u32();
+        insert(pos, DENIED_TABLE_GROW, table);
+        break;
+      }
+      if (!fast && prefixed_can_trap(op, sub)) store(at);
+      skip_fc(sub);
+      break;
+    }
+    case 0xfd: case 0xfe: {
+      u32 sub = rd_u32();
+      if (!fast && prefixed_can_trap(op, sub)) store(at);
+      if (op == 0xfd) skip_fd(sub); else skip_fe(sub);
+      break;
+    }
+    default:
+      if (!(op == 0x01 || op == 0x1a || op == 0x1b || op == 0xd1 || op == 0xd3 || op == 0xd4)) { failed = 1; return; }
   }
 }
 
@@ -614,7 +630,7 @@ static void clear_body_state(int passing_fn) {
   frames.n = header_edit.n = loop_outer_segment.n = frame_heads.n = path_segment.n = path_next.n = 0;
   store_outside_loops = !passing_fn;
   global_in_loop = 0; segment = -1; loop_depth = 0; cost = 0; unstored = 0; dead = 0; merge_links = -2;
-  try_depth = 0; passing_body = passing_fn; writes_depth = !passing_fn; failed = 0; not_possible = 0;
+  try_depth = 0; passing_body = passing_fn; writes_depth = !passing_fn; failed = 0; not_possible = 0; done = 0;
 }
 
 /** Forgets the last module: everything allocated is free again. */
