@@ -81,9 +81,9 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
 function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: MeterSettings, plan: FuelPassingPlan | null, native: boolean): MeterResult {
   const r = new Reader(bytes, 8)
 
-  // Metered code grows 1.4-2x: room for twice the input, which costs nothing until written
-  // (fresh pages), saves the copy a grown buffer takes.
-  const out = new Writer(2 * bytes.length + 1024)
+  // Metered code grows 1.4-2.2x (more with stackDepth): room for three times the input, which
+  // costs nothing until written (fresh pages), saves the copy a grown buffer takes.
+  const out = new Writer(3 * bytes.length + 1024)
   out.copy(bytes, 0, 8)
 
   const types: FuncTypeRecord[] = []
