@@ -43,9 +43,14 @@ static void list_grow(List *l) {
   if (l->n) copy_bytes((u8 *)d, (u8 *)l->d, l->n * 4);
   l->d = d; l->cap = cap;
 }
+/** Doubles an array of `size`-byte records holding `n`. */
+static void *grow_records(void *d, u32 *cap, u32 n, u32 size) {
+  *cap = *cap ? *cap * 2 : 256;
+  void *next = alloc(*cap * size);
+  if (n) __builtin_memcpy(next, d, n * size);
+  return next;
+}
 static inline void push(List *l, i32 v) { if (l->n == l->cap) list_grow(l); l->d[l->n++] = v; }
-static inline i32 pop(List *l) { return l->d[--l->n]; }
-static inline i32 top(List *l) { return l->d[l->n - 1]; }
 
 typedef struct { u8 *d; u32 n, cap; } Buf;
 
@@ -169,7 +174,11 @@ enum {
 enum { STORES = 1, STORES_IF_LOOPS_TOUCH_GLOBAL = 2, PASSES = 4 };
 
 // ---- segments.ts: the ledger of one body ----
-static List edits, bumps, bump_by, seg_cost, seg_flags, joined_into, seg_live;
+static List edits, bumps, bump_by;
+/** Per segment (one record, one capacity check): its cost, `SegmentFlag`s, the segment it joined (-1), whether it started live. */
+typedef struct { i32 cost, flags, joined, live; } Segment;
+static Segment *segs;
+static u32 seg_n, seg_cap;
 static int passed, store_outside_loops, global_in_loop, unstored, dead;
 static i32 merge_links, segment, loop_depth, cost, dead_frames;
 
@@ -180,13 +189,11 @@ static void move_up(u32 at, u32 index, int one_byte, u32 by) {
   else always(at, RENUMBER_INDEX, index + by);
 }
 static void start_segment(u32 at) {
-  if (segment >= 0) seg_cost.d[segment] = cost;
-  segment = seg_cost.n;
-  push(&seg_cost, 0);
-  push(&seg_flags, loop_depth > 0 ? 0 : store_outside_loops ? STORES : STORES_IF_LOOPS_TOUCH_GLOBAL);
+  if (segment >= 0) segs[segment].cost = cost;
+  if (seg_n == seg_cap) segs = grow_records(segs, &seg_cap, seg_n, sizeof(Segment));
+  segment = seg_n++;
+  segs[segment] = (Segment){0, loop_depth > 0 ? 0 : store_outside_loops ? STORES : STORES_IF_LOOPS_TOUCH_GLOBAL, -1, dead ? 0 : 1};
   passed = 0;
-  push(&joined_into, -1);
-  push(&seg_live, dead ? 0 : 1);
   merge_links = -2;
   cost = 0;
   insert(at, CHARGE, segment);
@@ -196,22 +203,22 @@ static void die(i32 height) { if (dead) return; dead = 1; dead_frames = height; 
 static void live_at(i32 height) { if (dead && height <= dead_frames) dead = 0; }
 static void end_loop(i32 header_edit, i32 outer) {
   i32 header = edits.d[header_edit + 2];
-  int outer_passed = (seg_flags.d[outer] & PASSES) != 0;
-  edits.d[header_edit + 1] = outer_passed && (seg_flags.d[header] & STORES) ? STORE_FUEL_HERE : NONE;
-  seg_flags.d[outer] |= outer_passed ? seg_flags.d[header] & ~STORES : seg_flags.d[header];
-  joined_into.d[header] = outer;
+  int outer_passed = (segs[outer].flags & PASSES) != 0;
+  edits.d[header_edit + 1] = outer_passed && (segs[header].flags & STORES) ? STORE_FUEL_HERE : NONE;
+  segs[outer].flags |= outer_passed ? segs[header].flags & ~STORES : segs[header].flags;
+  segs[header].joined = outer;
   if (segment == header) {
     segment = outer;
     if (outer_passed) passed = 1;
-    cost += seg_cost.d[outer];
+    cost += segs[outer].cost;
   } else {
-    seg_cost.d[outer] += seg_cost.d[header];
+    segs[outer].cost += segs[header].cost;
   }
-  seg_cost.d[header] = -1;
+  segs[header].cost = -1;
 }
 static void settle_stores(void) {
   if (store_outside_loops || !global_in_loop) return;
-  for (u32 i = 0; i < seg_flags.n; i++) if (seg_flags.d[i] & STORES_IF_LOOPS_TOUCH_GLOBAL) seg_flags.d[i] |= STORES;
+  for (u32 i = 0; i < seg_n; i++) if (segs[i].flags & STORES_IF_LOOPS_TOUCH_GLOBAL) segs[i].flags |= STORES;
 }
 static void wrote_global(void) { unstored = 0; if (loop_depth > 0) global_in_loop = 1; }
 static void store(u32 at) {
@@ -219,27 +226,36 @@ static void store(u32 at) {
   if (loop_depth > 0) global_in_loop = 1;
   if (passed) { insert(at, STORE_FUEL_HERE, 0); unstored = 0; return; }
   if (cost == 0) insert(at, STORE_FUEL, segment);
-  seg_flags.d[segment] |= STORES;
+  segs[segment].flags |= STORES;
   unstored = 0;
 }
 static void reload(u32 at) { insert(at, RELOAD_FUEL, 0); wrote_global(); }
-static void passed_counter(void) { unstored = 1; passed = 1; seg_flags.d[segment] |= PASSES; }
-static i32 resolve(i32 s) { while (joined_into.d[s] >= 0) s = joined_into.d[s]; return s; }
+static void passed_counter(void) { unstored = 1; passed = 1; segs[segment].flags |= PASSES; }
+static i32 resolve(i32 s) { while (segs[s].joined >= 0) s = segs[s].joined; return s; }
+
+/**
+ * The control stack: per open frame, its kind and flags, the edit index of a loop's header
+ * charge (-1), a loop's outer segment or an if's unstored entry segment (-1), and the head of
+ * its list of unstored paths (`unstored-paths.ts`; -1).
+ */
+typedef struct { i32 flags, header_edit, outer, paths; } Frame;
+static Frame *frames;
+static u32 frame_n, frame_cap;
 
 // unstored-paths.ts
-static List frame_heads, path_segment, path_next;
+static List path_segment, path_next;
 static void path_add(i32 frame, i32 seg) {
   push(&path_segment, seg);
-  push(&path_next, frame_heads.d[frame]);
-  frame_heads.d[frame] = path_segment.n - 1;
+  push(&path_next, frames[frame].paths);
+  frames[frame].paths = path_segment.n - 1;
 }
 static int store_on_incoming_paths(void) {
   if (merge_links == -2 || dead) return 0;
   for (i32 l = merge_links; l >= 0; l = path_next.d[l]) {
     i32 s = resolve(path_segment.d[l]);
-    if (!(seg_live.d[s] == 1 && seg_cost.d[s] > 0 && (seg_flags.d[s] & PASSES) == 0)) return 0;
+    if (!(segs[s].live == 1 && segs[s].cost > 0 && (segs[s].flags & PASSES) == 0)) return 0;
   }
-  for (i32 l = merge_links; l >= 0; l = path_next.d[l]) seg_flags.d[resolve(path_segment.d[l])] |= STORES;
+  for (i32 l = merge_links; l >= 0; l = path_next.d[l]) segs[resolve(path_segment.d[l])].flags |= STORES;
   unstored = 0;
   return 1;
 }
@@ -247,38 +263,34 @@ static int store_on_incoming_paths(void) {
 // ---- function-rewriter.ts: the scan ----
 enum { BLOCK = 0, LOOP = 1, IF = 2, TRY = 3, FUNCTION = 4, KIND_MASK = 7, TARGETED = 8, CAUGHT = 16, TRY_BODY = 32, HAS_ELSE = 64, PENDING_UNKNOWN = 128 };
 enum { PASSING_NOT_POSSIBLE = -1, FAILED = -2 };
-static List frames, header_edit, loop_outer_segment;
 static int try_depth, passing_body, writes_depth, not_possible, done;
 
 static void frame_push(i32 kind, int try_body) {
-  push(&frames, try_body ? kind | TRY_BODY : kind);
-  push(&header_edit, -1);
-  push(&loop_outer_segment, -1);
-  push(&frame_heads, -1);
+  if (frame_n == frame_cap) frames = grow_records(frames, &frame_cap, frame_n, sizeof(Frame));
+  frames[frame_n++] = (Frame){try_body ? kind | TRY_BODY : kind, -1, -1, -1};
   if (try_body) try_depth++;
 }
 static void leave_try_body(void) {
-  i32 *f = &frames.d[frames.n - 1];
+  i32 *f = &frames[frame_n - 1].flags;
   if (*f & TRY_BODY) { *f &= ~TRY_BODY; try_depth--; }
 }
 static i32 frame_pop(void) {
   leave_try_body();
-  pop(&header_edit); pop(&loop_outer_segment); pop(&frame_heads);
-  return pop(&frames);
+  return frames[--frame_n].flags;
 }
 static void pending(i32 index) {
   if (dead || !unstored) return;
   if (cost > 0) path_add(index, segment);
-  else frames.d[index] |= PENDING_UNKNOWN;
+  else frames[index].flags |= PENDING_UNKNOWN;
 }
 /** @returns whether the branch leaves the function; sets `failed` / `not_possible`. */
 static int mark_target(u32 depth, int handler) {
-  i32 index = (i32)frames.n - 1 - (i32)depth;
-  if (depth >= frames.n) { failed = 1; return 0; }
+  i32 index = (i32)frame_n - 1 - (i32)depth;
+  if (depth >= frame_n) { failed = 1; return 0; }
   if (handler && index == 0 && passing_body) { not_possible = 1; return 0; }
-  if (!handler && (frames.d[index] & KIND_MASK) != LOOP) pending(index);
-  frames.d[index] |= handler ? TARGETED | CAUGHT : TARGETED;
-  if (handler && (frames.d[index] & KIND_MASK) == LOOP && header_edit.d[index] >= 0) edits.d[header_edit.d[index] + 1] = CAUGHT_LOOP_CHARGE;
+  if (!handler && (frames[index].flags & KIND_MASK) != LOOP) pending(index);
+  frames[index].flags |= handler ? TARGETED | CAUGHT : TARGETED;
+  if (handler && (frames[index].flags & KIND_MASK) == LOOP && frames[index].header_edit >= 0) edits.d[frames[index].header_edit + 1] = CAUGHT_LOOP_CHARGE;
   return index == 0;
 }
 
@@ -331,27 +343,27 @@ static void scan_control(u8 op, u32 at) {
     case 0x02: skip_block_type(); frame_push(BLOCK, 0); break;
     case 0x03:
       skip_block_type(); frame_push(LOOP, 0); loop_depth++;
-      header_edit.d[header_edit.n - 1] = dead ? -1 : (i32)edits.n;
-      loop_outer_segment.d[loop_outer_segment.n - 1] = segment;
+      frames[frame_n - 1].header_edit = dead ? -1 : (i32)edits.n;
+      frames[frame_n - 1].outer = segment;
       start_segment(pos);
       break;
     case 0x04:
       skip_block_type(); frame_push(IF, 0);
-      loop_outer_segment.d[loop_outer_segment.n - 1] = unstored && !dead ? segment : -1;
+      frames[frame_n - 1].outer = unstored && !dead ? segment : -1;
       start_segment(pos);
       break;
     case 0x06: skip_block_type(); frame_push(TRY, 1); writes_depth = 1; break;
     case 0x05: {
-      if (frames.n == 0) { failed = 1; return; }
-      i32 t = frames.n - 1;
+      if (frame_n == 0) { failed = 1; return; }
+      i32 t = frame_n - 1;
       pending(t);
-      frames.d[t] |= HAS_ELSE;
-      live_at(frames.n); start_segment(pos); break;
+      frames[t].flags |= HAS_ELSE;
+      live_at(frame_n); start_segment(pos); break;
     }
     case 0x07: case 0x19:
       if (op == 0x07) rd_u32();
-      if (frames.n == 0) { failed = 1; return; }
-      live_at(frames.n);
+      if (frame_n == 0) { failed = 1; return; }
+      live_at(frame_n);
       leave_try_body();
       if (depth_limited) insert(pos, RESTORE_FRAME, 0);
       reload(pos);
@@ -359,8 +371,8 @@ static void scan_control(u8 op, u32 at) {
       break;
     case 0x18:
       rd_u32();
-      if (frames.n == 0) { failed = 1; return; }
-      frame_pop(); live_at(frames.n + 1); start_segment(pos); break;
+      if (frame_n == 0) { failed = 1; return; }
+      frame_pop(); live_at(frame_n + 1); start_segment(pos); break;
     case 0x1f: {
       skip_block_type();
       u32 n = rd_u32();
@@ -375,16 +387,16 @@ static void scan_control(u8 op, u32 at) {
       break;
     }
     case 0x0b: {
-      if (frames.n == 0) { failed = 1; return; }
-      i32 headerEdit = top(&header_edit), outer = top(&loop_outer_segment);
-      i32 t = frames.n - 1;
+      if (frame_n == 0) { failed = 1; return; }
+      i32 headerEdit = frames[frame_n - 1].header_edit, outer = frames[frame_n - 1].outer;
+      i32 t = frame_n - 1;
       pending(t);
-      if ((frames.d[t] & (KIND_MASK | HAS_ELSE)) == IF && outer >= 0) path_add(t, outer);
-      i32 links = top(&frame_heads);
+      if ((frames[t].flags & (KIND_MASK | HAS_ELSE)) == IF && outer >= 0) path_add(t, outer);
+      i32 links = frames[frame_n - 1].paths;
       i32 frame = frame_pop();
       i32 kind = frame & KIND_MASK;
       if (kind == LOOP) loop_depth--;
-      live_at(frames.n + 1);
+      live_at(frame_n + 1);
       if (kind == LOOP && !(frame & TARGETED) && headerEdit >= 0) end_loop(headerEdit, outer);
       if (kind == FUNCTION) {
         if (pos != end) { failed = 1; return; }
@@ -406,32 +418,32 @@ static void scan_control(u8 op, u32 at) {
     }
     case 0x0c: case 0x0d: case 0xd5: case 0xd6:
       if (mark_target(rd_u32(), 0) && !passing_body) store(at);
-      if (op == 0x0c) die(frames.n);
+      if (op == 0x0c) die(frame_n);
       start_segment(pos); break;
     case 0x0e: {
       u32 n = rd_u32();
       int leaves = 0;
       for (u32 i = 0; i <= n && !failed; i++) leaves = mark_target(rd_u32(), 0) || leaves;
       if (leaves && !passing_body) store(at);
-      die(frames.n);
+      die(frame_n);
       start_segment(pos);
       break;
     }
     case 0x0f:
       if (depth_limited) insert(at, LEAVE_FRAME, 0);
       if (passing_body) always(at, PUSH_FUEL, 0);
-      die(frames.n);
+      die(frame_n);
       start_segment(pos); break;
     case 0x12: case 0x13: case 0x15: {
       u32 target = rd_u32();
       if (op == 0x13) rd_u32();
       if (passing && (passing_body || (op == 0x12 && passing[target] == 1))) { not_possible = 1; return; }
       if (depth_limited) insert(at, LEAVE_FRAME, 0);
-      die(frames.n);
+      die(frame_n);
       start_segment(pos); break;
     }
-    case 0x00: case 0x0a: die(frames.n); start_segment(pos); break;
-    case 0x08: case 0x09: rd_u32(); die(frames.n); start_segment(pos); break;
+    case 0x00: case 0x0a: die(frame_n); start_segment(pos); break;
+    case 0x08: case 0x09: rd_u32(); die(frame_n); start_segment(pos); break;
     case 0x10: {
       u32 callee = rd_u32();
       if (passing && passing[callee] == 1) {
@@ -599,12 +611,12 @@ static u8 *emit_edits(u8 *w, u32 from, const u8 *block_type, u32 block_type_leng
         w = load_fuel(w);
         // fall through
       case CHARGE:
-        if (seg_cost.d[arg] > 0) {
-          w = charge(w, seg_cost.d[arg], (seg_flags.d[arg] & STORES) != 0);
-          if (profile_fuel >= 0) w = add_to_global(w, profile_fuel, seg_cost.d[arg]);
+        if (segs[arg].cost > 0) {
+          w = charge(w, segs[arg].cost, (segs[arg].flags & STORES) != 0);
+          if (profile_fuel >= 0) w = add_to_global(w, profile_fuel, segs[arg].cost);
         }
         break;
-      case STORE_FUEL: if (seg_cost.d[arg] == 0) w = store_fuel(w); break;
+      case STORE_FUEL: if (segs[arg].cost == 0) w = store_fuel(w); break;
       case STORE_FUEL_HERE: w = store_fuel(w); break;
       case RENUMBER_INDEX: w = leb_u32(w, arg); while (code[from] & 0x80) from++; from++; break;
       case PUSH_FUEL: w = op_with(w, LOCAL_GET, fuel_local); break;
@@ -633,8 +645,8 @@ static u8 *emit_edits(u8 *w, u32 from, const u8 *block_type, u32 block_type_leng
 }
 
 static void clear_body_state(int passing_fn) {
-  edits.n = bumps.n = bump_by.n = seg_cost.n = seg_flags.n = joined_into.n = seg_live.n = 0;
-  frames.n = header_edit.n = loop_outer_segment.n = frame_heads.n = path_segment.n = path_next.n = 0;
+  edits.n = bumps.n = bump_by.n = path_segment.n = path_next.n = 0;
+  seg_n = frame_n = 0;
   store_outside_loops = !passing_fn;
   global_in_loop = 0; segment = -1; loop_depth = 0; cost = 0; unstored = 0; dead = 0; merge_links = -2;
   try_depth = 0; passing_body = passing_fn; writes_depth = !passing_fn; failed = 0; not_possible = 0; done = 0;
@@ -643,9 +655,9 @@ static void clear_body_state(int passing_fn) {
 /** Forgets the last module: everything allocated is free again. */
 EXPORT(reset) void reset(void) {
   heap_top = (u32)&__heap_base;
-  List *lists[] = {&edits, &bumps, &bump_by, &seg_cost, &seg_flags, &joined_into, &seg_live, &frame_heads, &path_segment,
-                   &path_next, &frames, &header_edit, &loop_outer_segment};
+  List *lists[] = {&edits, &bumps, &bump_by, &path_segment, &path_next};
   for (u32 i = 0; i < sizeof lists / sizeof lists[0]; i++) *lists[i] = (List){0};
+  segs = 0; frames = 0; seg_cap = frame_cap = 0;
   out = (Buf){0};
 }
 
@@ -682,7 +694,7 @@ EXPORT(rewrite_body) int rewrite_body(const u8 *module, u32 start, u32 body_end,
   scan(passing_fn ? params : 0xffffffffu, added);
   if (not_possible) return PASSING_NOT_POSSIBLE;
   if (failed) return FAILED;
-  seg_cost.d[segment] = cost;
+  segs[segment].cost = cost;
   settle_stores();
 
   // The body goes straight into the output after room for its size, moved down once known.
