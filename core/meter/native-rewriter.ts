@@ -5,9 +5,10 @@ import type { Writer } from './writer.js'
 
 /**
  * The body rewrite in wasm (`native/rewrite.c`): the TypeScript rewriter's decisions, byte for
- * byte, at several times its speed on a module's first rewrite in a process (no JIT warm-up)
- * and about twice after. Used wherever the engine compiles it synchronously; a browser's main
- * thread refuses that for modules over 4 KiB, and there the TypeScript rewriter runs.
+ * byte, at twice its speed (no JIT warm-up, no bounds checks in JavaScript). Used wherever
+ * the engine compiles and instantiates it synchronously, or `prepareNativeRewriter` did it
+ * beforehand (browsers may refuse large synchronous compiles on their main thread); elsewhere the
+ * TypeScript rewriter runs.
  */
 interface NativeExports {
   memory: { buffer: ArrayBuffer }
@@ -22,7 +23,12 @@ interface NativeExports {
 }
 
 interface EngineGlobals {
-  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (module: object, imports: object) => { exports: unknown } }
+  WebAssembly: {
+    Module: new (bytes: Uint8Array) => object
+    Instance: new (module: object, imports: object) => { exports: unknown }
+    compile(bytes: Uint8Array): Promise<object>
+    instantiate(module: object, imports: object): Promise<{ exports: unknown }>
+  }
 }
 const engine = (globalThis as unknown as EngineGlobals).WebAssembly
 
@@ -37,12 +43,17 @@ const PASSING_NOT_POSSIBLE = -1, FAILED = -2
 const WINDOW = 1 << 20, DRAIN_AT = 1 << 20, KEEP_MEMORY = 16 << 20
 
 let enabled = true
-let compiled: object | null | undefined // undefined: not tried yet; null: the engine refused
+let compiled: object | undefined
 let instance: NativeExports | null = null
 
 /** Tests and benches: whether `meter()` may use the native rewriter (on by default). */
 export function useNativeRewriter(on: boolean): void {
   enabled = on
+}
+
+/** Whether the native rewriter is loaded (for tests). */
+export function nativeRewriterLoaded(): boolean {
+  return instance !== null
 }
 
 /** The native rewrite failed in a way the TypeScript one may not (out of memory): `meter()` redoes the module. */
@@ -153,15 +164,29 @@ export class NativeBodies {
 
 function load(): NativeExports | null {
   if (!enabled) return null
-  if (compiled === undefined) {
-    try {
-      compiled = new engine.Module(decodeBase64(REWRITE_WASM))
-    } catch {
-      compiled = null // e.g. a browser's main thread: no synchronous compile of this size
-    }
+  if (instance) return instance
+  try {
+    compiled ??= new engine.Module(decodeBase64(REWRITE_WASM))
+    return (instance = new engine.Instance(compiled, {}).exports as NativeExports)
+  } catch {
+    return null // a thread that refuses synchronous compiles of this size (see prepareNativeRewriter)
   }
-  if (compiled === null) return null
-  return (instance ??= new engine.Instance(compiled, {}).exports as NativeExports)
+}
+
+/**
+ * Compiles and instantiates the native rewriter asynchronously, for a thread that may refuse
+ * to do it synchronously (browsers have limited that on their main thread): `meter()` then uses it there too, until its
+ * memory grows past what is kept. `compileMetered` awaits this before every `meter()`;
+ * resolves either way.
+ */
+export async function prepareNativeRewriter(): Promise<void> {
+  if (!enabled || instance) return
+  try {
+    compiled ??= await engine.compile(decodeBase64(REWRITE_WASM))
+    instance ??= (await engine.instantiate(compiled, {})).exports as NativeExports
+  } catch {
+    // the TypeScript rewriter, then
+  }
 }
 
 function decodeBase64(text: string): Uint8Array {

@@ -1,5 +1,6 @@
 import { SandboxError } from '../errors/index.js'
 import { meter, type MeterOptions } from '../meter/meter.js'
+import { prepareNativeRewriter } from '../meter/native-rewriter.js'
 import type { ModuleInfo } from '../meter/module-types.js'
 import type { NormalizedPolicy } from '../policy/options.js'
 import type { GuestSettings } from '../protocol/messages.js'
@@ -35,6 +36,7 @@ export function meterOptionsKey(options: MeterOptions): string {
 
 export async function compileMetered(platform: Platform, input: Uint8Array | string, options: MeterOptions): Promise<MeteredModule> {
   const bytes = typeof input === 'string' ? await platform.watToWasm(input) : input
+  await prepareNativeRewriter() // where the thread will not compile it synchronously (a browser's main thread)
   const metered = meter(bytes, options)
   let module: unknown
   try {
