@@ -1,5 +1,4 @@
-import type { Reader } from './reader.js'
-import { Reader as BodyReader } from './reader.js'
+import { Reader } from './reader.js'
 import type { Writer } from './writer.js'
 import { FunctionRewriter } from './function-rewriter.js'
 import { Injector } from './injection.js'
@@ -30,7 +29,7 @@ export function rewriteBodies(s: Reader, count: number, end: number, out: Writer
   const native = ctx.native ? NativeBodies.open(bytes.subarray(sectionStart, end), ctx) : null
   let rewriter: FunctionRewriter | null = null // only when needed: most modules never need it
   const fn: FunctionInfo = { index: 0, params: 0, resultBlockType: [], profile: null, passing: false }
-  const body = new BodyReader(bytes)
+  const body = new Reader(bytes)
   try {
     for (let i = 0; i < count; i++) {
       const bodySize = s.u32()
@@ -52,8 +51,8 @@ export function rewriteBodies(s: Reader, count: number, end: number, out: Writer
         body.pos = s.pos
         body.end = bodyEnd
         rewriter.rewrite(body, bodyEnd, fn, out)
-    }
-    s.pos = bodyEnd
+      }
+      s.pos = bodyEnd
     }
     native?.drain(out)
   } finally {
