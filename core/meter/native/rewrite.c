@@ -504,7 +504,7 @@ static void scan_control(u8 op, u32 at) {
 }
 
 // ---- injection.ts: the inserted sequences ----
-// Written through a cursor into room reserved once per body (see `rewrite_body`): no checks.
+// Written through a cursor with no checks, into room `emit_edits` makes before each run and edit.
 enum { LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, GLOBAL_GET = 0x23, GLOBAL_SET = 0x24 };
 /** The most bytes one edit inserts (enter_frame: 7 instructions with 5-byte indices, a 5-byte limit, a block type). */
 #define EDIT_ROOM 96
@@ -592,11 +592,25 @@ static u8 *leave_frame(u8 *w) {
 }
 
 // ---- edits.ts: splicing the edits into a copy of the body ----
-static u8 *emit_edits(u8 *w, u32 from, const u8 *block_type, u32 block_type_length, i32 profile_calls, i32 profile_fuel, int passing_fn) {
+/**
+ * Room in the output for `n` more bytes at `w` (8 more: `copy_run` overshoots), which may move
+ * the buffer; null once the body, which starts at offset `body_at`, is past the engine's limit.
+ */
+static u8 *room_for(u8 *w, u32 n, u32 body_at) {
+  u32 used = w - out.d;
+  if (used - body_at > max_body_bytes) return 0;
+  out.n = used;
+  buf_reserve(&out, n + 8);
+  return out.d + used;
+}
+
+static u8 *emit_edits(u8 *w, u32 body_at, u32 from, const u8 *block_type, u32 block_type_length, i32 profile_calls, i32 profile_fuel, int passing_fn) {
   const i32 *list = edits.d;
   u32 bump = 0;
   for (u32 i = 0; i <= edits.n; i += 3) {
     u32 at = i < edits.n ? (u32)list[i] : end;
+    u32 run = at > from ? at - from : 0;
+    if (w + run + EDIT_ROOM + 8 > out.d + out.cap && !(w = room_for(w, run + EDIT_ROOM, body_at))) return 0;
     if (at > from) {
       u8 *start = w;
       w = copy_run(w, code + from, at - from);
@@ -698,17 +712,17 @@ EXPORT(rewrite_body) int rewrite_body(const u8 *module, u32 start, u32 body_end,
   settle_stores();
 
   // The body goes straight into the output after room for its size, moved down once known.
-  u64 room = 5 + (u64)(end - start) + 6 + (u64)(edits.n / 3) * EDIT_ROOM;
-  if (room > 0x40000000) return FAILED;
-  buf_reserve(&out, room);
-  u8 *size_at = out.d + out.n, *w = size_at + 5;
+  buf_reserve(&out, 5 + 5 + (locals_end - groups_start) + 6 + EDIT_ROOM);
+  u32 body_at = out.n;
+  u8 *w = out.d + body_at + 5;
   w = leb_u32(w, groups + 3);
   w = raw(w, code + groups_start, locals_end - groups_start);
   static const u8 scratch_locals[] = {0x03, 0x7f, 0x01, 0x7e, 0x01, 0x7f};
   w = raw(w, scratch_locals, sizeof scratch_locals);
-  w = emit_edits(w, locals_end, block_type, block_type_length, profile_calls, profile_fuel, passing_fn);
-  u32 size = w - (size_at + 5);
-  if (size > max_body_bytes) return FAILED;
+  w = emit_edits(w, body_at, locals_end, block_type, block_type_length, profile_calls, profile_fuel, passing_fn);
+  u8 *size_at = out.d + body_at;
+  u32 size = w ? w - (size_at + 5) : 0;
+  if (!w || size > max_body_bytes) { out.n = body_at; return FAILED; }
   u8 *content = leb_u32(size_at, size);
   if (content != size_at + 5) __builtin_memmove(content, size_at + 5, size);
   out.n = content + size - out.d;
