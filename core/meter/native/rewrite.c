@@ -33,23 +33,16 @@ static void *alloc(u32 size) {
   return (void *)at;
 }
 
-static void copy_bytes(u8 *to, const u8 *from, u32 n) { __builtin_memcpy(to, from, n); }
-
-typedef struct { i32 *d; u32 n, cap; } List;
-
-static void list_grow(List *l) {
-  u32 cap = l->cap ? l->cap * 2 : 256;
-  i32 *d = alloc(cap * 4);
-  if (l->n) copy_bytes((u8 *)d, (u8 *)l->d, l->n * 4);
-  l->d = d; l->cap = cap;
-}
-/** Doubles an array of `size`-byte records holding `n`. */
+/** Doubles an array of `size`-byte records holding `n` (the old one stays behind until the next module). */
 static void *grow_records(void *d, u32 *cap, u32 n, u32 size) {
   *cap = *cap ? *cap * 2 : 256;
   void *next = alloc(*cap * size);
   if (n) __builtin_memcpy(next, d, n * size);
   return next;
 }
+
+typedef struct { i32 *d; u32 n, cap; } List;
+static void list_grow(List *l) { l->d = grow_records(l->d, &l->cap, l->n, sizeof(i32)); }
 static inline void push(List *l, i32 v) { if (l->n == l->cap) list_grow(l); l->d[l->n++] = v; }
 
 typedef struct { u8 *d; u32 n, cap; } Buf;
@@ -59,7 +52,7 @@ static void buf_reserve(Buf *b, u32 extra) {
   u32 cap = b->cap ? b->cap * 2 : 65536;
   while (cap < b->n + extra) cap *= 2;
   u8 *d = alloc(cap);
-  if (b->n) copy_bytes(d, b->d, b->n);
+  if (b->n) __builtin_memcpy(d, b->d, b->n);
   b->d = d; b->cap = cap;
 }
 // ---- the module: set by `configure`, read by every body ----
