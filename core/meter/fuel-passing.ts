@@ -2,6 +2,7 @@ import { Reader } from './reader.js'
 import { SECTION } from './module-sections.js'
 import { skipValueType } from './immediates.js'
 import { readConstExpr, readElementSegment } from './const-exprs.js'
+import { ENGINE_LIMITS } from './engine-limits.js'
 
 /**
  * Which functions take the fuel counter as an extra parameter and give it back as an extra
@@ -18,7 +19,8 @@ import { readConstExpr, readElementSegment } from './const-exprs.js'
  * depth global either (fib with depth counting: 1.47x to 1.19x). Passing functions renumber
  * their locals (the new parameters come after the original ones), so the rewrite has more
  * to do in them: it is limited to bodies of at most {@link MAX_PASSING_BODY} bytes, where
- * calls cost the most relative to the work.
+ * calls cost the most relative to the work, and to functions whose locals leave room for the
+ * new parameters under the engine's limit (a function with 49,995 locals meters, and must still).
  *
  * Read from the module before it is rewritten: the type and function sections, which change
  * for passing functions, come before the exports and elements that decide which ones pass.
@@ -41,6 +43,9 @@ export const MAX_PASSING_BODY = 2048
 /** The most parameters, and results, a function may have in every JavaScript engine. */
 const MAX_SIGNATURE = 1000
 
+/** Locals the rewrite adds to every function (its scratch locals), and to a passing one (the counter and the depth). */
+const SCRATCH_LOCALS = 5, PASSED_LOCALS = 2
+
 /** @returns the plan, or null when no function can pass the counter. */
 export function planFuelPassing(bytes: Uint8Array): FuelPassingPlan | null {
   try {
@@ -58,6 +63,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
   const escapes = { func: (index: number) => { escaping[index] = 1 } }
   /** Types with no room for the added parameters or result (the JS API allows 1000 of each). */
   const full = new Set<number>()
+  const paramCounts: number[] = [] // per type
   let codeStart = -1
   while (!r.done) {
     const id = r.byte()
@@ -69,6 +75,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
         for (let i = 0, n = s.u32(); i < n; i++) {
           if (s.byte() !== 0x60) return null // GC types: not metered anyway
           const params = s.u32()
+          paramCounts.push(params)
           for (let k = 0; k < params; k++) skipValueType(s)
           const results = s.u32()
           for (let k = 0; k < results; k++) skipValueType(s)
@@ -121,10 +128,23 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
     code.skip(size)
     const index = importedFuncs + i
     if (size > MAX_PASSING_BODY || escaping[index] || full.has(funcTypes[i]!)) continue
+    // The counter and depth parameters must not take the function over the engine's limit on
+    // locals, which it would not cross metered without them.
+    if (paramCounts[funcTypes[i]!]! + declaredLocals(new Reader(bytes, code.pos - size, code.pos)) + PASSED_LOCALS + SCRATCH_LOCALS > ENGINE_LIMITS.functionLocals) continue
     passing[index] = 1
     types.add(funcTypes[i]!)
   }
   return types.size > 0 ? { passing, types } : null
+}
+
+/** The locals a body declares (its groups' counts). */
+function declaredLocals(body: Reader): number {
+  let locals = 0
+  for (let groups = body.u32(); groups > 0; groups--) {
+    locals += body.u32()
+    skipValueType(body)
+  }
+  return locals
 }
 
 function skipLimits(s: Reader): void {

@@ -12,7 +12,7 @@ import { NativeRewriterFailed } from './native-rewriter.js'
 import { createMeterControl, METER_EXPORTS, METER_IMPORT, type MeterControl } from './meter-control.js'
 import { skipValueType } from './immediates.js'
 import { validateModule } from './validate.js'
-import { checkEngineLimit } from './engine-limits.js'
+import { checkEngineLimit, ENGINE_LIMITS } from './engine-limits.js'
 import { AppendedState } from './appended-state.js'
 import { readConstExpr, readDataSegment, readElementSegment } from './const-exprs.js'
 import { PassingNotPossible, planFuelPassing, type FuelPassingPlan } from './fuel-passing.js'
@@ -190,6 +190,8 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
           writeUnsigned(extra, t.resultCount + 1); extra.push(...t.resultBytes, I64)
         }
         if (next === count) { out.copy(bytes, sectionStart, end); break }
+        // The passing functions' types crossing the limit: meter without passing (`meter()` retries).
+        if (plan && next > ENGINE_LIMITS.types) throw new PassingNotPossible()
         checkEngineLimit('types', next, 'the module', sectionStart)
         const section = new Writer(size + extra.length + 8)
         section.u32(next); section.copy(bytes, entriesStart, end); section.bytes(extra)

@@ -224,7 +224,13 @@ static void store(u32 at) {
 }
 static void reload(u32 at) { insert(at, RELOAD_FUEL, 0); wrote_global(); }
 static void passed_counter(void) { unstored = 1; passed = 1; segs[segment].flags |= PASSES; }
-static i32 resolve(i32 s) { while (segs[s].joined >= 0) s = segs[s].joined; return s; }
+/** segments.ts `resolve`: the chain followed once, then shortened to one step (path compression). */
+static i32 resolve(i32 s) {
+  i32 root = s;
+  while (segs[root].joined >= 0) root = segs[root].joined;
+  while (segs[s].joined >= 0) { i32 next = segs[s].joined; segs[s].joined = root; s = next; }
+  return root;
+}
 
 /**
  * The control stack: per open frame, its kind and flags, the edit index of a loop's header
