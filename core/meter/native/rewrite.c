@@ -597,7 +597,7 @@ static u8 *leave_frame(u8 *w) {
  */
 static u8 *room_for(u8 *w, u32 n, u32 body_at) {
   u32 used = w - out.d;
-  if (used - body_at > max_body_bytes) return 0;
+  if (used - body_at - 5 > max_body_bytes) return 0; // the body so far, after the 5 bytes kept for its size
   out.n = used;
   buf_reserve(&out, n + 8);
   return out.d + used;

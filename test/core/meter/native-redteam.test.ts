@@ -329,6 +329,24 @@ describe('native rewriter red team', () => {
       expect(over).toBe(`INVALID_MODULE: function 0 would have 7,654,322 bytes of code once metered, above the engine limit of 7,654,321`)
     })
 
+    it('a body metered to exactly the engine limit when the native output buffer runs out in its last bytes: done natively', () => {
+      // Body 0: P nops, left undrained in the native output (under 1 MiB); body 1: N nops and
+      // 50 calls, metered to 7,654,321 bytes. The buffer doubles to 8 MiB, which body 1 fills
+      // up to its last call when body 0's output is 734,180 bytes: room for the final edit was
+      // refused there, as if the 5 bytes kept for the size were the body's (the TypeScript
+      // rewriter then did it: the same bytes, at its speed).
+      const calls = 50
+      const twoBodies = (p: number, n: number) => assemble({
+        types: [VOID], funcs: [0, 0], exports: [['a', 0], ['b', 1]],
+        bodies: [body([], repeat([0x01], p, [0x0b])), body([], concat([repeat([0x01], n), repeat([0x10, 0x00], calls), [0x0b]]))],
+      })
+      const probe = bodySizes(meter(twoBodies(1000, 7_653_000), { fuel: 1 }).bytes)
+      const n = 7_653_000 + ENGINE_LIMIT_BODY - probe[1]!
+      const p = 734_180 - 3 - (probe[0]! - 1000) // body 0's output: a 3-byte size, then its content
+      const out = expectSame(twoBodies(p, n), { fuel: 1 }, 'the last bytes')
+      expect(bodySizes(out as Uint8Array)).toEqual([734_178, ENGINE_LIMIT_BODY])
+    })
+
     it('locals at the engine limit: 49,995 meter (a passing function too), 49,996 are the same typed error on both paths', () => {
       // f0 (exported) calls f1 (internal: it would pass the counter) with `locals` locals.
       const withLocals = (locals: number) => assemble({
