@@ -51,8 +51,11 @@ const I64 = 0x7e, I32 = 0x7f
  *   options.
  */
 export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {}): MeterResult {
-  // A plain Uint8Array view: subarray() on a Node Buffer is several times slower.
-  const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input)
+  // A plain Uint8Array view: subarray() on a Node Buffer is several times slower. Bytes another
+  // thread can write are copied: the bytes validated must be the bytes rewritten (a global.set
+  // retargeted in between would name the fuel counter).
+  const view = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input)
+  const bytes = typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer ? view.slice() : view
   const settings = normalizeMeterOptions(options)
   const r = new Reader(bytes)
   for (let i = 0; i < 4; i++) if (r.byte() !== WASM_MAGIC[i]) r.fail('not a WebAssembly binary (bad magic number)', 0)

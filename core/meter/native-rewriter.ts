@@ -162,14 +162,18 @@ export class NativeBodies {
   }
 }
 
+/** The engine refused to compile or instantiate it synchronously here: not tried again. */
+let refused = false
+
 function load(): NativeExports | null {
   if (!enabled) return null
-  if (instance) return instance
+  if (instance || refused) return instance
   try {
     compiled ??= new engine.Module(decodeBase64(REWRITE_WASM))
     return (instance = new engine.Instance(compiled, {}).exports as NativeExports)
   } catch {
-    return null // a thread that refuses synchronous compiles of this size (see prepareNativeRewriter)
+    refused = true // a thread that refuses synchronous compiles of this size (see prepareNativeRewriter)
+    return null
   }
 }
 
