@@ -3,6 +3,7 @@ import { SECTION } from './module-sections.js'
 import { skipValueType } from './immediates.js'
 import { readConstExpr, readElementSegment } from './const-exprs.js'
 import { ENGINE_LIMITS } from './engine-limits.js'
+import { SCRATCH_LOCAL_COUNT } from './injection.js'
 
 /**
  * Which functions take the fuel counter as an extra parameter and give it back as an extra
@@ -43,8 +44,8 @@ export const MAX_PASSING_BODY = 2048
 /** The most parameters, and results, a function may have in every JavaScript engine. */
 const MAX_SIGNATURE = 1000
 
-/** Locals the rewrite adds to every function (its scratch locals), and to a passing one (the counter and the depth). */
-const SCRATCH_LOCALS = 5, PASSED_LOCALS = 2
+/** Locals a passing function gains: the counter and the depth parameters. */
+const PASSED_LOCALS = 2
 
 /** @returns the plan, or null when no function can pass the counter. */
 export function planFuelPassing(bytes: Uint8Array): FuelPassingPlan | null {
@@ -130,7 +131,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
     if (size > MAX_PASSING_BODY || escaping[index] || full.has(funcTypes[i]!)) continue
     // The counter and depth parameters must not take the function over the engine's limit on
     // locals, which it would not cross metered without them.
-    if (paramCounts[funcTypes[i]!]! + declaredLocals(new Reader(bytes, code.pos - size, code.pos)) + PASSED_LOCALS + SCRATCH_LOCALS > ENGINE_LIMITS.functionLocals) continue
+    if (paramCounts[funcTypes[i]!]! + declaredLocals(new Reader(bytes, code.pos - size, code.pos)) + PASSED_LOCALS + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) continue
     passing[index] = 1
     types.add(funcTypes[i]!)
   }

@@ -3,7 +3,7 @@ import type { FunctionInfo, RewriterOptions } from './module-types.js'
 import { Writer } from './writer.js'
 import { STATIC_COST } from './cost-rules.js'
 import { skipBlockType, skipFcImmediates, skipFdImmediates, skipFeImmediates, skipMemarg, skipValueType } from './immediates.js'
-import type { Injector } from './injection.js'
+import { SCRATCH_LOCAL_COUNT, type Injector } from './injection.js'
 import { checkEngineLimit, ENGINE_LIMITS } from './engine-limits.js'
 import { prefixedCanTrap, STORE_BEFORE_EXACT, STORE_BEFORE_FAST } from './fuel-observers.js'
 import { IntList } from './int-list.js'
@@ -25,7 +25,6 @@ const TRY_BODY = 32
 const HAS_ELSE = 64
 /** Some path reaches the frame's end with the counter unstored in a way not linked (see `pending`). */
 const PENDING_UNKNOWN = 128
-const SCRATCH_LOCAL_COUNT = 5
 
 /**
  * Rewrites function bodies; one instance serves a whole module and reuses its lists, so a

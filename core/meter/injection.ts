@@ -59,6 +59,9 @@ class Template {
   }
 }
 
+/** Locals the rewrite adds to every function (see `Injector.forFunction`). */
+export const SCRATCH_LOCAL_COUNT = 5
+
 const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, GLOBAL_GET = 0x23, GLOBAL_SET = 0x24
 
 export class Injector {
