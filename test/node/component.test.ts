@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sandbox, SandboxError, type SandboxEvent } from 'wasm-sandbox'
-import { commandComponent, componentFromText, coreComponent, qjsComponent } from '../support/components.js'
+import { commandComponent, componentFromText, coreComponent, qjsComponent, SUM_CORE, SUM_LIFTS } from '../support/components.js'
 import { rejectsWith } from './helpers.js'
 import { fileURLToPath } from 'node:url'
 import { transpileBytes } from '@bytecodealliance/jco-transpile'
@@ -61,14 +61,7 @@ const GREET_CORE = `
     (i32.store (i32.const 8) (local.get $out))
     (i32.store (i32.const 12) (i32.add (local.get $len) (i32.const 7)))
     (i32.const 8))
-  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
-  (func (export "sum-to") (param $n i32) (result i32) (local $a i32)
-    (block $done (loop $l
-      (br_if $done (i32.eqz (local.get $n)))
-      (local.set $a (i32.add (local.get $a) (local.get $n)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br $l)))
-    (local.get $a))
+  ${SUM_CORE}
   (func (export "spin") (loop $l (br $l)))
   (func $rec (export "recurse") (param i32) (result i32) (i32.add (i32.const 1) (call $rec (local.get 0))))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
@@ -76,8 +69,7 @@ const GREET_CORE = `
 const GREET_LIFTS = `
   (func (export "greet") (param "name" string) (result string)
     (canon lift (core func $i "greet") (memory (core memory $i "memory")) (realloc (core func $i "cabi_realloc"))))
-  (func (export "add") (param "a" u32) (param "b" u32) (result u32) (canon lift (core func $i "add")))
-  (func (export "sum-to") (param "n" u32) (result u32) (canon lift (core func $i "sum-to")))
+  ${SUM_LIFTS}
   (func (export "spin") (canon lift (core func $i "spin")))
   (func (export "recurse") (param "n" u32) (result u32) (canon lift (core func $i "recurse")))
   (func (export "grow") (param "pages" u32) (result s32) (canon lift (core func $i "grow")))
