@@ -169,7 +169,7 @@ function load(): NativeExports | null {
   if (!enabled) return null
   if (instance || refused) return instance
   try {
-    compiled ??= new engine.Module(decodeBase64(REWRITE_WASM))
+    compiled ??= new engine.Module(rewriterBytes())
     return (instance = new engine.Instance(compiled, {}).exports as NativeExports)
   } catch {
     refused = true // a thread that refuses synchronous compiles of this size (see prepareNativeRewriter)
@@ -186,24 +186,15 @@ function load(): NativeExports | null {
 export async function prepareNativeRewriter(): Promise<void> {
   if (!enabled || instance) return
   try {
-    compiled ??= await engine.compile(decodeBase64(REWRITE_WASM))
+    compiled ??= await engine.compile(rewriterBytes())
     instance ??= (await engine.instantiate(compiled, {})).exports as NativeExports
   } catch {
     // the TypeScript rewriter, then
   }
 }
 
-function decodeBase64(text: string): Uint8Array {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-  const value = new Uint8Array(128)
-  for (let i = 0; i < 64; i++) value[alphabet.charCodeAt(i)] = i
-  const clean = text.replace(/=+$/, '')
-  const out = new Uint8Array((clean.length * 3) >> 2)
-  for (let i = 0, o = 0; i < clean.length; i += 4) {
-    const n = (value[clean.charCodeAt(i)]! << 18) | (value[clean.charCodeAt(i + 1)]! << 12) | (value[clean.charCodeAt(i + 2)]! << 6) | value[clean.charCodeAt(i + 3)]!
-    out[o++] = n >> 16
-    if (o < out.length) out[o++] = (n >> 8) & 0xff
-    if (o < out.length) out[o++] = n & 0xff
-  }
-  return out
+/** The rewriter's bytes: `atob` is in every runtime the project targets (Node 16+, browsers, workers). */
+function rewriterBytes(): Uint8Array {
+  const text = (globalThis as unknown as { atob(data: string): string }).atob(REWRITE_WASM)
+  return Uint8Array.from(text, (c) => c.charCodeAt(0))
 }
