@@ -1,6 +1,7 @@
 import { SandboxError } from '../errors/index.js'
 import { Reader } from './reader.js'
 import { Writer } from './writer.js'
+import { ModuleOutput } from './module-output.js'
 import { writeUnsigned } from './leb128.js'
 import { normalizeMeterOptions, type MeterOptions, type MeterSettings } from './meter-options.js'
 import {
@@ -84,9 +85,7 @@ export function meter(input: Uint8Array | ArrayBuffer, options: MeterOptions = {
 function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: MeterSettings, plan: FuelPassingPlan | null, native: boolean): MeterResult {
   const r = new Reader(bytes, 8)
 
-  // Metered code grows 1.4-2.2x (more with stackDepth): room for three times the input, which
-  // costs nothing until written (fresh pages), saves the copy a grown buffer takes.
-  const out = new Writer(3 * bytes.length + 1024)
+  const out = new ModuleOutput()
   out.copy(bytes, 0, 8)
 
   const types: FuncTypeRecord[] = []
@@ -353,16 +352,18 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
         const count = s.u32()
         if (count !== funcTypes.length - state.importedFuncs) s.fail('function and code section counts differ', start)
         sawCode = true
-        out.byte(SECTION.code)
-        const sizeAt = out.reserveU32() // the section's size, once known
-        out.u32(count)
-        rewriteBodies(s, count, end, out, {
+        const bodies = rewriteBodies(s, count, end, {
           globals: { fuel: state.fuel, growDenied: state.growDenied, tableGrowDenied: state.tableGrowDenied, depth: state.depth },
           stackDepth: settings.stackDepth, fast: settings.fast, passing: plan?.passing ?? null,
           globalsFrom: state.shift > 0 ? state.importedGlobals : Number.MAX_SAFE_INTEGER, importedFuncs: state.importedFuncs,
           resultBlockTypes, types, funcTypes, profile: settings.profile ? (i) => state.profile(i) : null, native,
         })
-        out.patchU32(sizeAt, out.length - sizeAt - 5)
+        const head = new Writer(16)
+        head.u32(count)
+        out.byte(SECTION.code)
+        out.u32(bodies.reduce((size, piece) => size + piece.length, head.length))
+        out.copy(head.result(), 0, head.length)
+        for (const piece of bodies) out.append(piece)
         break
       }
       default:
@@ -383,7 +384,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
   checkEngineLimit('moduleBytes', out.length, 'the module')
 
   return {
-    bytes: out.result().slice(), // an exact-size buffer: callers may transfer or read `.buffer`
+    bytes: out.finish(), // an exact-size buffer: callers may transfer or read `.buffer`
     imports: {},
     fuel: (instance) => createMeterControl(instance, settings.initialFuel, settings.stackDepth),
     info,

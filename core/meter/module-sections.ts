@@ -126,7 +126,7 @@ export function findStartFunction(bytes: Uint8Array): number | null {
   return null
 }
 
-export function writeSection(out: Writer, id: number, content: Writer): void {
+export function writeSection(out: Pick<Writer, 'byte' | 'sized'>, id: number, content: Writer): void {
   out.byte(id)
   out.sized(content)
 }

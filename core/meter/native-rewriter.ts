@@ -1,7 +1,6 @@
 import { REWRITE_WASM } from './native/rewrite-wasm.js'
 import { ENGINE_LIMITS } from './engine-limits.js'
 import type { InjectionGlobals } from './injection.js'
-import type { Writer } from './writer.js'
 
 /**
  * The body rewrite in wasm (`native/rewrite.c`): the TypeScript rewriter's decisions, byte for
@@ -16,8 +15,8 @@ interface NativeExports {
   allocate(size: number): number
   configure(fuel: number, depth: number, growDenied: number, tableGrowDenied: number, stackDepth: number, fast: number,
     globalsFrom: number, importedFuncs: number, passing: number, maxLocals: number, maxBodyBytes: number): void
+  reserve_output(size: number): void
   output(): number
-  drain(): void
   rewrite_body(section: number, start: number, end: number, params: number, passing: number, blockType: number,
     blockTypeLength: number, profileCalls: number, profileFuel: number): number
 }
@@ -35,12 +34,15 @@ const engine = (globalThis as unknown as EngineGlobals).WebAssembly
 /** What `rewrite_body` returns besides the output's length. */
 const PASSING_NOT_POSSIBLE = -1, FAILED = -2
 /**
- * The section goes into wasm memory a window at a time, and the output comes out past a
- * megabyte, so the memory stays small whatever the module's size: it is kept from module to
- * module (up to KEEP_MEMORY, which only a huge body's edit lists cross), and a first rewrite
- * does not pay the page faults of fresh memory for all of a module (8 ms of 140 for 10 MB).
+ * The section goes into wasm memory a window at a time. The output stays there until the
+ * section is done (`meter()` then copies it once, into its result), in room reserved up
+ * front for twice the section: metered code grows 1.4-2.2x, and the pages are touched only
+ * as they fill. The memory is kept from module to module: pages already touched cost a
+ * tenth of the time of fresh ones (the kernel zeroes those). Past KEEP_MEMORY, it is kept
+ * only while `meter()` is in use, and let go after RELEASE_AFTER_MS without a module.
  */
-const WINDOW = 1 << 20, DRAIN_AT = 1 << 20, KEEP_MEMORY = 16 << 20
+const WINDOW = 1 << 20, KEEP_MEMORY = 16 << 20, RELEASE_AFTER_MS = 2000
+const outputRoom = (sectionBytes: number): number => 2 * sectionBytes + (1 << 16)
 
 let enabled = true
 let compiled: object | undefined
@@ -49,6 +51,13 @@ let instance: NativeExports | null = null
 /** Tests and benches: whether `meter()` may use the native rewriter (on by default). */
 export function useNativeRewriter(on: boolean): void {
   enabled = on
+}
+
+let fixedOutputRoom: number | null = null
+
+/** Tests: the output room to reserve whatever a section's size (null: twice the section), to place where the output outgrows it. */
+export function setNativeOutputRoom(bytes: number | null): void {
+  fixedOutputRoom = bytes
 }
 
 /** Whether the native rewriter is loaded (for tests). */
@@ -71,15 +80,18 @@ export interface NativeModuleSettings {
   resultBlockTypes: number[][]
 }
 
-/** Bodies of one code section, rewritten natively into the section's output. */
+/** Bodies of one code section, rewritten natively; their output is handed over as views of wasm memory. */
 export class NativeBodies {
   /** The window: where it is in wasm memory, its capacity, and the section range [from, to) in it. */
   private window = 0
   private windowSize = 0
   private from = 0
   private to = 0
-  /** Output bytes not yet drained. */
-  private pending = 0
+  /** The output's length, and how much of it is already placed in the caller's pieces. */
+  private length = 0
+  private placed = 0
+  /** Per native run in the caller's pieces: its index there and its range of the output. */
+  private readonly runs: [number, number, number][] = []
   /** Per type index: where its block type bytes are in wasm memory (0: not written yet). */
   private readonly blockTypeAt: Int32Array
 
@@ -92,47 +104,63 @@ export class NativeBodies {
     const wasm = load()
     if (!wasm) return null
     const bodies = new NativeBodies(wasm, code, settings)
-    return bodies.call(() => {
+    try {
       wasm.reset()
       const { globals, stackDepth, passing } = settings
       const passingAt = passing ? bodies.copyIn(passing) : 0
       const all = 0xffffffff
       wasm.configure(globals.fuel, globals.depth, globals.growDenied, globals.tableGrowDenied, stackDepth ?? -1, settings.fast ? 1 : 0,
         Math.min(settings.globalsFrom, all), settings.importedFuncs, passingAt, ENGINE_LIMITS.functionLocals, ENGINE_LIMITS.functionBodyBytes)
+      wasm.reserve_output(fixedOutputRoom ?? outputRoom(code.length))
       return bodies
-    })
+    } catch (error) {
+      throw failed(error)
+    }
   }
 
   /**
    * Rewrites the body at [start, end) of the section (at its local declarations) into the
-   * output. 'failed': the TypeScript rewriter must redo it (and say what is wrong with it),
-   * after what is pending is drained into `out`.
+   * output. 'failed': another rewriter must redo it (and say what is wrong with it), after
+   * `place` has placed what is before it.
    */
-  rewrite(start: number, end: number, params: number, passing: boolean, typeIndex: number, profile: { calls: number; fuel: number } | null, out: Writer): 'done' | 'failed' | 'passing not possible' {
-    const blockType = this.settings.resultBlockTypes[typeIndex]!
-    const result = this.call(() => {
+  rewrite(start: number, end: number, params: number, passing: boolean, typeIndex: number, profile: { calls: number; fuel: number } | null): 'done' | 'failed' | 'passing not possible' {
+    let result: number
+    try {
       if (start < this.from || end > this.to) this.moveWindow(start, end)
+      const blockType = this.settings.resultBlockTypes[typeIndex]!
       const blockTypeAt = this.blockTypeAt[typeIndex] || (this.blockTypeAt[typeIndex] = this.copyIn(blockType))
-      return this.wasm.rewrite_body(this.window, start - this.from, end - this.from, params, passing ? 1 : 0, blockTypeAt, blockType.length, profile?.calls ?? -1, profile?.fuel ?? -1)
-    })
+      result = this.wasm.rewrite_body(this.window, start - this.from, end - this.from, params, passing ? 1 : 0, blockTypeAt, blockType.length, profile?.calls ?? -1, profile?.fuel ?? -1)
+    } catch (error) {
+      throw failed(error)
+    }
     if (result === PASSING_NOT_POSSIBLE) return 'passing not possible'
-    if (result === FAILED) { this.drain(out); return 'failed' }
-    this.pending = result
-    if (result > DRAIN_AT) this.drain(out)
+    if (result === FAILED) return 'failed'
+    this.length = result
     return 'done'
   }
 
-  /** Moves the output so far to `out`; call at the end of the section and before another writer writes to it. */
-  drain(out: Writer): void {
-    if (this.pending === 0) return
-    out.copy(new Uint8Array(this.wasm.memory.buffer, this.wasm.output(), this.pending), 0, this.pending)
-    this.wasm.drain()
-    this.pending = 0
+  /** Places the output not yet placed at the end of `pieces` (before a body rewritten otherwise, and at the section's end). */
+  place(pieces: Uint8Array[]): void {
+    if (this.length === this.placed) return
+    this.runs.push([pieces.length, this.placed, this.length])
+    pieces.push(new Uint8Array(0)) // filled in by `finish`: the output may still move as it grows
+    this.placed = this.length
   }
 
-  /** Ends the section: a module's memory is kept for the next only if it stayed small. */
+  /**
+   * After the last body: fills in the native runs of `pieces` with views of the output, valid
+   * until the native rewriter is next used (so copy them first).
+   */
+  finish(pieces: Uint8Array[]): void {
+    this.place(pieces)
+    const base = this.wasm.output()
+    for (const [index, from, to] of this.runs) pieces[index] = new Uint8Array(this.wasm.memory.buffer, base + from, to - from)
+  }
+
+  /** Ends the section, however it ended. */
   close(): void {
-    if (this.wasm.memory.buffer.byteLength > KEEP_MEMORY) instance = null
+    lastUse = Date.now()
+    if (this.wasm.memory.buffer.byteLength > KEEP_MEMORY) releaseLater()
   }
 
   /** Copies the section from `start` into the window (grown to hold [start, end) if need be). */
@@ -151,15 +179,30 @@ export class NativeBodies {
     new Uint8Array(this.wasm.memory.buffer, at, bytes.length).set(bytes)
     return at
   }
+}
 
-  private call<T>(f: () => T): T {
-    try {
-      return f()
-    } catch (error) {
-      instance = null // out of memory (or worse): a fresh instance next time
-      throw new NativeRewriterFailed(String(error))
-    }
+let lastUse = 0
+let releaseTimer: unknown = null
+
+/** Lets the memory go once `meter()` has not been used for RELEASE_AFTER_MS (at once where there are no timers). */
+function releaseLater(): void {
+  const timers = globalThis as unknown as { setTimeout?: (f: () => void, ms: number) => { unref?(): void } }
+  if (!timers.setTimeout) { instance = null; return }
+  if (releaseTimer) return
+  const check = (): void => {
+    const idle = Date.now() - lastUse
+    if (idle >= RELEASE_AFTER_MS) { instance = null; releaseTimer = null; return }
+    const timer = timers.setTimeout!(check, RELEASE_AFTER_MS - idle)
+    timer.unref?.() // a Node.js process does not wait for it
+    releaseTimer = timer
   }
+  check()
+}
+
+/** A trap in the native rewriter (out of memory, or worse): a fresh instance next time, and the module redone in TypeScript. */
+function failed(error: unknown): NativeRewriterFailed {
+  instance = null
+  return new NativeRewriterFailed(String(error))
 }
 
 /** The engine refused to compile or instantiate it synchronously here: not tried again. */

@@ -63,7 +63,7 @@ static u32 globals_from, imported_funcs;
 static const u8 *passing; // per function index, or 0
 static u32 max_locals, max_body_bytes;
 static u8 store_before[256], store_before_in_passing[256], static_cost[256];
-static Buf out; // sized bodies, drained by the host between calls
+static Buf out; // sized bodies: the code section's content, read by the host once it is complete
 
 /** Room for `n` bytes the host fills (the module, the passing table, block types). */
 EXPORT(allocate) u8 *allocate(u32 n) { return alloc(n); }
@@ -89,8 +89,9 @@ EXPORT(configure) void configure(u32 fuel, u32 depth, u32 grow_denied, u32 table
   static_cost[0x05] = static_cost[0x07] = static_cost[0x0b] = static_cost[0x18] = static_cost[0x19] = 0;
 }
 
+/** Room for `n` bytes of output, made before the first body so that it is not copied as it grows (pages are touched only as it fills). */
+EXPORT(reserve_output) void reserve_output(u32 n) { out = (Buf){alloc(n), 0, n}; }
 EXPORT(output) u8 *output(void) { return out.d; }
-EXPORT(drain) void drain(void) { out.n = 0; }
 
 // ---- reading (reader.ts): a failure sets `failed`; the scan stops at its next instruction ----
 static const u8 *code;
@@ -297,36 +298,46 @@ static void scan_control(u8 op, u32 at);
 
 static void scan(u32 renumber_from, u32 added) {
   const u8 *sb = passing_body ? store_before_in_passing : store_before;
-  // The hot path (numeric, variable, memory and constant instructions) keeps the cursor and
-  // the segment's cost in locals; everything else reads `pos` and `cost`, so they are written
-  // back before it runs and read again after.
+  // The hot path (numeric, variable, memory and constant instructions) keeps the cursor, the
+  // segment's cost and the body's bounds in locals; everything else reads `pos` and `cost`, so
+  // they are written back before it runs and read again after. (Globals live in linear memory:
+  // the engine would reload them on every instruction.)
+  const u8 *const bytes = code;
+  const u32 limit = end;
   u32 p = pos;
   i32 c = cost;
   for (;;) {
     u32 at = p;
-    if (at >= end) { failed = 1; return; }
-    u8 op = code[p++];
-    c += static_cost[op];
-    if (sb[op]) { cost = c; store(at); }
-    if (op >= 0x45 && op <= 0xc4) continue;
-    if (op >= 0x20 && op <= 0x24) {
+    if (at >= limit) { failed = 1; return; }
+    u8 op = bytes[p++];
+    if (op >= 0x45 && op <= 0xc4) { // numeric: no immediates, cost 1
+      c++;
+      if (sb[op]) { cost = c; store(at); }
+      continue;
+    }
+    if (op >= 0x20 && op <= 0x24) { // variables
+      c++;
       u32 immediate = p, index;
-      if (code[immediate] < 0x80 && immediate < end) index = code[p++];
+      if (immediate < limit && bytes[immediate] < 0x80) index = bytes[p++];
       else { pos = p; index = rd_u32(); p = pos; if (failed) return; }
       if (op <= 0x22 ? index >= renumber_from : index >= globals_from) move_up(immediate, index, p == immediate + 1, op <= 0x22 ? added : 1);
       continue;
     }
-    if ((op >= 0x28 && op <= 0x3e) || op == 0x41 || op == 0x42) {
+    if ((op >= 0x28 && op <= 0x3e) || op == 0x41 || op == 0x42) { // memory accesses, integer constants
+      c++;
       if (op <= 0x3e) {
-        if (p >= end || code[p] >= 0x40) { pos = p; skip_memarg(); p = pos; if (failed) return; continue; }
+        if (sb[op]) { cost = c; store(at); }
+        if (p >= limit || bytes[p] >= 0x40) { pos = p; skip_memarg(); p = pos; if (failed) return; continue; }
         p++; // a one-byte alignment without a memory index
       }
-      u32 limit = p + 10 < end ? p + 10 : end;
-      while (p < limit && (code[p] & 0x80)) p++;
-      if (p >= limit) { failed = 1; return; }
+      u32 stop = p + 10 < limit ? p + 10 : limit;
+      while (p < stop && (bytes[p] & 0x80)) p++;
+      if (p >= stop) { failed = 1; return; }
       p++;
       continue;
     }
+    c += static_cost[op];
+    if (sb[op]) { cost = c; store(at); }
     pos = p;
     cost = c;
     scan_control(op, at);
@@ -678,7 +689,7 @@ EXPORT(reset) void reset(void) {
  * Rewrites the body at [start, end) of the module at `module` (positioned at its local
  * declarations) and appends it, size-prefixed, to the output. `profile_calls` and
  * `profile_fuel` are the function's profile globals, or -1.
- * @returns the output's length (the host drains it when it likes), PASSING_NOT_POSSIBLE, or
+ * @returns the output's length, PASSING_NOT_POSSIBLE, or
  *   FAILED (the host redoes the body in TypeScript, which says why)
  */
 EXPORT(rewrite_body) int rewrite_body(const u8 *module, u32 start, u32 body_end, u32 params, int passing_fn,

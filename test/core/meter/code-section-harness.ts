@@ -71,7 +71,7 @@ function rewrite(bytes: Uint8Array, options: HarnessOptions, native: boolean, pl
         ? (t.resultCount === 0 ? [0x40] : t.resultBytes)
         : signed(BigInt(types.length + i)))
       out.u32(count)
-      rewriteBodies(s, count, s.end, out, {
+      const bodies = rewriteBodies(s, count, s.end, {
         globals: { fuel: options.sharedFuel ? importedGlobals : base - 1, growDenied: base, tableGrowDenied: base + 1, depth: base + 2 },
         stackDepth, fast: options.fast ?? false, passing: plan?.passing ?? null,
         globalsFrom: options.sharedFuel ? importedGlobals : Number.MAX_SAFE_INTEGER, importedFuncs,
@@ -79,6 +79,7 @@ function rewrite(bytes: Uint8Array, options: HarnessOptions, native: boolean, pl
         profile: options.profile ? (i) => ({ calls: base + 3 + 2 * i, fuel: base + 4 + 2 * i }) : null,
         native,
       })
+      for (const piece of bodies) out.copy(piece, 0, piece.length)
     }
   }
   return out.result().slice()

@@ -27,7 +27,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { meter, SandboxError, type MeterOptions, type MeterResult } from 'wasm-sandbox/core'
 // The built files `wasm-sandbox/core` loads: one module instance, so the switch applies to it.
-import { useNativeRewriter } from '../../../dist/core/meter/native-rewriter.js'
+import { setNativeOutputRoom, useNativeRewriter } from '../../../dist/core/meter/native-rewriter.js'
 import { FunctionRewriter } from '../../../dist/core/meter/function-rewriter.js'
 import { ENGINE_FEATURES, randomModule, randomShape, u32, type Features, type Shape } from './random-wasm.js'
 import { rewriteCodeSection, type HarnessOptions } from './code-section-harness.js'
@@ -44,7 +44,10 @@ FunctionRewriter.prototype.rewrite = function (this: FunctionRewriter, ...args: 
   return rewriteInTypeScript.apply(this, args)
 }
 afterAll(() => { FunctionRewriter.prototype.rewrite = rewriteInTypeScript })
-afterEach(() => useNativeRewriter(true))
+afterEach(() => {
+  useNativeRewriter(true)
+  setNativeOutputRoom(null)
+})
 
 type Outcome = Uint8Array | string
 
@@ -330,16 +333,17 @@ describe('native rewriter red team', () => {
     })
 
     it('a body metered to exactly the engine limit when the native output buffer runs out in its last bytes: done natively', () => {
-      // Body 0: P nops, left undrained in the native output (under 1 MiB); body 1: N nops and
-      // 50 calls, metered to 7,654,321 bytes. The buffer doubles to 8 MiB, which body 1 fills
-      // up to its last call when body 0's output is 734,180 bytes: room for the final edit was
-      // refused there, as if the 5 bytes kept for the size were the body's (the TypeScript
-      // rewriter then did it: the same bytes, at its speed).
+      // Body 0: P nops; body 1: N nops and 50 calls, metered to 7,654,321 bytes. With 8 MiB of
+      // output room reserved, body 1 fills it up to its last call when body 0's output is
+      // 734,180 bytes: room for the final edit was refused there, as if the 5 bytes kept for
+      // the size were the body's (the TypeScript rewriter then did it: the same bytes, at its
+      // speed).
       const calls = 50
       const twoBodies = (p: number, n: number) => assemble({
         types: [VOID], funcs: [0, 0], exports: [['a', 0], ['b', 1]],
         bodies: [body([], repeat([0x01], p, [0x0b])), body([], concat([repeat([0x01], n), repeat([0x10, 0x00], calls), [0x0b]]))],
       })
+      setNativeOutputRoom(8 << 20)
       const probe = bodySizes(meter(twoBodies(1000, 7_653_000), { fuel: 1 }).bytes)
       const n = 7_653_000 + ENGINE_LIMIT_BODY - probe[1]!
       const p = 734_180 - 3 - (probe[0]! - 1000) // body 0's output: a 3-byte size, then its content
@@ -434,9 +438,12 @@ describe('native rewriter red team', () => {
       for (const options of [{ fuel: 1 }, { fuel: 1, stackDepth: 1000, profile: true, metering: 'fast' }] as MeterOptions[]) expectValid(expectSame(bytes, options, 'big bodies'), 'big bodies')
     })
 
-    it('a real multi-megabyte binary (the code section moves through the window, output drains)', () => {
+    it('a real multi-megabyte binary (the code section moves through the window; output in its reserved room, or outgrowing a small one)', () => {
       const bytes = new Uint8Array(readFileSync(join(REPO_ROOT, 'node_modules/@bytecodealliance/jco-transpile/vendor/js-component-bindgen-component.core.wasm')))
-      for (const options of [{ fuel: 1 }, { fuel: 1, stackDepth: 5000, profile: true, sharedFuel: true }] as MeterOptions[]) expectSame(bytes, options, 'js-component-bindgen')
+      for (const room of [null, 1 << 16]) {
+        setNativeOutputRoom(room)
+        for (const options of [{ fuel: 1 }, { fuel: 1, stackDepth: 5000, profile: true, sharedFuel: true }] as MeterOptions[]) expectSame(bytes, options, `js-component-bindgen, room ${room}`)
+      }
     })
 
     it('nothing carries over: a module meters the same after one that failed, one that could not pass, one that outgrew the kept memory', async () => {
