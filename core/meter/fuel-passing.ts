@@ -123,6 +123,7 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
   const passing = new Uint8Array(importedFuncs + funcTypes.length)
   const types = new Set<number>()
   const code = new Reader(bytes, codeStart)
+  const body = new Reader(bytes)
   const count = code.u32()
   for (let i = 0; i < count; i++) {
     const size = code.u32()
@@ -131,7 +132,9 @@ function plan(bytes: Uint8Array): FuelPassingPlan | null {
     if (size > MAX_PASSING_BODY || escaping[index] || full.has(funcTypes[i]!)) continue
     // The counter and depth parameters must not take the function over the engine's limit on
     // locals, which it would not cross metered without them.
-    if (paramCounts[funcTypes[i]!]! + declaredLocals(new Reader(bytes, code.pos - size, code.pos)) + PASSED_LOCALS + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) continue
+    body.pos = code.pos - size
+    body.end = code.pos
+    if (paramCounts[funcTypes[i]!]! + declaredLocals(body) + PASSED_LOCALS + SCRATCH_LOCAL_COUNT > ENGINE_LIMITS.functionLocals) continue
     passing[index] = 1
     types.add(funcTypes[i]!)
   }

@@ -114,6 +114,17 @@ export class Reader {
     const len = this.u32()
     const start = this.pos
     this.skip(len)
+    // Short ASCII names (most of a name section's) are built here: a TextDecoder call costs
+    // more than the name, and debug builds name tens of thousands of functions.
+    if (len <= 32) {
+      let name = ''
+      for (let i = start; i < start + len; i++) {
+        const b = this.bytes[i]!
+        if (b >= 0x80) return decodeUtf8(this.bytes.subarray(start, start + len))
+        name += String.fromCharCode(b)
+      }
+      return name
+    }
     return decodeUtf8(this.bytes.subarray(start, start + len))
   }
 }
