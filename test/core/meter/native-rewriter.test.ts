@@ -8,10 +8,10 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { meter, SandboxError, type MeterOptions } from 'wasm-sandbox/core'
 // The built file `wasm-sandbox/core` loads: one module instance, so the switch applies to it.
-import { useNativeRewriter } from '../../../dist/core/meter/native-rewriter.js'
+import { nativeRewriterLoaded, useNativeRewriter } from '../../../dist/core/meter/native-rewriter.js'
 import { generateProgram } from './generate.js'
 import { FIXTURE_DIR, REPO_ROOT, wat } from './helpers.js'
 
@@ -97,6 +97,19 @@ describe('native body rewriter', () => {
     const first = meter(small, { fuel: 1e9, stackDepth: 100 }).bytes
     meter(large, { fuel: 1e9, stackDepth: 1000, profile: true })
     expect(meter(small, { fuel: 1e9, stackDepth: 100 }).bytes).toEqual(first)
+  })
+
+  it('keeps its memory from module to module, and lets go of more than 16 MiB after two seconds unused', async () => {
+    const sqlite = new Uint8Array(readFileSync(join(REPO_ROOT, 'node_modules/sql.js/dist/sql-wasm.wasm')))
+    const expected = meter(sqlite, { fuel: 1e9 }).bytes
+    expect(nativeRewriterLoaded()).toBe(true)
+    // esbuild's 10 MB code section: twice that is reserved for its output.
+    meter(new Uint8Array(readFileSync(join(REPO_ROOT, 'node_modules/esbuild-wasm/esbuild.wasm'))), { fuel: 1e9 })
+    expect(nativeRewriterLoaded()).toBe(true)
+    await vi.waitFor(() => expect(nativeRewriterLoaded()).toBe(false), { timeout: 20_000, interval: 100 })
+    expect(meter(sqlite, { fuel: 1e9 }).bytes).toEqual(expected) // from a fresh instance
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    expect(nativeRewriterLoaded()).toBe(true) // small: kept
   })
 
   it('leaves a body at an engine limit to the TypeScript rewriter, which refuses it with the same typed error', async () => {
