@@ -136,6 +136,7 @@ export class NativeBodies {
     }
     if (result === PASSING_NOT_POSSIBLE) return 'passing not possible'
     if (result === FAILED) return 'failed'
+    if (result < 0) throw failed(new RangeError('the output passed 2 GiB')) // (an i32 to JavaScript)
     this.length = result
     return 'done'
   }
@@ -154,7 +155,7 @@ export class NativeBodies {
    */
   finish(pieces: Uint8Array[]): void {
     this.place(pieces)
-    const base = this.wasm.output()
+    const base = this.wasm.output() >>> 0 // wasm pointers are unsigned; an i32 to JavaScript
     for (const [index, from, to] of this.runs) pieces[index] = new Uint8Array(this.wasm.memory.buffer, base + from, to - from)
   }
 
@@ -168,7 +169,7 @@ export class NativeBodies {
   private moveWindow(start: number, end: number): void {
     if (end - start > this.windowSize) {
       this.windowSize = Math.max(WINDOW, end - start)
-      this.window = this.wasm.allocate(this.windowSize + 16) // slack: the decoder may look a byte past a malformed end
+      this.window = this.wasm.allocate(this.windowSize + 16) >>> 0 // slack: the decoder may look a byte past a malformed end
     }
     this.from = start
     this.to = Math.min(this.code.length, start + this.windowSize)
@@ -176,7 +177,7 @@ export class NativeBodies {
   }
 
   private copyIn(bytes: ArrayLike<number>): number {
-    const at = this.wasm.allocate(bytes.length)
+    const at = this.wasm.allocate(bytes.length) >>> 0
     new Uint8Array(this.wasm.memory.buffer, at, bytes.length).set(bytes)
     return at
   }

@@ -23,6 +23,7 @@ static u32 heap_top;
 
 static void *alloc(u32 size) {
   u32 at = (heap_top + 7) & ~7u;
+  if (size > 0xffffffffu - at) __builtin_trap(); // past a 32-bit memory: the host redoes the module in TypeScript
   u32 need = at + size;
   u32 have = __builtin_wasm_memory_size(0) * 65536u;
   if (need > have) {

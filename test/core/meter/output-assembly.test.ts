@@ -424,9 +424,9 @@ describe('meter() output assembly', () => {
           try { hold('outgrown', tinyBodies(2000), { fuel: 1, stackDepth: 3, profile: true }) } finally { setNativeOutputRoom(null) }
         }],
         ['a trap in the native rewriter (its instance dropped)', () => {
-          // 2 GiB of room puts its window past 2^31: the pointer comes back negative, the view
-          // throws, the instance is dropped and the module is redone in TypeScript.
-          setNativeOutputRoom(2 ** 31)
+          // More room than a 32-bit memory has: the allocation traps, the instance is dropped
+          // and the module is redone in TypeScript.
+          setNativeOutputRoom(2 ** 32 - 1)
           try {
             const ts = meterWith(false, randomModule(4).bytes, { fuel: 2 })
             const result = hold('after a trap', randomModule(4).bytes, { fuel: 2 })
