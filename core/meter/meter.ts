@@ -5,7 +5,7 @@ import { ModuleOutput } from './module-output.js'
 import { writeUnsigned } from './leb128.js'
 import { normalizeMeterOptions, type MeterOptions, type MeterSettings } from './meter-options.js'
 import {
-  findStartFunction, readFuncType, readNameSection, rewriteLimits, SECTION, SECTION_ORDER, signature, signed,
+  findStartFunction, lazyFunctionNames, readFuncType, readNameSection, rewriteLimits, SECTION, SECTION_ORDER, signature, signed,
   writeSection, type FuncTypeRecord,
 } from './module-sections.js'
 import { rewriteBodies } from './code-section.js'
@@ -98,6 +98,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
   const exportedFunctionNames = new Map<number, string>()
   const exportedFunctions: [ExportDescriptor, number][] = [] // for their parameter names
   const localNames = new Map<number, string[]>() // the name section's, of exported functions
+  const functionNames: Uint8Array[] = [] // the name sections' function-name subsections
   let importsWritten = false, globalsWritten = false, exportsWritten = false
   let sawCode = false
   let lastOrder = 0
@@ -156,7 +157,12 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
       if (order > SECTION_ORDER[SECTION.export]!) emitExportsIfMissing()
     }
     switch (id) {
-      case SECTION.custom: readNameSection(s, info, exportedFunctionNames, localNames); out.copy(bytes, sectionStart, end); break
+      case SECTION.custom: {
+        const names = readNameSection(s, exportedFunctionNames, localNames)
+        if (names) functionNames.push(names)
+        out.copy(bytes, sectionStart, end)
+        break
+      }
       case SECTION.type: { // types: record; append `[] -> results` types needed to wrap multi-value bodies
         const count = s.u32()
         const entriesStart = s.pos
@@ -375,7 +381,7 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
   emitGlobalsIfMissing()
   emitExportsIfMissing()
   // Functions the name section does not name go by their export name.
-  for (const [index, name] of exportedFunctionNames) if (!info.functionNames.has(index)) info.functionNames.set(index, name)
+  lazyFunctionNames(info, functionNames, exportedFunctionNames)
   for (const [entry, index] of exportedFunctions) {
     const names = localNames.get(index)?.slice(0, entry.params.length)
     if (names && names.length === entry.params.length && names.every((n) => n !== undefined)) entry.paramNames = names

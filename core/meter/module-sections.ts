@@ -81,20 +81,22 @@ export function rewriteLimits(s: Reader, out: Writer, cap: number | null, kind: 
 }
 
 /**
- * Function names (subsection 1) into `info`, and local names (subsection 2) of the functions
- * in `exported` into `locals` (those of the others are skipped undecoded: debug builds name
- * every local of every function).
+ * Reads a name section: local names (subsection 2) of the functions in `exported` into
+ * `locals` (those of the others are skipped undecoded: debug builds name every local of every
+ * function).
+ * @returns a copy of its function names (subsection 1), for `lazyFunctionNames`, or null
  */
-export function readNameSection(s: Reader, info: ModuleInfo, exported: ReadonlyMap<number, string>, locals: Map<number, string[]>): void {
+export function readNameSection(s: Reader, exported: ReadonlyMap<number, string>, locals: Map<number, string[]>): Uint8Array | null {
+  let functionNames: Uint8Array | null = null
   try {
-    if (s.name() !== 'name') return
+    if (s.name() !== 'name') return null
     while (!s.done) {
       const id = s.byte()
       const size = s.u32()
       const end = s.pos + size
       if (id === 1) {
-        const count = s.u32()
-        for (let i = 0; i < count; i++) info.functionNames.set(s.u32(), s.name())
+        s.skip(size)
+        functionNames = s.bytes.slice(end - size, end) // a copy: the caller's module is not kept alive for its names
       } else if (id === 2) {
         for (let count = s.u32(); count > 0; count--) {
           const fn = s.u32()
@@ -112,6 +114,36 @@ export function readNameSection(s: Reader, info: ModuleInfo, exported: ReadonlyM
   } catch {
     // The name section is advisory: a malformed one is ignored, as engines do.
   }
+  return functionNames
+}
+
+/**
+ * Makes `info.functionNames` the names of `subsections` (function-name subsections, in order),
+ * then the export names of functions they do not name, decoded when first read: only
+ * `profile()` shows them, and debug builds name tens of thousands of functions.
+ */
+export function lazyFunctionNames(info: ModuleInfo, subsections: Uint8Array[], exportNames: ReadonlyMap<number, string>): void {
+  let names: Map<number, string> | undefined
+  Object.defineProperty(info, 'functionNames', {
+    enumerable: true,
+    configurable: true,
+    get: () => (names ??= decodeFunctionNames(subsections, exportNames)),
+    set: (value: Map<number, string>) => { names = value },
+  })
+}
+
+function decodeFunctionNames(subsections: Uint8Array[], exportNames: ReadonlyMap<number, string>): Map<number, string> {
+  const names = new Map<number, string>()
+  for (const bytes of subsections) {
+    const s = new Reader(bytes)
+    try {
+      for (let count = s.u32(); count > 0; count--) names.set(s.u32(), s.name())
+    } catch {
+      // advisory (see readNameSection)
+    }
+  }
+  for (const [index, name] of exportNames) if (!names.has(index)) names.set(index, name)
+  return names
 }
 
 /** The start function's index, or null; reads only section headers and the start section. */
