@@ -6,7 +6,7 @@ import { writeUnsigned } from './leb128.js'
 import { normalizeMeterOptions, type MeterOptions, type MeterSettings } from './meter-options.js'
 import {
   findStartFunction, lazyFunctionNames, readFuncType, readNameSection, rewriteLimits, SECTION, SECTION_ORDER, signature, signed,
-  writeSection, type FuncTypeRecord,
+  unsignedBytes, writeSection, type FuncTypeRecord,
 } from './module-sections.js'
 import { rewriteBodies } from './code-section.js'
 import { NativeRewriterFailed } from './native-rewriter.js'
@@ -364,11 +364,9 @@ function rewriteModule(bytes: Uint8Array, options: MeterOptions, settings: Meter
           globalsFrom: state.shift > 0 ? state.importedGlobals : Number.MAX_SAFE_INTEGER, importedFuncs: state.importedFuncs,
           resultBlockTypes, types, funcTypes, profile: settings.profile ? (i) => state.profile(i) : null, native,
         })
-        const head = new Writer(16)
-        head.u32(count)
         out.byte(SECTION.code)
-        out.u32(bodies.reduce((size, piece) => size + piece.length, head.length))
-        out.copy(head.result(), 0, head.length)
+        out.u32(bodies.reduce((size, piece) => size + piece.length, unsignedBytes(count).length))
+        out.u32(count)
         for (const piece of bodies) out.append(piece)
         break
       }
