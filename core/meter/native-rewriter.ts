@@ -161,7 +161,6 @@ export class NativeBodies {
 
   /** Ends the section, however it ended. */
   close(): void {
-    lastUse = Date.now()
     if (this.wasm.memory.buffer.byteLength > KEEP_MEMORY) releaseLater()
   }
 
@@ -183,22 +182,20 @@ export class NativeBodies {
   }
 }
 
-let lastUse = 0
-let releaseTimer: unknown = null
+interface Timers {
+  setTimeout?(f: () => void, ms: number): { unref?(): void }
+  clearTimeout?(timer: unknown): void
+}
+let releaseTimer: unknown
 
-/** Lets the memory go once `meter()` has not been used for RELEASE_AFTER_MS (at once where there are no timers). */
+/** Lets the memory go RELEASE_AFTER_MS after this, unless `meter()` is used again (at once where there are no timers). */
 function releaseLater(): void {
-  const timers = globalThis as unknown as { setTimeout?: (f: () => void, ms: number) => { unref?(): void } }
-  if (!timers.setTimeout) { instance = null; return }
-  if (releaseTimer) return
-  const check = (): void => {
-    const idle = Date.now() - lastUse
-    if (idle >= RELEASE_AFTER_MS) { instance = null; releaseTimer = null; return }
-    const timer = timers.setTimeout!(check, RELEASE_AFTER_MS - idle)
-    timer.unref?.() // a Node.js process does not wait for it
-    releaseTimer = timer
-  }
-  check()
+  const timers = globalThis as unknown as Timers
+  if (!timers.setTimeout || !timers.clearTimeout) { instance = null; return }
+  timers.clearTimeout(releaseTimer)
+  const timer = timers.setTimeout(() => { instance = null }, RELEASE_AFTER_MS)
+  timer.unref?.() // a Node.js process does not wait for it
+  releaseTimer = timer
 }
 
 /** A trap in the native rewriter (out of memory, or worse): a fresh instance next time, and the module redone in TypeScript. */
@@ -224,9 +221,9 @@ function load(): NativeExports | null {
 
 /**
  * Compiles and instantiates the native rewriter asynchronously, for a thread that may refuse
- * to do it synchronously (browsers have limited that on their main thread): `meter()` then uses it there too, until its
- * memory grows past what is kept. `compileMetered` awaits this before every `meter()`;
- * resolves either way.
+ * to do it synchronously (browsers have limited that on their main thread): `meter()` then
+ * uses it there too, until its memory is let go (see KEEP_MEMORY). `compileMetered` awaits
+ * this before every `meter()`; resolves either way.
  */
 export async function prepareNativeRewriter(): Promise<void> {
   if (!enabled || instance) return
